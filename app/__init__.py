@@ -1,0 +1,68 @@
+"""PMO Flow: the application factory."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from .extensions import csrf, db, login_manager
+from .settings import load_settings
+
+
+def create_app(overrides: dict[str, Any] | None = None) -> Flask:
+    settings = load_settings(overrides)
+    app = Flask(__name__, template_folder="web/templates", static_folder="web/static")
+    app.config.update(settings)
+    app.config["SQLALCHEMY_DATABASE_URI"] = settings["DATABASE_URL"]
+    app.config.setdefault("MAX_CONTENT_LENGTH", settings.get("MAX_UPLOAD_BYTES"))
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = _engine_options(settings["DATABASE_URL"])
+    app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)
+
+    db.init_app(app)
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    with app.app_context():
+        _configure_engine(db.engine)
+
+    from .services import caches
+
+    caches.clear_all()
+
+    from .api import bp as api_bp
+    from .web import bp as web_bp
+
+    app.register_blueprint(api_bp)
+    app.register_blueprint(web_bp)
+    csrf.exempt(api_bp)  # the API authenticates with bearer tokens, not cookies
+    return app
+
+
+def _engine_options(url: str) -> dict[str, Any]:
+    if url.startswith("sqlite"):
+        return {"connect_args": {"timeout": 30, "check_same_thread": False}}
+    return {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 20}
+
+
+def _configure_engine(engine: Engine) -> None:
+    """SQLite: WAL, foreign keys, and BEGIN IMMEDIATE for instance commands (no lost updates)."""
+    if engine.dialect.name != "sqlite":
+        return
+    from .services.instances import WRITE_TRANSACTION
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, record):  # noqa: ANN001
+        dbapi_connection.isolation_level = None  # SQLAlchemy emits BEGIN itself (below)
+        cursor = dbapi_connection.cursor()
+        if ":memory:" not in str(engine.url):
+            cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):  # noqa: ANN001
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if WRITE_TRANSACTION.get() else "BEGIN")

@@ -1,0 +1,399 @@
+"""Loading and validating a bundle of BPMN, DMN and form files.
+
+A bundle is what one deployment brings: the files of ``workflows/`` and ``forms/``, or an upload
+(files or a zip). Nothing is deployed unless the whole bundle is valid, and validation reports
+every problem it finds (file, line, element, reason), not just the first.
+
+Untrusted XML is parsed here with entity resolution, DTDs and network access off, and any
+DOCTYPE is refused, before SpiffWorkflow sees the tree.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import re
+import threading
+import zipfile
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+from jinja2 import TemplateSyntaxError
+from jinja2.sandbox import SandboxedEnvironment
+from lxml import etree
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
+
+from .runtime import spec_to_dict
+from .sandbox import check_compiles
+
+BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
+NS = {"bpmn": BPMN_NS, "spiffworkflow": SPIFF_NS}
+DMN_NAMESPACES = (
+    "https://www.omg.org/spec/DMN/20191111/MODEL/",
+    "http://www.omg.org/spec/DMN/20180521/MODEL/",
+    "http://www.omg.org/spec/DMN/20151101/dmn.xsd",
+)
+FORM_PROPERTIES = ("formJsonSchemaFilename", "formUiSchemaFilename")
+INITIATOR_LANE = "process_initiator"
+MAX_FILES = 500
+MAX_TOTAL_BYTES = 20 * 1024 * 1024
+
+_XSD_LOCK = threading.Lock()
+_JINJA = SandboxedEnvironment()
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One reason a bundle cannot be deployed."""
+
+    file: str
+    line: int | None
+    element: str | None
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line or 0}: {self.element or '-'}: {self.message}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"file": self.file, "line": self.line, "element": self.element, "message": self.message}
+
+
+class BundleInvalid(Exception):
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__(f"{len(problems)} problem(s): " + "; ".join(str(p) for p in problems[:5]))
+        self.problems = problems
+
+
+@dataclass
+class BundleFile:
+    name: str
+    content: bytes
+
+
+@dataclass
+class ParsedProcess:
+    key: str
+    name: str
+    file: str
+    spec: Any
+    subprocess_specs: dict[str, Any]
+    spec_dict: dict[str, Any]
+    forms: list[str]
+    content_hash: str
+
+
+@dataclass
+class Bundle:
+    files: dict[str, bytes]
+    processes: dict[str, ParsedProcess] = field(default_factory=dict)
+
+
+def normalize_role(name: str) -> str:
+    return re.sub(r"[\s\-]+", "_", name.strip()).lower()
+
+
+# -- reading files ----------------------------------------------------------------------------------
+
+def read_paths(paths: Iterable[Path]) -> list[BundleFile]:
+    """Files of the given paths (folders are walked) that a bundle can hold."""
+    files: list[BundleFile] = []
+    for path in paths:
+        candidates = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        for candidate in candidates:
+            if candidate.suffix.lower() == ".zip":
+                files.extend(read_zip(candidate.read_bytes(), candidate.name))
+            elif candidate.suffix.lower() in {".bpmn", ".dmn", ".json"}:
+                files.append(BundleFile(candidate.name, candidate.read_bytes()))
+    return files
+
+
+def read_zip(data: bytes, name: str = "upload.zip") -> list[BundleFile]:
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile as exc:
+        raise BundleInvalid([Problem(name, None, None, f"not a valid zip archive: {exc}")]) from exc
+    entries = [i for i in archive.infolist() if not i.is_dir()]
+    if len(entries) > MAX_FILES or sum(i.file_size for i in entries) > MAX_TOTAL_BYTES:
+        raise BundleInvalid([Problem(name, None, None, "archive is too large (files or unpacked size)")])
+    files = []
+    for info in entries:
+        base = Path(info.filename).name
+        if Path(base).suffix.lower() in {".bpmn", ".dmn", ".json"} and not base.startswith("."):
+            files.append(BundleFile(base, archive.read(info)))
+    return files
+
+
+# -- validation ------------------------------------------------------------------------------------
+
+def _safe_parse(name: str, content: bytes, problems: list[Problem]) -> etree._ElementTree | None:
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False,
+                             remove_blank_text=False)
+    try:
+        tree = etree.parse(io.BytesIO(content), parser)
+    except etree.XMLSyntaxError as exc:
+        line = exc.lineno if exc.lineno else None
+        problems.append(Problem(name, line, None, f"malformed XML: {exc.msg}"))
+        return None
+    if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:
+        problems.append(Problem(name, 1, None, "DOCTYPE declarations (and so XML entities) are not allowed"))
+        return None
+    return tree
+
+
+def _xsd_problems(name: str, tree: etree._ElementTree) -> list[Problem]:
+    with _XSD_LOCK:
+        VALIDATOR.preprocess(tree)
+        if VALIDATOR.validator.validate(tree):
+            return []
+        return [Problem(name, e.line, None, f"schema: {e.message}") for e in VALIDATOR.validator.error_log]
+
+
+def _el_label(el: etree._Element) -> str:
+    return el.get("id") or etree.QName(el).localname
+
+
+def _compile_problem(name: str, el: etree._Element, text: str | None, mode: str, what: str) -> Problem | None:
+    if text is None or not text.strip():
+        return None
+    reason = check_compiles(text, mode)
+    if reason is None:
+        return None
+    return Problem(name, el.sourceline, _el_label(el), f"{what} does not compile: {reason}")
+
+
+def _owner(el: etree._Element) -> etree._Element:
+    """The nearest ancestor with an id (the element a problem belongs to)."""
+    node = el
+    while node is not None and node.get("id") is None:
+        node = node.getparent()
+    return node if node is not None else el
+
+
+def _check_bpmn(name: str, tree: etree._ElementTree, forms: dict[str, Any], roles: set[str],
+                process_ids: set[str], problems: list[Problem]) -> bool:
+    """Our own checks on one BPMN file. Returns False if the file must not reach the parser."""
+    root = tree.getroot()
+    fatal = False
+    processes = root.findall(f"{{{BPMN_NS}}}process")
+    if not processes:
+        problems.append(Problem(name, root.sourceline, None, "no bpmn:process in this file"))
+    for proc in processes:
+        if not proc.get("id"):
+            problems.append(Problem(name, proc.sourceline, None, "bpmn:process has no id"))
+            fatal = True
+    ids = {el.get("id") for el in root.iter() if isinstance(el.tag, str) and el.get("id")}
+    for flow in root.iter(f"{{{BPMN_NS}}}sequenceFlow"):
+        for attr in ("sourceRef", "targetRef"):
+            ref = flow.get(attr)
+            if not ref:
+                problems.append(Problem(name, flow.sourceline, flow.get("id"), f"sequence flow has no {attr}"))
+                fatal = True
+            elif ref not in ids:
+                problems.append(Problem(name, flow.sourceline, flow.get("id"),
+                                        f"{attr} points at '{ref}', which is not an element of this file"))
+                fatal = True
+    for cond in root.iter(f"{{{BPMN_NS}}}conditionExpression", f"{{{BPMN_NS}}}completionCondition",
+                          f"{{{BPMN_NS}}}loopCardinality"):
+        p = _compile_problem(name, _owner(cond), cond.text, "eval", "condition expression")
+        if p:
+            problems.append(p)
+    for script in root.iter(f"{{{BPMN_NS}}}script"):
+        p = _compile_problem(name, _owner(script), script.text, "exec", "script")
+        if p:
+            problems.append(p)
+    for tag in ("preScript", "postScript"):
+        for script in root.iter(f"{{{SPIFF_NS}}}{tag}"):
+            p = _compile_problem(name, _owner(script), script.text, "exec", tag)
+            if p:
+                problems.append(p)
+    for tag in ("timeDuration", "timeDate", "timeCycle"):
+        for timer in root.iter(f"{{{BPMN_NS}}}{tag}"):
+            p = _compile_problem(name, _owner(timer), timer.text, "eval",
+                                 f"timer {tag} (a Python expression: quote ISO 8601 values)")
+            if p:
+                problems.append(p)
+    for param in root.iter(f"{{{SPIFF_NS}}}parameter"):
+        p = _compile_problem(name, _owner(param), param.get("value"), "eval",
+                             f"service parameter '{param.get('id')}'")
+        if p:
+            problems.append(p)
+    for prop in root.iter(f"{{{SPIFF_NS}}}property"):
+        if prop.get("name") in FORM_PROPERTIES:
+            form = prop.get("value") or ""
+            owner = _owner(prop)
+            if form not in forms:
+                problems.append(Problem(name, prop.sourceline, _el_label(owner),
+                                        f"{prop.get('name')} names '{form}', which is not in the bundle"))
+    for el in root.iter(f"{{{SPIFF_NS}}}instructionsForEndUser"):
+        try:
+            _JINJA.parse(el.text or "")
+        except TemplateSyntaxError as exc:
+            problems.append(Problem(name, (el.sourceline or 0) + max(exc.lineno - 1, 0), _el_label(_owner(el)),
+                                    f"instructions template: {exc.message}"))
+    for lane in root.iter(f"{{{BPMN_NS}}}lane"):
+        lane_name = lane.get("name") or ""
+        if normalize_role(lane_name) not in roles | {INITIATOR_LANE}:
+            problems.append(Problem(name, lane.sourceline, lane.get("id"),
+                                    f"lane '{lane_name}' is not a known role (known: {', '.join(sorted(roles))})"))
+    for call in root.iter(f"{{{BPMN_NS}}}callActivity"):
+        called = call.get("calledElement")
+        if called and called not in process_ids:
+            problems.append(Problem(name, call.sourceline, call.get("id"),
+                                    f"calls process '{called}', which is not in the bundle"))
+    return not fatal
+
+
+def _check_dmn(name: str, tree: etree._ElementTree, problems: list[Problem]) -> None:
+    root = tree.getroot()
+    ns = etree.QName(root).namespace
+    for table in root.iter(f"{{{ns}}}decisionTable"):
+        inputs = [el.findtext(f"{{{ns}}}inputExpression/{{{ns}}}text") or ""
+                  for el in table.findall(f"{{{ns}}}input")]
+        for inp, expr in zip(table.findall(f"{{{ns}}}input"), inputs, strict=False):
+            p = _compile_problem(name, inp, expr, "eval", "input expression")
+            if p:
+                problems.append(p)
+        for rule in table.findall(f"{{{ns}}}rule"):
+            for position, entry in enumerate(rule.findall(f"{{{ns}}}inputEntry")):
+                text = (entry.findtext(f"{{{ns}}}text") or "").strip()
+                if not text or text == "-":
+                    continue
+                # The same readings SpiffWorkflow's DMN engine tries: "x == (e)" or "x e".
+                candidate = text.replace("?", "x") if "?" in text else None
+                reasons = [check_compiles(c, "eval") for c in
+                           ([candidate] if candidate else [f"(x) == ({text})", f"x {text}"])]
+                if all(reasons):
+                    problems.append(Problem(name, entry.sourceline, rule.get("id"),
+                                            f"input entry '{text}' does not compile: {reasons[0]}"))
+            for entry in rule.findall(f"{{{ns}}}outputEntry"):
+                p = _compile_problem(name, entry, entry.findtext(f"{{{ns}}}text"), "eval", "output entry")
+                if p:
+                    problems.append(Problem(p.file, p.line, rule.get("id"), p.message))
+
+
+def _check_form(name: str, content: bytes, problems: list[Problem]) -> Any:
+    try:
+        doc = json.loads(content)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        problems.append(Problem(name, getattr(exc, "lineno", None), None, f"not valid JSON: {exc}"))
+        return None
+    if not isinstance(doc, dict):
+        problems.append(Problem(name, 1, None, "a form file must hold a JSON object"))
+        return None
+    is_ui = name.endswith("uischema.json") or name.endswith("-ui.json") or all(
+        k.startswith("ui:") or isinstance(v, dict) for k, v in doc.items()) and "type" not in doc
+    if not is_ui:
+        try:
+            jsonschema.validators.validator_for(doc).check_schema(doc)
+        except jsonschema.SchemaError as exc:
+            where = "/".join(str(p) for p in exc.path) or "(root)"
+            problems.append(Problem(name, None, where, f"invalid JSON Schema: {exc.message}"))
+    return doc
+
+
+def _referenced_forms(spec, subprocess_specs: dict) -> list[str]:  # noqa: ANN001
+    names: set[str] = set()
+    for s in [spec, *subprocess_specs.values()]:
+        for task_spec in s.task_specs.values():
+            props = (getattr(task_spec, "extensions", {}) or {}).get("properties", {}) or {}
+            names.update(v for k, v in props.items() if k in FORM_PROPERTIES and v)
+    return sorted(names)
+
+
+def load_bundle(files: list[BundleFile], roles: Iterable[str]) -> Bundle:
+    """Validate every file and build the process specs; raise BundleInvalid with all problems."""
+    problems: list[Problem] = []
+    role_set = {normalize_role(r) for r in roles}
+    by_name: dict[str, bytes] = {}
+    for f in files:
+        if f.name in by_name and by_name[f.name] != f.content:
+            problems.append(Problem(f.name, None, None, "two different files with this name in the bundle"))
+        by_name[f.name] = f.content
+    if not by_name:
+        raise BundleInvalid([Problem("(bundle)", None, None, "no .bpmn, .dmn or .json files found")])
+
+    forms: dict[str, Any] = {}
+    for fname, content in by_name.items():
+        if fname.endswith(".json") and fname != "process_model.json":
+            forms[fname] = _check_form(fname, content, problems)
+
+    trees: dict[str, etree._ElementTree] = {}
+    for fname, content in by_name.items():
+        if fname.endswith((".bpmn", ".dmn")):
+            tree = _safe_parse(fname, content, problems)
+            if tree is not None:
+                trees[fname] = tree
+
+    process_ids = {
+        p.get("id") for t in trees.values() for p in t.getroot().findall(f"{{{BPMN_NS}}}process") if p.get("id")
+    }
+    parser = SpiffBpmnParser()
+    usable: dict[str, etree._ElementTree] = {}
+    for fname, tree in trees.items():
+        namespace = etree.QName(tree.getroot()).namespace
+        if fname.endswith(".dmn") or namespace in DMN_NAMESPACES:
+            if namespace not in DMN_NAMESPACES:
+                problems.append(Problem(fname, tree.getroot().sourceline, None, "not a DMN document"))
+                continue
+            _check_dmn(fname, tree, problems)
+            try:
+                parser.add_dmn_xml(tree.getroot(), filename=fname)
+            except (ValidationException, SpiffWorkflowException, etree.LxmlError) as exc:
+                problems.append(_problem_from_spiff(fname, exc))
+            continue
+        if namespace != BPMN_NS:
+            problems.append(Problem(fname, tree.getroot().sourceline, None, "not a BPMN 2.0 document"))
+            continue
+        xsd = _xsd_problems(fname, tree)
+        problems.extend(xsd)
+        if _check_bpmn(fname, tree, forms, role_set, process_ids, problems) and not xsd:
+            usable[fname] = tree
+
+    for fname, tree in usable.items():
+        try:
+            parser.add_bpmn_xml(tree, filename=fname)
+        except (ValidationException, SpiffWorkflowException, etree.LxmlError, ValueError, KeyError) as exc:
+            problems.append(_problem_from_spiff(fname, exc))
+
+    bundle = Bundle(files=by_name)
+    if problems:
+        raise BundleInvalid(problems)
+    for fname, tree in usable.items():
+        for proc in tree.getroot().findall(f"{{{BPMN_NS}}}process"):
+            key = proc.get("id")
+            try:
+                spec = parser.get_spec(key)
+                subprocess_specs = parser.get_subprocess_specs(key)
+                spec_dict = spec_to_dict(spec, subprocess_specs)
+            except (ValidationException, SpiffWorkflowException, KeyError, TypeError, ValueError) as exc:
+                problems.append(_problem_from_spiff(fname, exc, element=key))
+                continue
+            form_names = _referenced_forms(spec, subprocess_specs)
+            digest = hashlib.sha256(json.dumps(spec_dict, sort_keys=True, default=str).encode())
+            for form in form_names:
+                digest.update(form.encode() + b"\0" + by_name.get(form, b""))
+            bundle.processes[key] = ParsedProcess(
+                key=key, name=proc.get("name") or key, file=fname, spec=spec,
+                subprocess_specs=subprocess_specs, spec_dict=spec_dict, forms=form_names,
+                content_hash=digest.hexdigest(),
+            )
+    if problems:
+        raise BundleInvalid(problems)
+    return bundle
+
+
+def _problem_from_spiff(fname: str, exc: Exception, element: str | None = None) -> Problem:
+    line = getattr(exc, "line_number", None) or getattr(exc, "sourceline", None) or None
+    elem = getattr(exc, "id", None) or element
+    message = str(exc)
+    notes = getattr(exc, "__notes__", None)
+    if notes:
+        message += " (" + "; ".join(notes) + ")"
+    return Problem(getattr(exc, "file_name", None) or fname, int(line) if line else None, elem or None, message)

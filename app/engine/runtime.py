@@ -1,0 +1,354 @@
+"""Running workflows: script engine, (de)serialization without the spec, human tasks.
+
+Everything here is pure engine work on objects in memory; the instance service decides when to
+load, step and save, inside one database transaction.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
+from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
+from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
+from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+from SpiffWorkflow.util.task import TaskState
+
+from .sandbox import SandboxError, Sandbox
+
+from SpiffWorkflow.bpmn.serializer.workflow import VERSION as _SPIFF_SERIALIZER_VERSION
+
+# Stored with every instance: a later engine upgrade can tell which format it is reading.
+SERIALIZER_VERSION = f"pmo-1/spiff-{_SPIFF_SERIALIZER_VERSION}"
+
+
+class EngineError(Exception):
+    """A step failed inside the engine: a script, an expression, a DMN table or a service call."""
+
+    def __init__(self, message: str, *, task_id: str | None = None, task_name: str | None = None,
+                 element_id: str | None = None, line_number: int | None = None,
+                 error_line: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.task_id = task_id
+        self.task_name = task_name
+        self.element_id = element_id
+        self.line_number = line_number
+        self.error_line = error_line
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "message": self.message,
+            "task_id": self.task_id,
+            "task_name": self.task_name,
+            "element_id": self.element_id,
+            "line_number": self.line_number,
+            "error_line": self.error_line,
+        }
+
+    @classmethod
+    def wrap(cls, exc: Exception) -> EngineError:
+        if isinstance(exc, EngineError):
+            return exc
+        task = getattr(exc, "task", None)
+        spec = getattr(task, "task_spec", None)
+        line = getattr(exc, "line_number", None) or None
+        message = str(exc)
+        inner = getattr(exc, "error", None) or getattr(exc, "exception", None)
+        if isinstance(inner, Exception) and str(inner) and str(inner) not in message:
+            message = f"{message}: {inner}"
+        notes = getattr(exc, "__notes__", None)
+        if notes:
+            message = message + " (" + "; ".join(notes) + ")"
+        return cls(
+            message,
+            task_id=str(task.id) if task is not None else None,
+            task_name=getattr(spec, "bpmn_name", None) or getattr(spec, "name", None),
+            element_id=getattr(spec, "bpmn_id", None) or getattr(spec, "name", None),
+            line_number=line,
+            error_line=getattr(exc, "error_line", None) or None,
+        )
+
+
+# -- service task operators -------------------------------------------------------------------
+
+@dataclass
+class OperatorCall:
+    """What a service-task operator receives: its evaluated parameters and the task's context."""
+
+    params: dict[str, Any]
+    data: dict[str, Any]
+    context: dict[str, Any]
+
+
+Operator = Callable[[OperatorCall], Any]
+OPERATORS: dict[str, Operator] = {}
+
+
+def register_operator(name: str) -> Callable[[Operator], Operator]:
+    """Register a named service-task operator (``<spiffworkflow:serviceTaskOperator id=...>``)."""
+
+    def decorator(fn: Operator) -> Operator:
+        OPERATORS[name] = fn
+        return fn
+
+    return decorator
+
+
+# -- script engine ------------------------------------------------------------------------------
+
+class SandboxEnvironment(BasePythonScriptEngineEnvironment):
+    def __init__(self, sandbox: Sandbox) -> None:
+        super().__init__({})
+        self.sandbox = sandbox
+
+    def evaluate(self, expression, context, external_context=None):  # noqa: ANN001
+        return self.sandbox.evaluate(expression, context, external_context)
+
+    def execute(self, script, context, external_context=None):  # noqa: ANN001
+        self.sandbox.execute(script, context, external_context)
+        return True
+
+
+class PmoScriptEngine(PythonScriptEngine):
+    """SpiffWorkflow script engine backed by the sandbox, with named service operators.
+
+    ``context`` carries what operators may need about the running instance (its id, the actor).
+    """
+
+    def __init__(self, sandbox: Sandbox, context: dict[str, Any] | None = None) -> None:
+        super().__init__(environment=SandboxEnvironment(sandbox))
+        self.context = context or {}
+
+    def validate(self, expression: str) -> None:
+        from .sandbox import compile_code
+
+        compile_code(expression, "eval")
+
+    def call_service(self, task, operation_name=None, operation_params=None, **kwargs):  # noqa: ANN001
+        operator = OPERATORS.get(operation_name or "")
+        if operator is None:
+            raise EngineError(
+                f"unknown service operator '{operation_name}'",
+                task_id=str(task.id), element_id=task.task_spec.bpmn_id,
+            )
+        params = {name: p["value"] for name, p in (operation_params or {}).items()}
+        result = operator(OperatorCall(params=params, data=task.data, context=self.context))
+        return json.dumps(result, default=json_default)
+
+
+# -- serialization -------------------------------------------------------------------------------
+
+class _SpecInjectingConverter(BpmnWorkflowConverter):
+    """Stores instances without their spec; the spec is stored once per process version.
+
+    ``from_dict`` accepts spec objects already built (from the per-version cache) in place of
+    their dictionaries, so loading an instance never re-parses or re-restores its spec.
+    """
+
+    def to_dict(self, workflow):  # noqa: ANN001
+        dct = super(BpmnWorkflowConverter, self).to_dict(workflow)
+        dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
+        dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
+        return dct
+
+    def from_dict(self, dct):  # noqa: ANN001
+        spec = dct.pop("spec")
+        subprocess_specs = dct.pop("subprocess_specs", {})
+        if isinstance(spec, dict):
+            spec = self.registry.restore(spec)
+            subprocess_specs = self.mapping_from_dict(subprocess_specs)
+        workflow = self.target_class(spec, subprocess_specs, deserializing=True)
+        workflow.tasks = self.mapping_from_dict(dct["tasks"], UUID, workflow=workflow)
+        workflow.task_tree = workflow.tasks.get(UUID(dct["root"]))
+        self.set_default_attributes(workflow, dct)
+        self.subprocesses_from_dict(dct["subprocesses"], workflow)
+        workflow.bpmn_events = self.registry.restore(dct.pop("bpmn_events", []))
+        return workflow
+
+
+def _make_registry():
+    config = dict(SPIFF_CONFIG)
+    config[BpmnWorkflow] = _SpecInjectingConverter
+    registry = BpmnWorkflowSerializer.configure(config)
+    # Dates and decimals in task data survive a round trip instead of failing to serialize.
+    registry.register(date, lambda v: {"value": v.isoformat()}, lambda d: date.fromisoformat(d["value"]),
+                      typename="date")
+    registry.register(Decimal, lambda v: {"value": str(v)}, lambda d: Decimal(d["value"]), typename="Decimal")
+    return registry
+
+
+_REGISTRY = _make_registry()
+_SPEC_REGISTRY = BpmnWorkflowSerializer.configure(SPIFF_CONFIG)
+
+
+def json_default(value: Any) -> Any:
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    if isinstance(value, (set, frozenset)):
+        return sorted(value)
+    raise TypeError(f"value of type {type(value).__name__} cannot be stored in task data")
+
+
+def spec_to_dict(spec, subprocess_specs: dict) -> dict[str, Any]:  # noqa: ANN001
+    return {
+        "spec": _SPEC_REGISTRY.convert(spec),
+        "subprocess_specs": {name: _SPEC_REGISTRY.convert(s) for name, s in subprocess_specs.items()},
+    }
+
+
+def spec_from_dict(dct: dict[str, Any]):  # noqa: ANN201
+    spec = _SPEC_REGISTRY.restore(copy.deepcopy(dct["spec"]))
+    subprocess_specs = {
+        name: _SPEC_REGISTRY.restore(copy.deepcopy(s)) for name, s in dct["subprocess_specs"].items()
+    }
+    return spec, subprocess_specs
+
+
+def state_to_dict(workflow: BpmnWorkflow) -> dict[str, Any]:
+    """The instance's state as plain JSON data, without the spec."""
+    try:
+        dct = _REGISTRY.convert(workflow)
+        # Round-trip through JSON now so a value that cannot be stored fails this step, cleanly.
+        return json.loads(json.dumps(dct, default=json_default))
+    except TypeError as exc:
+        raise EngineError(f"task data cannot be stored: {exc}") from exc
+
+
+def state_from_dict(state: dict[str, Any], spec, subprocess_specs: dict, script_engine) -> BpmnWorkflow:  # noqa: ANN001
+    dct = copy.deepcopy(state)
+    dct["spec"] = spec
+    dct["subprocess_specs"] = subprocess_specs
+    workflow = _REGISTRY.restore(dct)
+    _attach_engine(workflow, script_engine)
+    return workflow
+
+
+def _attach_engine(workflow: BpmnWorkflow, script_engine) -> None:  # noqa: ANN001
+    workflow.script_engine = script_engine
+    for sub in workflow.subprocesses.values():
+        sub.script_engine = script_engine
+
+
+def new_workflow(spec, subprocess_specs: dict, script_engine, data: dict[str, Any] | None = None) -> BpmnWorkflow:  # noqa: ANN001
+    workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=script_engine)
+    start = workflow.get_tasks(state=TaskState.READY)
+    for task in start:
+        task.data.update(copy.deepcopy(data or {}))
+    return workflow
+
+
+# -- stepping -----------------------------------------------------------------------------------
+
+def advance(workflow: BpmnWorkflow) -> None:
+    """Run every automatic step until the workflow waits on people, timers or messages."""
+    try:
+        workflow.refresh_waiting_tasks()
+        workflow.do_engine_steps()
+    except (SpiffWorkflowException, WorkflowException, SandboxError, EngineError) as exc:
+        raise EngineError.wrap(exc) from exc
+    except Exception as exc:  # a bug in a script helper or operator must not escape unexplained
+        raise EngineError(f"{type(exc).__name__}: {exc}") from exc
+
+
+def find_task(workflow: BpmnWorkflow, task_id: str):  # noqa: ANN201
+    try:
+        return workflow.get_task_from_id(UUID(task_id))
+    except Exception:  # noqa: BLE001 - unknown or malformed id
+        return None
+
+
+def complete_user_task(workflow: BpmnWorkflow, task_id: str, data: dict[str, Any]) -> None:
+    task = find_task(workflow, task_id)
+    if task is None or task.state != TaskState.READY or not task.task_spec.manual:
+        raise EngineError("the task is not ready to be completed", task_id=task_id)
+    try:
+        task.set_data(**copy.deepcopy(data))
+        task.run()
+    except (SpiffWorkflowException, WorkflowException, SandboxError) as exc:
+        raise EngineError.wrap(exc) from exc
+    advance(workflow)
+
+
+def cancel(workflow: BpmnWorkflow) -> None:
+    workflow.cancel()
+
+
+# -- human tasks --------------------------------------------------------------------------------
+
+@dataclass
+class HumanTaskInfo:
+    """A READY manual task, as the inbox projection needs it."""
+
+    id: str
+    element_id: str
+    name_template: str
+    lane: str | None
+    process_id: str
+    form_schema_file: str | None
+    form_ui_file: str | None
+    instructions: str | None
+    documentation: str | None
+    properties: dict[str, str] = field(default_factory=dict)
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+def ready_human_tasks(workflow: BpmnWorkflow) -> list[HumanTaskInfo]:
+    tasks = []
+    for task in workflow.get_tasks(state=TaskState.READY, manual=True):
+        spec = task.task_spec
+        ext = getattr(spec, "extensions", {}) or {}
+        props = dict(ext.get("properties", {}) or {})
+        tasks.append(HumanTaskInfo(
+            id=str(task.id),
+            element_id=spec.bpmn_id or spec.name,
+            name_template=spec.bpmn_name or spec.bpmn_id or spec.name,
+            lane=spec.lane,
+            process_id=task.workflow.spec.name,
+            form_schema_file=props.get("formJsonSchemaFilename"),
+            form_ui_file=props.get("formUiSchemaFilename"),
+            instructions=ext.get("instructionsForEndUser"),
+            documentation=getattr(spec, "documentation", None),
+            properties=props,
+            data=task.data,
+        ))
+    return tasks
+
+
+def task_data(workflow: BpmnWorkflow, task_id: str) -> dict[str, Any] | None:
+    task = find_task(workflow, task_id)
+    return None if task is None else task.data
+
+
+def is_completed(workflow: BpmnWorkflow) -> bool:
+    return workflow.is_completed()
+
+
+def workflow_data(workflow: BpmnWorkflow) -> dict[str, Any]:
+    """Data of the last completed task, or of the workflow once it ended."""
+    if workflow.is_completed():
+        return workflow.data
+    last = workflow.last_task
+    return last.data if last is not None else {}
+
+
+def parse_duration(text: str, start: datetime | None = None) -> datetime:
+    """Due time for an ISO 8601 duration such as ``P2D`` counted from ``start`` (UTC)."""
+    start = start or datetime.now(timezone.utc)
+    parsed = TimerEventDefinition.parse_iso_duration(text)
+    return start + TimerEventDefinition.get_timedelta_from_start(parsed, start)

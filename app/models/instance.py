@@ -1,0 +1,113 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import db
+from .base import JSONType, UTCDateTime, utcnow
+from .process import ProcessVersion
+
+
+class InstanceStatus:
+    RUNNING = "running"          # waiting on people, timers or messages
+    SUSPENDED = "suspended"
+    COMPLETED = "completed"
+    TERMINATED = "terminated"
+    ERROR = "error"              # the last step failed; state is as before that step
+
+    ACTIVE = (RUNNING, ERROR)
+    ALL = (RUNNING, SUSPENDED, COMPLETED, TERMINATED, ERROR)
+
+
+class ProcessInstance(db.Model):
+    __tablename__ = "process_instances"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    process_version_id: Mapped[int] = mapped_column(ForeignKey("process_versions.id"), index=True)
+    process_key: Mapped[str] = mapped_column(String(200), index=True)
+    status: Mapped[str] = mapped_column(String(20), default=InstanceStatus.RUNNING, index=True)
+    business_key: Mapped[str | None] = mapped_column(String(200), nullable=True, index=True)
+    started_by: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # The serialized workflow without its spec (the spec lives on the process version).
+    state: Mapped[dict[str, Any]] = mapped_column(JSONType, deferred=True)
+    serializer_version: Mapped[str] = mapped_column(String(40))
+    error: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
+    status_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # Optimistic concurrency: a second writer that read an older row gets a conflict.
+    lock_version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+
+    process_version: Mapped[ProcessVersion] = relationship(lazy="joined")
+
+    __mapper_args__ = {"version_id_col": lock_version}
+
+
+class TaskStatus:
+    READY = "ready"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+
+
+class HumanTask(db.Model):
+    """The inbox projection of a READY user/manual task, kept in step with the instance."""
+
+    __tablename__ = "human_tasks"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)  # SpiffWorkflow's task id
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instances.id", ondelete="CASCADE"))
+    process_key: Mapped[str] = mapped_column(String(200))
+    process_name: Mapped[str] = mapped_column(String(300), default="")
+    element_id: Mapped[str] = mapped_column(String(200))
+    title: Mapped[str] = mapped_column(String(500))
+    lane: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    assignee: Mapped[str | None] = mapped_column(String(80), nullable=True, index=True)
+    status: Mapped[str] = mapped_column(String(20), default=TaskStatus.READY)
+    priority: Mapped[int] = mapped_column(Integer, default=50)
+    form_schema_file: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    form_ui_file: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    instructions: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    completed_by: Mapped[str | None] = mapped_column(String(80), nullable=True)
+
+    candidates: Mapped[list[HumanTaskCandidate]] = relationship(
+        back_populates="task", cascade="all, delete-orphan", lazy="selectin"
+    )
+    instance: Mapped[ProcessInstance] = relationship(lazy="raise")
+
+    __table_args__ = (
+        Index("ix_human_tasks_instance_status", "instance_id", "status"),
+        Index("ix_human_tasks_status_created", "status", "created_at"),
+    )
+
+    @property
+    def candidate_roles(self) -> list[str]:
+        return sorted(c.role for c in self.candidates if c.role)
+
+    @property
+    def candidate_users(self) -> list[str]:
+        return sorted(c.username for c in self.candidates if c.username)
+
+
+class HumanTaskCandidate(db.Model):
+    """Who may claim a task: a role or a user by name. One row each, indexed for the inbox."""
+
+    __tablename__ = "human_task_candidates"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    task_id: Mapped[str] = mapped_column(ForeignKey("human_tasks.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    username: Mapped[str | None] = mapped_column(String(80), nullable=True)
+
+    task: Mapped[HumanTask] = relationship(back_populates="candidates")
+
+    __table_args__ = (
+        Index("ix_candidates_role", "role", "task_id"),
+        Index("ix_candidates_username", "username", "task_id"),
+    )

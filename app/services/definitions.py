@@ -1,0 +1,155 @@
+"""Deploying bundles as versioned process definitions, and finding a version's spec fast."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import func, select
+
+from ..engine import bundle as bundle_mod
+from ..engine.runtime import spec_from_dict
+from ..extensions import db
+from ..models import Deployment, DeploymentFile, ProcessVersion
+from . import audit
+from .errors import Invalid, NotFound
+
+
+@dataclass
+class DeployResult:
+    deployment_id: int | None
+    created: list[ProcessVersion] = field(default_factory=list)
+    unchanged: list[ProcessVersion] = field(default_factory=list)
+
+
+def known_roles() -> list[str]:
+    return list(current_app.config["ROLES"])
+
+
+def validate_files(files: list[bundle_mod.BundleFile]) -> bundle_mod.Bundle:
+    """Validate a bundle; raise Invalid listing every problem."""
+    try:
+        return bundle_mod.load_bundle(files, known_roles())
+    except bundle_mod.BundleInvalid as exc:
+        raise Invalid(
+            f"the bundle has {len(exc.problems)} problem(s); nothing was deployed",
+            errors=[p.as_dict() for p in exc.problems],
+        ) from exc
+
+
+def deploy(files: list[bundle_mod.BundleFile], actor: str, source: str = "") -> DeployResult:
+    """Deploy a bundle in one transaction: changed processes get a new version, unchanged are a no-op."""
+    parsed = validate_files(files)
+    result = DeployResult(deployment_id=None)
+    latest = _latest_versions(list(parsed.processes))
+    changed = {k: p for k, p in parsed.processes.items()
+               if k not in latest or latest[k].content_hash != p.content_hash}
+    result.unchanged = [latest[k] for k in parsed.processes if k not in changed]
+    if not changed:
+        return result
+    try:
+        deployment = Deployment(deployed_by=actor, source=source)
+        for name, content in sorted(parsed.files.items()):
+            deployment.files.append(DeploymentFile(name=name, content=content,
+                                                   sha256=hashlib.sha256(content).hexdigest()))
+        db.session.add(deployment)
+        db.session.flush()
+        for key, proc in changed.items():
+            previous = latest.get(key)
+            version = ProcessVersion(
+                process_key=key, version=(previous.version + 1) if previous else 1, name=proc.name,
+                content_hash=proc.content_hash, spec=proc.spec_dict, bpmn_file=proc.file,
+                forms=proc.forms, deployment_id=deployment.id,
+            )
+            db.session.add(version)
+            result.created.append(version)
+        db.session.flush()
+        audit.record(actor, "deploy", source=source,
+                     versions={v.process_key: v.version for v in result.created},
+                     unchanged=[v.process_key for v in result.unchanged])
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    result.deployment_id = deployment.id
+    for v, proc in ((v, changed[v.process_key]) for v in result.created):
+        _SPEC_CACHE.put(v.id, (proc.spec, proc.subprocess_specs))
+    return result
+
+
+def deploy_directory(paths: list[Path], actor: str) -> DeployResult:
+    return deploy(bundle_mod.read_paths(paths), actor, source=", ".join(str(p) for p in paths))
+
+
+def _latest_versions(keys: list[str]) -> dict[str, ProcessVersion]:
+    if not keys:
+        return {}
+    newest = (select(ProcessVersion.process_key, func.max(ProcessVersion.version).label("v"))
+              .where(ProcessVersion.process_key.in_(keys)).group_by(ProcessVersion.process_key).subquery())
+    rows = db.session.scalars(select(ProcessVersion).join(
+        newest, (ProcessVersion.process_key == newest.c.process_key) & (ProcessVersion.version == newest.c.v)))
+    return {v.process_key: v for v in rows}
+
+
+def latest_version(key: str) -> ProcessVersion:
+    version = _latest_versions([key]).get(key)
+    if version is None:
+        raise NotFound(f"no process definition with key '{key}'")
+    return version
+
+
+def list_latest() -> list[ProcessVersion]:
+    keys = list(db.session.scalars(select(ProcessVersion.process_key).distinct()))
+    return sorted(_latest_versions(keys).values(), key=lambda v: v.process_key)
+
+
+def versions_of(key: str) -> list[ProcessVersion]:
+    return list(db.session.scalars(
+        select(ProcessVersion).where(ProcessVersion.process_key == key).order_by(ProcessVersion.version)))
+
+
+class _SpecCache:
+    """Parsed specs by process version id. Specs are read-only while workflows run."""
+
+    def __init__(self, size: int = 256) -> None:
+        self._items: OrderedDict[int, tuple[Any, dict]] = OrderedDict()
+        self._lock = threading.Lock()
+        self.size = size
+
+    def get(self, version_id: int) -> tuple[Any, dict] | None:
+        with self._lock:
+            item = self._items.get(version_id)
+            if item is not None:
+                self._items.move_to_end(version_id)
+            return item
+
+    def put(self, version_id: int, item: tuple[Any, dict]) -> None:
+        with self._lock:
+            self._items[version_id] = item
+            self._items.move_to_end(version_id)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+_SPEC_CACHE = _SpecCache()
+
+
+def spec_for(version: ProcessVersion) -> tuple[Any, dict]:
+    cached = _SPEC_CACHE.get(version.id)
+    if cached is None:
+        cached = spec_from_dict(version.spec)
+        _SPEC_CACHE.put(version.id, cached)
+    return cached
+
+
+def clear_spec_cache() -> None:
+    _SPEC_CACHE.clear()

@@ -1,0 +1,455 @@
+"""The instance service: the one entry point that changes a process instance.
+
+Every operation is a command run by ``_run_command``: it locks the instance row, loads the
+workflow, applies the change, runs the engine until it waits, saves the state, brings the
+human-task table in step, writes the audit entry, and commits, all in one transaction. If
+anything fails the transaction rolls back whole; an engine failure then marks the instance as
+being in error (with the message, task and line) in a second, small transaction, and is audited.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from flask import current_app
+from jinja2 import TemplateError
+from jinja2.sandbox import SandboxedEnvironment
+from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm.exc import StaleDataError
+
+from ..engine import runtime
+from ..engine.bundle import INITIATOR_LANE, normalize_role
+from ..engine.sandbox import Sandbox
+from ..extensions import db
+from ..models import HumanTask, HumanTaskCandidate, ProcessInstance, ProcessVersion, User
+from ..models.base import utcnow
+from ..models.instance import InstanceStatus, TaskStatus
+from . import audit, definitions, forms
+from .errors import BadRequest, Conflict, Forbidden, NotFound, StepFailed
+
+# Set while a command's transaction is being opened, so SQLite starts it with BEGIN IMMEDIATE.
+WRITE_TRANSACTION: contextvars.ContextVar[bool] = contextvars.ContextVar("pmo_write_txn", default=False)
+_TITLES = SandboxedEnvironment(autoescape=False)
+
+
+@dataclass
+class Actor:
+    """Who runs a command: a user, or the system (timers, messages)."""
+
+    username: str
+    roles: frozenset[str]
+
+    @classmethod
+    def of(cls, user: User) -> Actor:
+        return cls(user.username, frozenset(user.roles))
+
+    @property
+    def is_admin(self) -> bool:
+        return "admin" in self.roles
+
+
+SYSTEM = Actor("system", frozenset({"admin"}))
+
+
+def _script_engine(instance: ProcessInstance | None, actor: Actor, process_key: str) -> runtime.PmoScriptEngine:
+    sandbox = Sandbox(time_limit=float(current_app.config.get("SCRIPT_TIME_LIMIT_SECONDS", 2.0)))
+    context = {"instance_id": instance.id if instance else None, "actor": actor.username,
+               "process_key": process_key}
+    return runtime.PmoScriptEngine(sandbox, context)
+
+
+# -- the command executor -----------------------------------------------------------------------
+
+def _begin_write() -> None:
+    """End any read transaction the request holds and start a write transaction."""
+    db.session.commit()
+    token = WRITE_TRANSACTION.set(True)
+    try:
+        db.session.connection()
+    finally:
+        WRITE_TRANSACTION.reset(token)
+
+
+def _lock(instance_id: int) -> ProcessInstance:
+    instance = db.session.scalars(
+        select(ProcessInstance).where(ProcessInstance.id == instance_id).with_for_update()
+        .execution_options(populate_existing=True)
+    ).first()
+    if instance is None:
+        raise NotFound(f"process instance {instance_id} does not exist")
+    return instance
+
+
+def _load(instance: ProcessInstance, engine: runtime.PmoScriptEngine):  # noqa: ANN202
+    spec, subprocess_specs = definitions.spec_for(instance.process_version)
+    return runtime.state_from_dict(instance.state, spec, subprocess_specs, engine)
+
+
+def _save(instance: ProcessInstance, workflow) -> None:  # noqa: ANN001
+    instance.state = runtime.state_to_dict(workflow)
+    instance.serializer_version = runtime.SERIALIZER_VERSION
+    if runtime.is_completed(workflow) and instance.status != InstanceStatus.TERMINATED:
+        instance.status = InstanceStatus.COMPLETED
+        instance.ended_at = utcnow()
+
+
+def _run_command(instance_id: int, actor: Actor, action: str,
+                 change: Callable[[ProcessInstance, Any], dict[str, Any] | None], *,
+                 task_id: str | None = None, audit_data: dict[str, Any] | None = None,
+                 allowed: tuple[str, ...] = InstanceStatus.ACTIVE) -> ProcessInstance:
+    """Run one command on one instance in one transaction (see the module docstring)."""
+    try:
+        _begin_write()
+        instance = _lock(instance_id)
+        if instance.status not in allowed:
+            raise Conflict(f"process instance {instance_id} is {instance.status}; cannot {action.replace('_', ' ')}")
+        engine = _script_engine(instance, actor, instance.process_key)
+        workflow = _load(instance, engine)
+        extra = change(instance, workflow) or {}
+        if instance.status == InstanceStatus.ERROR:
+            instance.status = InstanceStatus.RUNNING
+            instance.error = None
+        _save(instance, workflow)
+        _sync_human_tasks(instance, workflow, actor, completed_task_id=task_id)
+        audit.record(actor.username, action, instance_id=instance.id, task_id=task_id,
+                     process_key=instance.process_key, **(audit_data or {}), **extra)
+        db.session.commit()
+        return instance
+    except runtime.EngineError as err:
+        db.session.rollback()
+        _record_failure(instance_id, actor, action, err, task_id, audit_data)
+        raise StepFailed(f"the step failed and nothing was changed: {err.message}", errors=err.as_dict()) from err
+    except StaleDataError as exc:
+        db.session.rollback()
+        raise Conflict(f"process instance {instance_id} was changed by someone else; reload and retry") from exc
+    except OperationalError as exc:
+        db.session.rollback()
+        if "locked" in str(exc).lower():
+            raise Conflict(f"process instance {instance_id} is busy; retry") from exc
+        raise
+    except Exception:
+        db.session.rollback()
+        raise
+
+
+def _record_failure(instance_id: int, actor: Actor, action: str, err: runtime.EngineError,
+                    task_id: str | None, audit_data: dict[str, Any] | None) -> None:
+    """Make the failure visible: instance in error with the message, and an audit entry."""
+    try:
+        _begin_write()
+        instance = _lock(instance_id)
+        instance.status = InstanceStatus.ERROR
+        instance.error = {**err.as_dict(), "action": action, "at": utcnow().isoformat(), "actor": actor.username}
+        audit.record(actor.username, "step_failed", instance_id=instance_id, task_id=task_id,
+                     process_key=instance.process_key, failed_action=action, error=err.as_dict(),
+                     submitted=audit_data or {})
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+
+
+# -- the inbox projection ----------------------------------------------------------------------
+
+def _render_title(template: str, data: dict[str, Any]) -> str:
+    if "{{" not in template and "{%" not in template:
+        return template
+    try:
+        return _TITLES.from_string(template).render(**data)[:500]
+    except TemplateError:
+        return template[:500]
+
+
+def _candidates(info: runtime.HumanTaskInfo, instance: ProcessInstance) -> tuple[list[str], list[str]]:
+    """(roles, usernames) who may take the task: SpiffArena's lane convention."""
+    lane = info.lane
+    owners = info.data.get("lane_owners")
+    if lane and isinstance(owners, dict) and owners.get(lane):
+        return [], [str(u) for u in owners[lane]]
+    if not lane or normalize_role(lane) == INITIATOR_LANE:
+        return [], [instance.started_by]
+    return [normalize_role(lane)], []
+
+
+def _sync_human_tasks(instance: ProcessInstance, workflow, actor: Actor,  # noqa: ANN001
+                      completed_task_id: str | None = None) -> None:
+    ready = {info.id: info for info in runtime.ready_human_tasks(workflow)}
+    if instance.status in (InstanceStatus.TERMINATED, InstanceStatus.COMPLETED):
+        ready = {}
+    open_rows = {t.id: t for t in db.session.scalars(
+        select(HumanTask).where(HumanTask.instance_id == instance.id, HumanTask.status == TaskStatus.READY))}
+    now = utcnow()
+    for task_id, row in open_rows.items():
+        if task_id in ready:
+            continue
+        row.completed_at = now
+        if task_id == completed_task_id:
+            row.status = TaskStatus.COMPLETED
+            row.completed_by = actor.username
+        else:
+            row.status = TaskStatus.CANCELLED
+    for task_id, info in ready.items():
+        if task_id in open_rows:
+            continue
+        roles, users = _candidates(info, instance)
+        due = None
+        if info.properties.get("dueIn"):
+            try:
+                due = runtime.parse_duration(info.properties["dueIn"], now)
+            except Exception:  # noqa: BLE001 - a bad due text must not stop the process
+                due = None
+        try:
+            priority = int(info.properties.get("priority", 50))
+        except ValueError:
+            priority = 50
+        row = HumanTask(
+            id=task_id, instance_id=instance.id, process_key=instance.process_key,
+            process_name=instance.process_version.name, element_id=info.element_id,
+            title=_render_title(info.name_template, info.data), lane=info.lane,
+            assignee=users[0] if len(users) == 1 and not roles else None,
+            status=TaskStatus.READY, priority=priority, form_schema_file=info.form_schema_file,
+            form_ui_file=info.form_ui_file, instructions=info.instructions, created_at=now, due_at=due,
+        )
+        row.candidates = [HumanTaskCandidate(role=r) for r in roles] + [HumanTaskCandidate(username=u) for u in users]
+        db.session.add(row)
+
+
+# -- commands ---------------------------------------------------------------------------------
+
+def start(process_key: str, actor: Actor, data: dict[str, Any] | None = None,
+          business_key: str | None = None, version: ProcessVersion | None = None) -> ProcessInstance:
+    """Start an instance of the newest version of ``process_key`` and run it until it waits."""
+    if data is not None and not isinstance(data, dict):
+        raise BadRequest("data must be a JSON object")
+    version = version or definitions.latest_version(process_key)
+    try:
+        _begin_write()
+        spec, subprocess_specs = definitions.spec_for(version)
+        instance = ProcessInstance(process_version_id=version.id, process_key=version.process_key,
+                                   started_by=actor.username, business_key=business_key,
+                                   status=InstanceStatus.RUNNING, state={},
+                                   serializer_version=runtime.SERIALIZER_VERSION)
+        instance.process_version = version
+        db.session.add(instance)
+        db.session.flush()
+        engine = _script_engine(instance, actor, version.process_key)
+        workflow = runtime.new_workflow(spec, subprocess_specs, engine, data)
+        runtime.advance(workflow)
+        _save(instance, workflow)
+        _sync_human_tasks(instance, workflow, actor)
+        audit.record(actor.username, "start", instance_id=instance.id, process_key=version.process_key,
+                     version=version.version, data=data or {})
+        db.session.commit()
+        return instance
+    except runtime.EngineError as err:
+        db.session.rollback()
+        instance_id = _record_start_failure(version, actor, err, data, business_key)
+        raise StepFailed(f"the process started but its first step failed (instance {instance_id} is in error):"
+                         f" {err.message}", errors={**err.as_dict(), "instance_id": instance_id}) from err
+    except Exception:
+        db.session.rollback()
+        raise
+
+
+def _record_start_failure(version: ProcessVersion, actor: Actor, err: runtime.EngineError,
+                          data: dict[str, Any] | None, business_key: str | None) -> int:
+    """Keep the instance, in error, at its start: nothing is lost and an admin can retry it."""
+    try:
+        _begin_write()
+        spec, subprocess_specs = definitions.spec_for(version)
+        instance = ProcessInstance(process_version_id=version.id, process_key=version.process_key,
+                                   started_by=actor.username, business_key=business_key,
+                                   status=InstanceStatus.ERROR, serializer_version=runtime.SERIALIZER_VERSION,
+                                   error={**err.as_dict(), "action": "start", "at": utcnow().isoformat(),
+                                          "actor": actor.username})
+        instance.process_version = version
+        db.session.add(instance)
+        db.session.flush()
+        engine = _script_engine(instance, actor, version.process_key)
+        instance.state = runtime.state_to_dict(runtime.new_workflow(spec, subprocess_specs, engine, data))
+        audit.record(actor.username, "start_failed", instance_id=instance.id, process_key=version.process_key,
+                     version=version.version, error=err.as_dict(), data=data or {})
+        db.session.commit()
+        return instance.id
+    except Exception:
+        db.session.rollback()
+        raise
+
+
+def get(instance_id: int) -> ProcessInstance:
+    instance = db.session.get(ProcessInstance, instance_id)
+    if instance is None:
+        raise NotFound(f"process instance {instance_id} does not exist")
+    return instance
+
+
+def get_task(task_id: str) -> HumanTask:
+    task = db.session.get(HumanTask, task_id)
+    if task is None:
+        raise NotFound(f"task {task_id} does not exist")
+    return task
+
+
+def is_candidate(task: HumanTask, actor: Actor) -> bool:
+    return any((c.role and c.role in actor.roles) or c.username == actor.username for c in task.candidates)
+
+
+def can_view(task: HumanTask, actor: Actor) -> bool:
+    return (actor.is_admin or "pmo" in actor.roles or task.assignee == actor.username
+            or task.completed_by == actor.username or is_candidate(task, actor))
+
+
+def visible_task(task_id: str, actor: Actor) -> HumanTask:
+    """The task if ``actor`` may see it; a task they may not see does not exist for them."""
+    task = db.session.get(HumanTask, task_id)
+    if task is None or not can_view(task, actor):
+        raise NotFound(f"task {task_id} does not exist")
+    return task
+
+
+def _open_task_for(task_id: str, actor: Actor) -> HumanTask:
+    task = visible_task(task_id, actor)
+    if task.status != TaskStatus.READY:
+        raise Conflict(f"task {task_id} is already {task.status}")
+    return task
+
+
+def claim(task_id: str, actor: Actor) -> HumanTask:
+    task = _open_task_for(task_id, actor)
+    if not is_candidate(task, actor):
+        raise Forbidden("you are not a candidate for this task (your roles do not match its lane)")
+    if task.assignee and task.assignee != actor.username:
+        raise Conflict(f"task is already claimed by {task.assignee}")
+    return _set_assignee(task, actor, actor.username, "claim")
+
+
+def unclaim(task_id: str, actor: Actor) -> HumanTask:
+    task = _open_task_for(task_id, actor)
+    if task.assignee != actor.username and not actor.is_admin:
+        raise Forbidden("only the assignee or an admin can release this task")
+    return _set_assignee(task, actor, None, "unclaim")
+
+
+def assign(task_id: str, actor: Actor, username: str) -> HumanTask:
+    task = _open_task_for(task_id, actor)
+    if not (actor.is_admin or "pmo" in actor.roles or task.assignee == actor.username):
+        raise Forbidden("only the assignee, the PMO or an admin can assign this task")
+    user = db.session.scalars(select(User).where(User.username == username)).first()
+    if user is None or not user.active:
+        raise BadRequest(f"no active user named '{username}'")
+    if not is_candidate(task, Actor.of(user)):
+        raise Forbidden(f"{username} may not take this task: their roles do not match its lane")
+    return _set_assignee(task, actor, username, "assign")
+
+
+def _set_assignee(task: HumanTask, actor: Actor, username: str | None, action: str) -> HumanTask:
+    """Claiming changes the projection only; it still goes through the instance lock."""
+
+    def change(instance: ProcessInstance, workflow) -> dict[str, Any]:  # noqa: ANN001
+        row = db.session.get(HumanTask, task.id, populate_existing=True)
+        if row.status != TaskStatus.READY:
+            raise Conflict(f"task {task.id} is already {row.status}")
+        if action == "claim" and row.assignee and row.assignee != actor.username:
+            raise Conflict(f"task is already claimed by {row.assignee}")
+        previous = row.assignee
+        row.assignee = username
+        return {"assignee": username, "previous_assignee": previous}
+
+    _run_command(task.instance_id, actor, action, change, task_id=task.id,
+                 allowed=(*InstanceStatus.ACTIVE, InstanceStatus.SUSPENDED))
+    return db.session.get(HumanTask, task.id)
+
+
+def complete(task_id: str, actor: Actor, data: dict[str, Any] | None) -> ProcessInstance:
+    """Validate ``data`` against the task's form and complete the task; the engine runs on."""
+    task = _open_task_for(task_id, actor)
+    if task.assignee and task.assignee != actor.username:
+        raise Forbidden(f"task is claimed by {task.assignee}")
+    if not task.assignee and not is_candidate(task, actor):
+        raise Forbidden("you are not a candidate for this task (your roles do not match its lane)")
+    data = data or {}
+    instance = get(task.instance_id)
+    schema = forms.load_form(instance.process_version.deployment_id, task.form_schema_file)
+    forms.validate(schema, data)
+
+    def change(inst: ProcessInstance, workflow) -> dict[str, Any]:  # noqa: ANN001
+        row = db.session.get(HumanTask, task_id, populate_existing=True)
+        if row.status != TaskStatus.READY:
+            raise Conflict(f"task {task_id} is already {row.status}")
+        runtime.complete_user_task(workflow, task_id, data)
+        return {}
+
+    return _run_command(task.instance_id, actor, "complete_task", change, task_id=task_id,
+                        audit_data={"data": data, "element_id": task.element_id})
+
+
+def terminate(instance_id: int, actor: Actor, reason: str = "") -> ProcessInstance:
+    def change(instance: ProcessInstance, workflow) -> dict[str, Any]:  # noqa: ANN001
+        runtime.cancel(workflow)
+        instance.status = InstanceStatus.TERMINATED
+        instance.ended_at = utcnow()
+        instance.status_reason = reason
+        return {"reason": reason}
+
+    return _run_command(instance_id, actor, "terminate", change,
+                        allowed=(*InstanceStatus.ACTIVE, InstanceStatus.SUSPENDED))
+
+
+def suspend(instance_id: int, actor: Actor, reason: str = "") -> ProcessInstance:
+    def change(instance: ProcessInstance, workflow) -> dict[str, Any]:  # noqa: ANN001
+        instance.status = InstanceStatus.SUSPENDED
+        instance.status_reason = reason
+        return {"reason": reason}
+
+    return _run_command(instance_id, actor, "suspend", change, allowed=(InstanceStatus.RUNNING,))
+
+
+def resume(instance_id: int, actor: Actor) -> ProcessInstance:
+    def change(instance: ProcessInstance, workflow) -> dict[str, Any]:  # noqa: ANN001
+        instance.status = InstanceStatus.RUNNING
+        instance.status_reason = None
+        runtime.advance(workflow)
+        return {}
+
+    return _run_command(instance_id, actor, "resume", change, allowed=(InstanceStatus.SUSPENDED,))
+
+
+def retry(instance_id: int, actor: Actor) -> ProcessInstance:
+    """Run the engine again on an instance in error (after the cause was fixed)."""
+
+    def change(instance: ProcessInstance, workflow) -> dict[str, Any]:  # noqa: ANN001
+        runtime.advance(workflow)
+        return {}
+
+    return _run_command(instance_id, actor, "retry", change, allowed=(InstanceStatus.ERROR,))
+
+
+# -- reading ----------------------------------------------------------------------------------
+
+def ready_tasks(instance_id: int) -> list[HumanTask]:
+    return list(db.session.scalars(
+        select(HumanTask).where(HumanTask.instance_id == instance_id, HumanTask.status == TaskStatus.READY)
+        .order_by(HumanTask.created_at, HumanTask.id)))
+
+
+def instance_data(instance: ProcessInstance) -> dict[str, Any]:
+    """The instance's current data (the last completed task's, or the final data)."""
+    engine = _script_engine(instance, SYSTEM, instance.process_key)
+    workflow = _load(instance, engine)
+    return runtime.workflow_data(workflow)
+
+
+def task_data(task: HumanTask) -> dict[str, Any]:
+    instance = get(task.instance_id)
+    engine = _script_engine(instance, SYSTEM, instance.process_key)
+    workflow = _load(instance, engine)
+    return runtime.task_data(workflow, task.id) or {}
+
+
+def overdue(task: HumanTask, now: datetime | None = None) -> bool:
+    return task.status == TaskStatus.READY and task.due_at is not None and task.due_at < (now or utcnow())
