@@ -1,0 +1,134 @@
+"""Users, roles, passwords and API tokens."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from flask import current_app
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy import select
+
+from ..extensions import db
+from ..models import User, UserRole
+from . import audit
+from .errors import BadRequest, Conflict, Invalid, NotFound, Unauthorized
+
+MIN_PASSWORD_LENGTH = 4
+
+
+def known_roles() -> dict[str, str]:
+    return dict(current_app.config["ROLES"])
+
+
+def _check_roles(roles: Iterable[str]) -> list[str]:
+    roles = sorted(set(roles))
+    unknown = [r for r in roles if r not in known_roles()]
+    if unknown:
+        raise Invalid(f"unknown role(s): {', '.join(unknown)}",
+                      errors={"roles": [f"'{r}' is not one of: {', '.join(known_roles())}" for r in unknown]})
+    return roles
+
+
+def find(username: str) -> User | None:
+    return db.session.scalars(select(User).where(User.username == username)).first()
+
+
+def get(username: str) -> User:
+    user = find(username)
+    if user is None:
+        raise NotFound(f"no user named '{username}'")
+    return user
+
+
+def list_users() -> list[User]:
+    return list(db.session.scalars(select(User).order_by(User.username)))
+
+
+def create(username: str, password: str, roles: Iterable[str], email: str = "", display_name: str = "",
+           actor: str = "system") -> User:
+    username = (username or "").strip()
+    if not username or len(username) > 80 or not username.replace(".", "").replace("_", "").replace("-", "").isalnum():
+        raise Invalid("invalid username", errors={"username": ["letters, digits, '.', '_' and '-' only; 1-80"]})
+    if len(password or "") < MIN_PASSWORD_LENGTH:
+        raise Invalid("password too short", errors={"password": [f"at least {MIN_PASSWORD_LENGTH} characters"]})
+    role_list = _check_roles(roles)
+    if find(username) is not None:
+        raise Conflict(f"user '{username}' already exists")
+    user = User(username=username, email=email or "", display_name=display_name or username)
+    user.set_password(password)
+    user.role_rows = [UserRole(role=r) for r in role_list]
+    db.session.add(user)
+    audit.record(actor, "user_create", username=username, roles=role_list, email=email)
+    db.session.commit()
+    return user
+
+
+def update(username: str, *, actor: str, password: str | None = None, roles: Iterable[str] | None = None,
+           email: str | None = None, display_name: str | None = None, active: bool | None = None) -> User:
+    user = get(username)
+    changes: dict[str, object] = {}
+    if password is not None:
+        if len(password) < MIN_PASSWORD_LENGTH:
+            raise Invalid("password too short", errors={"password": [f"at least {MIN_PASSWORD_LENGTH} characters"]})
+        user.set_password(password)
+        user.token_generation += 1
+        changes["password"] = "changed"
+    if roles is not None:
+        role_list = _check_roles(roles)
+        user.role_rows = [UserRole(role=r) for r in role_list]
+        changes["roles"] = role_list
+    if email is not None:
+        user.email = email
+        changes["email"] = email
+    if display_name is not None:
+        user.display_name = display_name
+        changes["display_name"] = display_name
+    if active is not None:
+        if not active and user.username == actor:
+            raise BadRequest("you cannot deactivate yourself")
+        user.active = active
+        if not active:
+            user.token_generation += 1
+        changes["active"] = active
+    audit.record(actor, "user_update", username=username, **changes)
+    db.session.commit()
+    return user
+
+
+def authenticate(username: str, password: str) -> User:
+    user = find(username or "")
+    if user is None or not user.active or not user.check_password(password or ""):
+        raise Unauthorized("wrong username or password")
+    return user
+
+
+def _serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="pmo-api-token")
+
+
+def issue_token(user: User) -> str:
+    return _serializer().dumps({"u": user.id, "g": user.token_generation})
+
+
+def user_for_token(token: str) -> User:
+    max_age = int(current_app.config.get("API_TOKEN_MAX_AGE_SECONDS", 86400))
+    try:
+        payload = _serializer().loads(token, max_age=max_age)
+    except SignatureExpired as exc:
+        raise Unauthorized("the token has expired; request a new one") from exc
+    except BadSignature as exc:
+        raise Unauthorized("the token is not valid") from exc
+    user = db.session.get(User, payload.get("u"))
+    if user is None or not user.active or user.token_generation != payload.get("g"):
+        raise Unauthorized("the token is no longer valid")
+    return user
+
+
+def seed_demo_users() -> list[str]:
+    """Create the demo users of the config file that do not exist yet; return their names."""
+    created = []
+    for demo in current_app.config["DEMO_USERS"]:
+        if find(demo.username) is None:
+            create(demo.username, demo.password, demo.roles, demo.email, actor="pmo init --demo")
+            created.append(demo.username)
+    return created
