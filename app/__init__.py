@@ -27,9 +27,12 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     with app.app_context():
         _configure_engine(db.engine)
 
+    from .engine import clock
     from .services import caches
 
     caches.clear_all()
+    calendar = settings.get("CALENDAR", {})
+    clock.configure_calendar(calendar.get("working_weekdays"), calendar.get("holidays"))
 
     from .api import bp as api_bp
     from .web import bp as web_bp

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
@@ -18,14 +19,18 @@ from uuid import UUID
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
-from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
+from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, TaskConverter
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition as SpiffMessageEventDefinition
+from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
-from .sandbox import SandboxError, Sandbox
+from .sandbox import SCRIPT_FILENAME, SandboxError, Sandbox
 
 from SpiffWorkflow.bpmn.serializer.workflow import VERSION as _SPIFF_SERIALIZER_VERSION
 
@@ -65,9 +70,17 @@ class EngineError(Exception):
         spec = getattr(task, "task_spec", None)
         line = getattr(exc, "line_number", None) or None
         message = str(exc)
-        inner = getattr(exc, "error", None) or getattr(exc, "exception", None)
+        inner = (getattr(exc, "error", None) or getattr(exc, "exception", None) or exc.__cause__
+                 or exc.__context__)
         if isinstance(inner, Exception) and str(inner) and str(inner) not in message:
-            message = f"{message}: {inner}"
+            message = f"{message.rstrip('. ')}: {type(inner).__name__}: {inner}"
+        error_line = getattr(exc, "error_line", None) or None
+        if not line and isinstance(inner, BaseException):
+            # SpiffWorkflow looks for the line in frames named "<string>"; sandboxed code has its own name.
+            line = _script_line_number(inner)
+            script = getattr(spec, "script", None)
+            if line and isinstance(script, str) and not error_line and line <= len(script.splitlines()):
+                error_line = script.splitlines()[line - 1]
         notes = getattr(exc, "__notes__", None)
         if notes:
             message = message + " (" + "; ".join(notes) + ")"
@@ -77,8 +90,15 @@ class EngineError(Exception):
             task_name=getattr(spec, "bpmn_name", None) or getattr(spec, "name", None),
             element_id=getattr(spec, "bpmn_id", None) or getattr(spec, "name", None),
             line_number=line,
-            error_line=getattr(exc, "error_line", None) or None,
+            error_line=error_line,
         )
+
+
+def _script_line_number(exc: BaseException) -> int | None:
+    if isinstance(exc, SyntaxError) and exc.filename == SCRIPT_FILENAME:
+        return exc.lineno
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == SCRIPT_FILENAME]
+    return frames[-1].lineno if frames else None
 
 
 # -- service task operators -------------------------------------------------------------------
@@ -178,9 +198,23 @@ class _SpecInjectingConverter(BpmnWorkflowConverter):
         return workflow
 
 
+class _TypedTaskConverter(TaskConverter):
+    """SpiffWorkflow 3.2's task converter stores task data (and its deltas) unconverted, so a date or
+    a Decimal would be written by ``json_default`` as a string and come back as one. Convert them."""
+
+    def to_dict(self, task):  # noqa: ANN001
+        dct = super().to_dict(task)
+        if dct["data"]:
+            dct["data"] = self.registry.convert(dct["data"])
+        if dct["delta"] and dct["delta"].get("updates"):
+            dct["delta"]["updates"] = self.registry.convert(dct["delta"]["updates"])
+        return dct
+
+
 def _make_registry():
     config = dict(SPIFF_CONFIG)
     config[BpmnWorkflow] = _SpecInjectingConverter
+    config[Task] = _TypedTaskConverter
     registry = BpmnWorkflowSerializer.configure(config)
     # Dates and decimals in task data survive a round trip instead of failing to serialize.
     registry.register(date, lambda v: {"value": v.isoformat()}, lambda d: date.fromisoformat(d["value"]),
@@ -258,7 +292,7 @@ def new_workflow(spec, subprocess_specs: dict, script_engine, data: dict[str, An
 def advance(workflow: BpmnWorkflow) -> None:
     """Run every automatic step until the workflow waits on people, timers or messages."""
     try:
-        workflow.refresh_waiting_tasks()
+        workflow.refresh_timers()
         workflow.do_engine_steps()
     except (SpiffWorkflowException, WorkflowException, SandboxError, EngineError) as exc:
         raise EngineError.wrap(exc) from exc
@@ -352,3 +386,103 @@ def parse_duration(text: str, start: datetime | None = None) -> datetime:
     start = start or datetime.now(timezone.utc)
     parsed = TimerEventDefinition.parse_iso_duration(text)
     return start + TimerEventDefinition.get_timedelta_from_start(parsed, start)
+
+
+# -- timers and messages ------------------------------------------------------------------------
+
+@dataclass
+class WaitingTimer:
+    task_id: str
+    element_id: str
+    kind: str
+    due_at: datetime
+
+
+def _as_utc(value: str) -> datetime:
+    moment = datetime.fromisoformat(value)
+    if moment.tzinfo is None:
+        moment = moment.astimezone()  # SpiffWorkflow reads naive times in the server's zone
+    return moment.astimezone(timezone.utc)
+
+
+def waiting_timers(workflow: BpmnWorkflow) -> list[WaitingTimer]:
+    """Every timer the workflow (and its subprocesses) waits on, with its next due time."""
+    timers = []
+    for task in workflow.get_tasks(state=TaskState.WAITING):
+        definition = getattr(task.task_spec, "event_definition", None)
+        if not isinstance(definition, TimerEventDefinition):
+            continue
+        value = definition.details(task).value
+        if isinstance(value, dict):  # a cycle not started yet
+            value = value.get("next")
+        if not isinstance(value, str):
+            continue
+        timers.append(WaitingTimer(str(task.id), task.task_spec.bpmn_id or task.task_spec.name,
+                                   type(definition).__name__.replace("EventDefinition", ""), _as_utc(value)))
+    return timers
+
+
+def waiting_messages(workflow: BpmnWorkflow) -> list[tuple[str, dict[str, Any]]]:
+    """(message name, the workflow's correlations) for each message the workflow waits for."""
+    waiting = []
+    for task in workflow.get_tasks(state=TaskState.WAITING):
+        definition = getattr(task.task_spec, "event_definition", None)
+        if isinstance(definition, MessageEventDefinition):
+            correlations = copy.deepcopy(task.workflow.correlations or {})
+            if not correlations and definition.correlation_properties:
+                # Not correlated yet: the waiter's own data says which message is for it
+                # (e.g. its project_id), read with the message's correlation expressions.
+                correlations = _own_correlations(task, definition)
+            waiting.append((definition.name, correlations))
+    return waiting
+
+
+def _own_correlations(task, definition) -> dict[str, Any]:  # noqa: ANN001
+    found: dict[str, Any] = {}
+    engine = task.workflow.script_engine
+    for prop in definition.correlation_properties:
+        try:
+            value = engine.environment.evaluate(prop.retrieval_expression, copy.deepcopy(task.data))
+        except Exception:  # noqa: BLE001 - the value is not in this instance's data
+            continue
+        for key in prop.correlation_keys:
+            found.setdefault(key, {})[prop.name] = value
+    return json.loads(json.dumps(found, default=json_default))
+
+
+def thrown_messages(workflow: BpmnWorkflow) -> list[tuple[str, Any, dict[str, Any]]]:
+    """Messages thrown that no task inside this instance caught: (name, payload, correlations)."""
+    found = []
+    for event in workflow.get_events():
+        definition = event.event_definition
+        if isinstance(definition, MessageEventDefinition):
+            payload = json.loads(json.dumps(event.payload, default=json_default))
+            found.append((definition.name, payload, copy.deepcopy(event.correlations or {})))
+    return found
+
+
+def correlations_match(waiting: dict[str, Any], sent: dict[str, Any]) -> bool:
+    """SpiffWorkflow's rule: uncorrelated waiters take any message; else a shared key must agree."""
+    if not waiting or not sent:
+        return True
+    return any(sent.get(key) == waiting.get(key) for key in sent)
+
+
+def deliver_message(workflow: BpmnWorkflow, name: str, payload: Any, correlations: dict[str, Any]) -> None:
+    event = BpmnEvent(SpiffMessageEventDefinition(name), payload=copy.deepcopy(payload),
+                      correlations=copy.deepcopy(correlations))
+    try:
+        workflow.send_event(event)
+    except (SpiffWorkflowException, WorkflowException) as exc:
+        raise EngineError.wrap(exc) from exc
+    advance(workflow)
+
+
+def message_start_names(spec) -> set[str]:  # noqa: ANN001
+    """Names of the messages that start this process (message start events)."""
+    names = set()
+    for task_spec in spec.task_specs.values():
+        definition = getattr(task_spec, "event_definition", None)
+        if type(task_spec).__name__ == "StartEvent" and isinstance(definition, MessageEventDefinition):
+            names.add(definition.name)
+    return names

@@ -1,6 +1,7 @@
 """Persistence: one module per table family. Import models from here."""
 
 from .audit import AuditEntry
+from .events import InstanceTimer, Message, MessageSubscription
 from .instance import HumanTask, HumanTaskCandidate, ProcessInstance
 from .process import Deployment, DeploymentFile, ProcessVersion
 from .user import User, UserRole
@@ -11,6 +12,9 @@ __all__ = [
     "DeploymentFile",
     "HumanTask",
     "HumanTaskCandidate",
+    "InstanceTimer",
+    "Message",
+    "MessageSubscription",
     "ProcessInstance",
     "ProcessVersion",
     "User",

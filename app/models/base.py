@@ -27,3 +27,7 @@ class UTCDateTime(TypeDecorator):
 
 # JSON everywhere, JSONB on PostgreSQL.
 JSONType = JSON().with_variant(JSONB(), "postgresql")
+
+# Engine documents (serialized workflows and specs): plain JSON on every database, because
+# SpiffWorkflow restores tasks in the order they were written and JSONB reorders object keys.
+OrderedJSON = JSON()

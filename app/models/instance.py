@@ -7,7 +7,7 @@ from sqlalchemy import ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
-from .base import JSONType, UTCDateTime, utcnow
+from .base import JSONType, OrderedJSON, UTCDateTime, utcnow
 from .process import ProcessVersion
 
 
@@ -35,10 +35,13 @@ class ProcessInstance(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # The serialized workflow without its spec (the spec lives on the process version).
-    state: Mapped[dict[str, Any]] = mapped_column(JSONType, deferred=True)
+    state: Mapped[dict[str, Any]] = mapped_column(OrderedJSON, deferred=True)
     serializer_version: Mapped[str] = mapped_column(String(40))
     error: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
     status_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # What the instance waits on besides people: {"timers": [...], "messages": [...]}. The timer and
+    # subscription tables are rewritten only when this changes.
+    waiting: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     # Optimistic concurrency: a second writer that read an older row gets a conflict.
     lock_version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
 
@@ -75,6 +78,8 @@ class HumanTask(db.Model):
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     completed_by: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    # Segregation of duties: users who may not act on this task (e.g. whoever raised the request).
+    excluded_users: Mapped[list[str]] = mapped_column(JSONType, default=list)
 
     candidates: Mapped[list[HumanTaskCandidate]] = relationship(
         back_populates="task", cascade="all, delete-orphan", lazy="selectin"

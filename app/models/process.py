@@ -7,7 +7,7 @@ from sqlalchemy import ForeignKey, Integer, LargeBinary, String, Text, UniqueCon
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
-from .base import JSONType, UTCDateTime, utcnow
+from .base import JSONType, OrderedJSON, UTCDateTime, utcnow
 
 
 class Deployment(db.Model):
@@ -52,7 +52,7 @@ class ProcessVersion(db.Model):
     version: Mapped[int] = mapped_column(Integer)
     name: Mapped[str] = mapped_column(String(300))
     content_hash: Mapped[str] = mapped_column(String(64))
-    spec: Mapped[dict[str, Any]] = mapped_column(JSONType, deferred=True)
+    spec: Mapped[dict[str, Any]] = mapped_column(OrderedJSON, deferred=True)
     bpmn_file: Mapped[str] = mapped_column(String(300))
     forms: Mapped[list[str]] = mapped_column(JSONType, default=list)
     deployment_id: Mapped[int] = mapped_column(ForeignKey("deployments.id"), index=True)

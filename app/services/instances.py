@@ -24,12 +24,13 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from ..engine import runtime
 from ..engine.bundle import INITIATOR_LANE, normalize_role
+from ..engine.helpers import SCRIPT_HELPERS
 from ..engine.sandbox import Sandbox
 from ..extensions import db
 from ..models import HumanTask, HumanTaskCandidate, ProcessInstance, ProcessVersion, User
 from ..models.base import utcnow
 from ..models.instance import InstanceStatus, TaskStatus
-from . import audit, definitions, forms
+from . import audit, definitions, events, forms
 from .errors import BadRequest, Conflict, Forbidden, NotFound, StepFailed
 
 # Set while a command's transaction is being opened, so SQLite starts it with BEGIN IMMEDIATE.
@@ -57,7 +58,8 @@ SYSTEM = Actor("system", frozenset({"admin"}))
 
 
 def _script_engine(instance: ProcessInstance | None, actor: Actor, process_key: str) -> runtime.PmoScriptEngine:
-    sandbox = Sandbox(time_limit=float(current_app.config.get("SCRIPT_TIME_LIMIT_SECONDS", 2.0)))
+    sandbox = Sandbox(time_limit=float(current_app.config.get("SCRIPT_TIME_LIMIT_SECONDS", 2.0)),
+                      helpers=SCRIPT_HELPERS)
     context = {"instance_id": instance.id if instance else None, "actor": actor.username,
                "process_key": process_key}
     return runtime.PmoScriptEngine(sandbox, context)
@@ -77,7 +79,7 @@ def _begin_write() -> None:
 
 def _lock(instance_id: int) -> ProcessInstance:
     instance = db.session.scalars(
-        select(ProcessInstance).where(ProcessInstance.id == instance_id).with_for_update()
+        select(ProcessInstance).where(ProcessInstance.id == instance_id).with_for_update(of=ProcessInstance)
         .execution_options(populate_existing=True)
     ).first()
     if instance is None:
@@ -91,6 +93,7 @@ def _load(instance: ProcessInstance, engine: runtime.PmoScriptEngine):  # noqa: 
 
 
 def _save(instance: ProcessInstance, workflow) -> None:  # noqa: ANN001
+    events.sync(instance, workflow)
     instance.state = runtime.state_to_dict(workflow)
     instance.serializer_version = runtime.SERIALIZER_VERSION
     if runtime.is_completed(workflow) and instance.status != InstanceStatus.TERMINATED:
@@ -119,6 +122,7 @@ def _run_command(instance_id: int, actor: Actor, action: str,
         audit.record(actor.username, action, instance_id=instance.id, task_id=task_id,
                      process_key=instance.process_key, **(audit_data or {}), **extra)
         db.session.commit()
+        events.after_commit()
         return instance
     except runtime.EngineError as err:
         db.session.rollback()
@@ -176,6 +180,19 @@ def _candidates(info: runtime.HumanTaskInfo, instance: ProcessInstance) -> tuple
     return [normalize_role(lane)], []
 
 
+def _excluded_users(info: runtime.HumanTaskInfo) -> list[str]:
+    """``excludeUsers`` names task-data variables holding usernames (or lists of them) who may not act."""
+    names = [n.strip() for n in info.properties.get("excludeUsers", "").split(",") if n.strip()]
+    excluded: list[str] = []
+    for name in names:
+        value = info.data.get(name)
+        if isinstance(value, str) and value:
+            excluded.append(value)
+        elif isinstance(value, list):
+            excluded.extend(str(v) for v in value if v)
+    return sorted(set(excluded))
+
+
 def _sync_human_tasks(instance: ProcessInstance, workflow, actor: Actor,  # noqa: ANN001
                       completed_task_id: str | None = None) -> None:
     ready = {info.id: info for info in runtime.ready_human_tasks(workflow)}
@@ -215,6 +232,7 @@ def _sync_human_tasks(instance: ProcessInstance, workflow, actor: Actor,  # noqa
             status=TaskStatus.READY, priority=priority, form_schema_file=info.form_schema_file,
             form_ui_file=info.form_ui_file, instructions=info.instructions, created_at=now, due_at=due,
         )
+        row.excluded_users = _excluded_users(info)
         row.candidates = [HumanTaskCandidate(role=r) for r in roles] + [HumanTaskCandidate(username=u) for u in users]
         db.session.add(row)
 
@@ -245,6 +263,7 @@ def start(process_key: str, actor: Actor, data: dict[str, Any] | None = None,
         audit.record(actor.username, "start", instance_id=instance.id, process_key=version.process_key,
                      version=version.version, data=data or {})
         db.session.commit()
+        events.after_commit()
         return instance
     except runtime.EngineError as err:
         db.session.rollback()
@@ -263,7 +282,7 @@ def _record_start_failure(version: ProcessVersion, actor: Actor, err: runtime.En
         _begin_write()
         spec, subprocess_specs = definitions.spec_for(version)
         instance = ProcessInstance(process_version_id=version.id, process_key=version.process_key,
-                                   started_by=actor.username, business_key=business_key,
+                                   started_by=actor.username, business_key=business_key, state={},
                                    status=InstanceStatus.ERROR, serializer_version=runtime.SERIALIZER_VERSION,
                                    error={**err.as_dict(), "action": "start", "at": utcnow().isoformat(),
                                           "actor": actor.username})
@@ -281,6 +300,55 @@ def _record_start_failure(version: ProcessVersion, actor: Actor, err: runtime.En
         raise
 
 
+def fire_due_timers(instance_id: int, actor: Actor = None) -> bool:  # type: ignore[assignment]
+    """Fire the timers of this instance that are due now. Returns False when none was due.
+
+    Safe to call twice or from two schedulers at once: the instance lock serialises them and the
+    second finds nothing due, so a timer fires once.
+    """
+    actor = actor or SYSTEM
+    if not events.has_due_timer(instance_id):
+        return False
+    fired: dict[str, Any] = {}
+
+    def change(instance: ProcessInstance, workflow) -> dict[str, Any]:  # noqa: ANN001
+        due = events.due_timers_of(instance.id)
+        if not due:
+            raise _NothingToDo
+        runtime.advance(workflow)
+        fired["timers"] = [t.element_id for t in due]
+        return {"timers": fired["timers"], "due_at": [t.due_at.isoformat() for t in due]}
+
+    try:
+        _run_command(instance_id, actor, "timer_fired", change, allowed=(InstanceStatus.RUNNING,))
+    except _NothingToDo:
+        db.session.rollback()
+        return False
+    return True
+
+
+def receive_message(instance_id: int, name: str, payload: Any, correlations: dict[str, Any],
+                    message_id: int | None = None) -> ProcessInstance:
+    """Deliver a message to an instance that waits for it (a command like any other)."""
+
+    def change(instance: ProcessInstance, workflow) -> dict[str, Any]:  # noqa: ANN001
+        runtime.deliver_message(workflow, name, payload, correlations)
+        return {"message": name, "message_id": message_id}
+
+    return _run_command(instance_id, SYSTEM, "message_received", change, allowed=(InstanceStatus.RUNNING,))
+
+
+def start_by_message(version: ProcessVersion, name: str, payload: Any, correlations: dict[str, Any],
+                     message_id: int | None = None) -> ProcessInstance:
+    """Start an instance whose start event waits for ``name`` and hand it the message."""
+    instance = start(version.process_key, SYSTEM, {}, version=version)
+    return receive_message(instance.id, name, payload, correlations, message_id)
+
+
+class _NothingToDo(Exception):
+    """Raised inside a command to roll it back quietly (e.g. a timer another scheduler fired)."""
+
+
 def get(instance_id: int) -> ProcessInstance:
     instance = db.session.get(ProcessInstance, instance_id)
     if instance is None:
@@ -296,6 +364,8 @@ def get_task(task_id: str) -> HumanTask:
 
 
 def is_candidate(task: HumanTask, actor: Actor) -> bool:
+    if actor.username in (task.excluded_users or []):
+        return False
     return any((c.role and c.role in actor.roles) or c.username == actor.username for c in task.candidates)
 
 
@@ -319,8 +389,15 @@ def _open_task_for(task_id: str, actor: Actor) -> HumanTask:
     return task
 
 
+def _check_segregation(task: HumanTask, actor: Actor) -> None:
+    if actor.username in (task.excluded_users or []):
+        raise Forbidden("segregation of duties: you raised or submitted this request, so you cannot "
+                        "approve or act on it")
+
+
 def claim(task_id: str, actor: Actor) -> HumanTask:
     task = _open_task_for(task_id, actor)
+    _check_segregation(task, actor)
     if not is_candidate(task, actor):
         raise Forbidden("you are not a candidate for this task (your roles do not match its lane)")
     if task.assignee and task.assignee != actor.username:
@@ -342,6 +419,8 @@ def assign(task_id: str, actor: Actor, username: str) -> HumanTask:
     user = db.session.scalars(select(User).where(User.username == username)).first()
     if user is None or not user.active:
         raise BadRequest(f"no active user named '{username}'")
+    if username in (task.excluded_users or []):
+        raise Forbidden(f"segregation of duties: {username} raised this request and cannot act on it")
     if not is_candidate(task, Actor.of(user)):
         raise Forbidden(f"{username} may not take this task: their roles do not match its lane")
     return _set_assignee(task, actor, username, "assign")
@@ -368,6 +447,7 @@ def _set_assignee(task: HumanTask, actor: Actor, username: str | None, action: s
 def complete(task_id: str, actor: Actor, data: dict[str, Any] | None) -> ProcessInstance:
     """Validate ``data`` against the task's form and complete the task; the engine runs on."""
     task = _open_task_for(task_id, actor)
+    _check_segregation(task, actor)
     if task.assignee and task.assignee != actor.username:
         raise Forbidden(f"task is claimed by {task.assignee}")
     if not task.assignee and not is_candidate(task, actor):

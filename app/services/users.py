@@ -13,7 +13,10 @@ from ..models import User, UserRole
 from . import audit
 from .errors import BadRequest, Conflict, Invalid, NotFound, Unauthorized
 
-MIN_PASSWORD_LENGTH = 4
+
+
+def min_password_length() -> int:
+    return int(current_app.config.get("PASSWORD_MIN_LENGTH", 8))
 
 
 def known_roles() -> dict[str, str]:
@@ -45,12 +48,15 @@ def list_users() -> list[User]:
 
 
 def create(username: str, password: str, roles: Iterable[str], email: str = "", display_name: str = "",
-           actor: str = "system") -> User:
+           actor: str = "system", *, check_password_policy: bool = True) -> User:
+    """Create a user. Only the demo seed skips the password policy (its passwords are public)."""
     username = (username or "").strip()
     if not username or len(username) > 80 or not username.replace(".", "").replace("_", "").replace("-", "").isalnum():
         raise Invalid("invalid username", errors={"username": ["letters, digits, '.', '_' and '-' only; 1-80"]})
-    if len(password or "") < MIN_PASSWORD_LENGTH:
-        raise Invalid("password too short", errors={"password": [f"at least {MIN_PASSWORD_LENGTH} characters"]})
+    if check_password_policy and len(password or "") < min_password_length():
+        raise Invalid("password too short", errors={"password": [f"at least {min_password_length()} characters"]})
+    if not password:
+        raise Invalid("password missing", errors={"password": ["required"]})
     role_list = _check_roles(roles)
     if find(username) is not None:
         raise Conflict(f"user '{username}' already exists")
@@ -68,8 +74,8 @@ def update(username: str, *, actor: str, password: str | None = None, roles: Ite
     user = get(username)
     changes: dict[str, object] = {}
     if password is not None:
-        if len(password) < MIN_PASSWORD_LENGTH:
-            raise Invalid("password too short", errors={"password": [f"at least {MIN_PASSWORD_LENGTH} characters"]})
+        if len(password) < min_password_length():
+            raise Invalid("password too short", errors={"password": [f"at least {min_password_length()} characters"]})
         user.set_password(password)
         user.token_generation += 1
         changes["password"] = "changed"
@@ -129,6 +135,7 @@ def seed_demo_users() -> list[str]:
     created = []
     for demo in current_app.config["DEMO_USERS"]:
         if find(demo.username) is None:
-            create(demo.username, demo.password, demo.roles, demo.email, actor="pmo init --demo")
+            create(demo.username, demo.password, demo.roles, demo.email, actor="pmo init --demo",
+                   check_password_policy=False)
             created.append(demo.username)
     return created

@@ -1,0 +1,78 @@
+"""The timer scheduler: fires due timers through the instance service.
+
+Embedded mode runs it as a thread inside ``pmo serve``; scaled out, ``pmo scheduler`` runs the
+same loop in its own process (any number of them: firing is exactly-once in effect). Each pass
+asks the database only for due rows (an index on due_at), so waiting timers cost nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from flask import Flask
+
+from ..extensions import db
+from . import events, instances
+
+log = logging.getLogger(__name__)
+
+
+def run_once(limit: int = 100) -> int:
+    """Fire every due timer (up to ``limit`` instances) and deliver stuck messages. Returns fired count."""
+    ids = events.due_instance_ids(limit)
+    db.session.commit()  # release the SKIP LOCKED read; each instance is then locked by its command
+    fired = 0
+    for instance_id in ids:
+        try:
+            if instances.fire_due_timers(instance_id):
+                fired += 1
+        except Exception as exc:  # noqa: BLE001 - one failing instance (now in error) must not stop the rest
+            db.session.rollback()
+            log.warning("timer of instance %s failed: %s", instance_id, exc)
+    try:
+        events.dispatch_pending()
+    except Exception as exc:  # noqa: BLE001
+        db.session.rollback()
+        log.warning("message dispatch failed: %s", exc)
+    return fired
+
+
+class SchedulerThread(threading.Thread):
+    """Polls for due timers every ``interval`` seconds until stopped."""
+
+    def __init__(self, app: Flask, interval: float = 0.25) -> None:
+        super().__init__(name="pmo-timer-scheduler", daemon=True)
+        self.app = app
+        self.interval = interval
+        self._stop_event = threading.Event()
+        self.passes = 0
+
+    def run(self) -> None:
+        with self.app.app_context():
+            while not self._stop_event.is_set():
+                try:
+                    run_once()
+                except Exception as exc:  # noqa: BLE001 - keep the scheduler alive (e.g. DB restarting)
+                    db.session.rollback()
+                    log.warning("scheduler pass failed: %s", exc)
+                finally:
+                    db.session.remove()
+                self.passes += 1
+                self._stop_event.wait(self.interval)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop_event.set()
+        self.join(timeout)
+
+
+def run_forever(app: Flask, interval: float = 0.25) -> None:
+    """Blocking loop for ``pmo scheduler``."""
+    thread = SchedulerThread(app, interval)
+    thread.start()
+    try:
+        while thread.is_alive():
+            time.sleep(1)
+    except KeyboardInterrupt:
+        thread.stop()
