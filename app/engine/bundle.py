@@ -132,7 +132,19 @@ def read_zip(data: bytes, name: str = "upload.zip") -> list[BundleFile]:
 
 # -- validation ------------------------------------------------------------------------------------
 
+_DOCTYPE = re.compile(rb"^(?:\xef\xbb\xbf)?\s*(?:<\?xml[^>]*\?>\s*)?(?:<!--.*?-->\s*)*<!DOCTYPE", re.DOTALL)
+# An ISO 8601 duration or cycle written without quotes still compiles (``PT2H`` is a name, ``R3/PT1H``
+# a division) and would only fail when the timer is reached.
+_UNQUOTED_ISO = re.compile(r"^(?:R\d*/\S+|P(?:T?\d+[\d.,]*[YMWDHS]))")
+
+
 def _safe_parse(name: str, content: bytes, problems: list[Problem]) -> etree._ElementTree | None:
+    match = _DOCTYPE.match(content)
+    if match:
+        # Refused before lxml reads it: whether entities are expanded must not depend on its version.
+        line = content[:match.end()].count(b"\n") + 1
+        problems.append(Problem(name, line, None, "DOCTYPE declarations (and so XML entities) are not allowed"))
+        return None
     parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False,
                              remove_blank_text=False)
     try:
@@ -217,6 +229,10 @@ def _check_bpmn(name: str, tree: etree._ElementTree, forms: dict[str, Any], role
         for timer in root.iter(f"{{{BPMN_NS}}}{tag}"):
             p = _compile_problem(name, _owner(timer), timer.text, "eval",
                                  f"timer {tag} (a Python expression: quote ISO 8601 values)")
+            if p is None and timer.text and _UNQUOTED_ISO.match(timer.text.strip()):
+                p = Problem(name, timer.sourceline, _el_label(_owner(timer)),
+                            f"timer {tag} '{timer.text.strip()}' is an unquoted ISO 8601 value; it is a Python"
+                            f" expression, so write \"{timer.text.strip()}\"")
             if p:
                 problems.append(p)
     for param in root.iter(f"{{{SPIFF_NS}}}parameter"):
@@ -261,7 +277,7 @@ def _check_dmn(name: str, tree: etree._ElementTree, problems: list[Problem]) -> 
             if p:
                 problems.append(p)
         for rule in table.findall(f"{{{ns}}}rule"):
-            for position, entry in enumerate(rule.findall(f"{{{ns}}}inputEntry")):
+            for entry in rule.findall(f"{{{ns}}}inputEntry"):
                 text = (entry.findtext(f"{{{ns}}}text") or "").strip()
                 if not text or text == "-":
                     continue

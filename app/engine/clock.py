@@ -8,7 +8,7 @@ Tests move the clock with ``advance()`` instead of sleeping; in production the o
 from __future__ import annotations
 
 import threading
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 from SpiffWorkflow.bpmn.specs.event_definitions import timer as _spiff_timer
 
@@ -19,7 +19,7 @@ _real_datetime = datetime
 
 def now() -> datetime:
     """Current time in UTC, shifted by the test offset."""
-    return _real_datetime.now(timezone.utc) + _offset
+    return _real_datetime.now(UTC) + _offset
 
 
 def advance(delta: timedelta) -> datetime:

@@ -11,7 +11,7 @@ import json
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -20,6 +20,7 @@ from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, TaskConverter
+from SpiffWorkflow.bpmn.serializer.workflow import VERSION as _SPIFF_SERIALIZER_VERSION
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.util import BpmnEvent
@@ -30,9 +31,7 @@ from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition a
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
-from .sandbox import SCRIPT_FILENAME, SandboxError, Sandbox
-
-from SpiffWorkflow.bpmn.serializer.workflow import VERSION as _SPIFF_SERIALIZER_VERSION
+from .sandbox import SCRIPT_FILENAME, Sandbox, SandboxError
 
 # Stored with every instance: a later engine upgrade can tell which format it is reading.
 SERIALIZER_VERSION = f"pmo-1/spiff-{_SPIFF_SERIALIZER_VERSION}"
@@ -383,7 +382,7 @@ def workflow_data(workflow: BpmnWorkflow) -> dict[str, Any]:
 
 def parse_duration(text: str, start: datetime | None = None) -> datetime:
     """Due time for an ISO 8601 duration such as ``P2D`` counted from ``start`` (UTC)."""
-    start = start or datetime.now(timezone.utc)
+    start = start or datetime.now(UTC)
     parsed = TimerEventDefinition.parse_iso_duration(text)
     return start + TimerEventDefinition.get_timedelta_from_start(parsed, start)
 
@@ -402,7 +401,7 @@ def _as_utc(value: str) -> datetime:
     moment = datetime.fromisoformat(value)
     if moment.tzinfo is None:
         moment = moment.astimezone()  # SpiffWorkflow reads naive times in the server's zone
-    return moment.astimezone(timezone.utc)
+    return moment.astimezone(UTC)
 
 
 def waiting_timers(workflow: BpmnWorkflow) -> list[WaitingTimer]:

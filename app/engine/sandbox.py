@@ -9,6 +9,7 @@ gigabytes, and a wall-clock budget stops endless loops.
 
 from __future__ import annotations
 
+import _strptime
 import ast
 import datetime
 import decimal
@@ -61,7 +62,19 @@ ALLOWED_MODULES: dict[str, SimpleNamespace] = {
 }
 
 
+# C code of allowed modules imports these through the sandbox's ``__import__`` (``date.strftime`` and
+# ``timetuple`` import ``time``, ``datetime.strptime`` imports ``_strptime``). CPython's C-level import
+# passes ``fromlist`` as a list, which an ``import`` statement never does, so scripts still cannot
+# import them; and they only get the one or two names the C code calls.
+_C_LEVEL_MODULES: dict[str, SimpleNamespace] = {
+    "time": SimpleNamespace(strftime=time.strftime, struct_time=time.struct_time),
+    "_strptime": SimpleNamespace(_strptime_datetime=_strptime._strptime_datetime),
+}
+
+
 def _guarded_import(name: str, globals=None, locals=None, fromlist=(), level=0):  # noqa: A002
+    if level == 0 and isinstance(fromlist, list) and name in _C_LEVEL_MODULES:
+        return _C_LEVEL_MODULES[name]
     if level != 0 or name not in ALLOWED_MODULES:
         allowed = ", ".join(sorted(ALLOWED_MODULES))
         raise ImportError(f"import of '{name}' is not allowed in process scripts (allowed: {allowed})")

@@ -13,6 +13,7 @@ import contextvars
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from flask import current_app
@@ -160,11 +161,17 @@ def _record_failure(instance_id: int, actor: Actor, action: str, err: runtime.En
 
 # -- the inbox projection ----------------------------------------------------------------------
 
+@lru_cache(maxsize=1024)
+def _title_template(template: str):  # noqa: ANN202
+    """Compiled once per title text: compiling a Jinja template costs more than the engine step."""
+    return _TITLES.from_string(template)
+
+
 def _render_title(template: str, data: dict[str, Any]) -> str:
     if "{{" not in template and "{%" not in template:
         return template
     try:
-        return _TITLES.from_string(template).render(**data)[:500]
+        return _title_template(template).render(**data)[:500]
     except TemplateError:
         return template[:500]
 
