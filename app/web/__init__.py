@@ -1,3 +1,126 @@
-from flask import Blueprint
+"""The server-rendered web UI: sign in and out, and the home page with the user's open tasks.
+
+Request handlers only read the request, call a service and render; they never change models.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_from_directory,
+    url_for,
+)
+from flask_login import current_user, login_required, login_user, logout_user
+
+from ..extensions import db, login_manager
+from ..models import User
+from ..models.base import utcnow
+from ..services import inbox, users
+from ..services.errors import Unauthorized
+from ..settings import REPO_ROOT
 
 bp = Blueprint("web", __name__)
+
+# Browser libraries installed by `npm install` (package.json); only their dist folders are served.
+VENDOR_DIRS = {
+    "bpmn-js": REPO_ROOT / "node_modules" / "bpmn-js" / "dist",
+    "dmn-js": REPO_ROOT / "node_modules" / "dmn-js" / "dist",
+}
+
+login_manager.login_view = "web.login"
+login_manager.login_message = "Please sign in to see this page."
+login_manager.login_message_category = "info"
+
+
+@login_manager.user_loader
+def load_user(user_id: str) -> User | None:
+    try:
+        return db.session.get(User, int(user_id))
+    except (TypeError, ValueError):
+        return None
+
+
+def _safe_next(target: str | None) -> str | None:
+    """Only a local path (no scheme, no host, no '//' or backslash tricks) may be redirected to."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    if any(ord(c) < 32 for c in target):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return None
+    return target
+
+
+@bp.app_template_filter("age")
+def age_filter(when: datetime | None) -> str:
+    if when is None:
+        return ""
+    seconds = max(0, int((utcnow() - when).total_seconds()))
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds // size} {unit}"
+    return "just now"
+
+
+@bp.app_template_filter("date")
+def date_filter(when: datetime | None) -> str:
+    return when.strftime("%Y-%m-%d %H:%M UTC") if when else ""
+
+
+@bp.app_context_processor
+def _layout_context() -> dict[str, object]:
+    return {"role_labels": current_app.config.get("ROLES", {})}
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():  # noqa: ANN201
+    next_url = _safe_next(request.values.get("next"))
+    if current_user.is_authenticated:
+        return redirect(next_url or url_for("web.home"))
+    username = ""
+    status = 200
+    if request.method == "POST":
+        username = request.form.get("username", "").strip()
+        try:
+            user = users.authenticate(username, request.form.get("password", ""))
+        except Unauthorized as exc:
+            flash(exc.detail[:1].upper() + exc.detail[1:] + ".", "error")
+            status = 401
+        else:
+            login_user(user)
+            return redirect(next_url or url_for("web.home"))
+    return render_template("login.html", username=username, next_url=next_url), status
+
+
+@bp.post("/logout")
+def logout():  # noqa: ANN201
+    logout_user()
+    flash("You have signed out.", "info")
+    return redirect(url_for("web.login"))
+
+
+@bp.get("/")
+@login_required
+def home():  # noqa: ANN201
+    tasks = inbox.open_tasks(current_user.username, current_user.roles)
+    return render_template("home.html", tasks=tasks, now=utcnow())
+
+
+@bp.get("/vendor/<package>/<path:filename>")
+def vendor(package: str, filename: str):  # noqa: ANN201
+    """Files of node_modules/bpmn-js/dist and node_modules/dmn-js/dist, nothing else."""
+    folder: Path | None = VENDOR_DIRS.get(package)
+    if folder is None or not folder.is_dir():
+        abort(404)
+    return send_from_directory(folder, filename, max_age=3600)  # safe_join refuses '..' and absolute paths

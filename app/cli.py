@@ -1,0 +1,318 @@
+"""The ``pmo`` command: set up the database, deploy processes, manage users, run the server.
+
+Every command reads its settings (``DATABASE_URL`` first) from ``config/pmo.toml`` and the
+environment, like the web app. Errors are printed as one line on stderr and exit with status 1.
+"""
+
+from __future__ import annotations
+
+import functools
+import getpass
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from flask import Flask
+from sqlalchemy.exc import OperationalError, ProgrammingError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _fail(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(1)
+
+
+def _make_app() -> Flask:
+    from . import create_app
+
+    try:
+        return create_app()
+    except (ValueError, OSError) as exc:  # a bad environment variable or config file
+        _fail(str(exc))
+        raise  # unreachable
+
+
+def _problem_lines(errors: Any) -> list[str]:
+    """Service errors carry problems as dicts (file, line, element, message) or field -> reasons."""
+    from .engine.bundle import Problem
+
+    if isinstance(errors, list):
+        lines = []
+        for item in errors:
+            if isinstance(item, dict) and {"file", "message"} <= item.keys():
+                lines.append(str(Problem(item["file"], item.get("line"), item.get("element"), item["message"])))
+            else:
+                lines.append(str(item))
+        return lines
+    if isinstance(errors, dict):
+        return [f"{field}: {reason}" for field, reasons in errors.items()
+                for reason in (reasons if isinstance(reasons, list) else [reasons])]
+    return []
+
+
+def _handle_errors(func: F) -> F:
+    """Turn the errors a command can meet into a clear message and exit status 1."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from .services.errors import ServiceError
+
+        try:
+            return func(*args, **kwargs)
+        except ServiceError as exc:
+            lines = _problem_lines(exc.errors)
+            for line in lines:
+                click.echo(line, err=True)
+            _fail(exc.detail)
+        except (OperationalError, ProgrammingError) as exc:
+            reason = str(exc.orig or exc).strip().splitlines()[0]
+            _fail(f"database error ({reason}); is DATABASE_URL right, and did you run 'pmo init'?")
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _actor_name() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"[:80]
+    except Exception:  # noqa: BLE001 - no login name in some containers
+        return "cli"
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """PMO Flow: workflow and approval engine for a Project Management Office."""
+
+
+# -- init --------------------------------------------------------------------------------------
+
+@main.command()
+@click.option("--demo", is_flag=True, help="Also create the demo users and demo process instances.")
+@_handle_errors
+def init(demo: bool) -> None:
+    """Create or migrate the database, deploy workflows/ and forms/, and optionally seed demo data."""
+    from . import migrations
+    from .services import demo as demo_data
+    from .services import users
+
+    app = _make_app()
+    with app.app_context():
+        before, after = migrations.upgrade()
+        if before == after:
+            click.echo(f"database is up to date (revision {after})")
+        else:
+            click.echo(f"database migrated from {before or 'empty'} to revision {after}")
+        _deploy_folders(app)
+        if demo:
+            created = users.seed_demo_users()
+            click.echo(f"demo users: {len(created)} created, "
+                       f"{len(app.config['DEMO_USERS']) - len(created)} already there")
+            for line in demo_data.seed():
+                click.echo(f"demo data: {line}")
+        click.echo("")
+        click.echo(f"PMO Flow is ready. Start it with 'pmo serve' and open {_url(app)}")
+        if demo:
+            _print_logins(app)
+        else:
+            click.echo("Create a user with: pmo user add NAME --role admin --password ...")
+
+
+def _deploy_folders(app: Flask) -> None:
+    from .engine.bundle import read_paths
+    from .services import definitions
+
+    folders = [Path(app.config["WORKFLOWS_DIR"]), Path(app.config["FORMS_DIR"])]
+    folders = [f for f in folders if f.is_dir()]
+    files = read_paths(folders)
+    if not any(f.name.endswith((".bpmn", ".dmn")) for f in files):
+        return  # nothing to deploy yet
+    result = definitions.deploy_directory(folders, "pmo init")
+    _print_deploy_result(result)
+
+
+def _url(app: Flask) -> str:
+    return str(app.config.get("SERVER_NAME_HINT") or "http://127.0.0.1:5000").rstrip("/") + "/"
+
+
+def _print_logins(app: Flask) -> None:
+    rows = [(u.username, u.password, ", ".join(u.roles)) for u in app.config["DEMO_USERS"]]
+    if not rows:
+        return
+    headers = ("username", "password", "roles")
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
+    click.echo("")
+    click.echo("Demo logins:")
+    for row in [headers, tuple("-" * w for w in widths), *rows]:
+        click.echo("  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+
+
+# -- serve -------------------------------------------------------------------------------------
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535), help="Port.")
+@click.option("--scheduler/--no-scheduler", default=True, show_default=True,
+              help="Fire due timers from a thread of this process (turn off when 'pmo scheduler' runs).")
+@_handle_errors
+def serve(host: str, port: int, scheduler: bool) -> None:
+    """Run PMO Flow in one process (threaded). For several processes use gunicorn (see README)."""
+    app = _make_app()
+    _require_migrated(app)
+    thread = None
+    if scheduler:
+        from .services.scheduler import SchedulerThread
+
+        thread = SchedulerThread(app, float(app.config.get("SCHEDULER_INTERVAL_SECONDS", 0.25)))
+        thread.start()
+    click.echo(f"PMO Flow on http://{host}:{port}/ (Ctrl+C to stop)")
+    try:
+        app.run(host=host, port=port, threaded=True, use_reloader=False, debug=False)
+    finally:
+        if thread is not None:
+            thread.stop()
+
+
+@main.command()
+@click.option("--interval", type=click.FloatRange(0.05, 60), default=None,
+              help="Seconds between two looks for due timers (default: SCHEDULER_INTERVAL_SECONDS).")
+@_handle_errors
+def scheduler(interval: float | None) -> None:
+    """Fire due timers and deliver pending messages from this process, until Ctrl+C.
+
+    Run it (once or more) when the web runs under gunicorn, or with 'pmo serve --no-scheduler'.
+    """
+    from .services.scheduler import run_forever
+
+    app = _make_app()
+    _require_migrated(app)
+    interval = interval or float(app.config.get("SCHEDULER_INTERVAL_SECONDS", 0.25))
+    click.echo(f"PMO Flow timer scheduler: looking for due timers every {interval:g} s (Ctrl+C to stop)")
+    run_forever(app, interval)
+
+
+@main.command(context_settings={"ignore_unknown_options": True})
+@click.argument("celery_args", nargs=-1, type=click.UNPROCESSED)
+@_handle_errors
+def worker(celery_args: tuple[str, ...]) -> None:
+    """Run a Celery worker for background steps (needs CELERY_BROKER_URL, e.g. Redis).
+
+    Extra arguments go to 'celery worker', for example: pmo worker --concurrency 4
+    """
+    app = _make_app()
+    _require_migrated(app)
+    celery = app.extensions["celery"]
+    if celery.conf.task_always_eager:
+        _fail("CELERY_BROKER_URL is memory:// or CELERY_TASK_ALWAYS_EAGER is on: background tasks run "
+              "inside the web process, so there is nothing for a worker to do")
+    celery.worker_main(["worker", "--loglevel=INFO", "-Q", celery.conf.task_default_queue, *celery_args])
+
+
+def _require_migrated(app: Flask) -> None:
+    from . import migrations
+
+    with app.app_context():
+        current, head = migrations.current_revision(), migrations.head_revision()
+    if current != head:
+        _fail(f"the database is at revision {current or '(empty)'} but the code needs {head}; run 'pmo init'")
+
+
+# -- deploy / validate -------------------------------------------------------------------------
+
+_PATHS = click.argument("paths", nargs=-1, required=True,
+                        type=click.Path(exists=True, path_type=Path))
+
+
+@main.command()
+@_PATHS
+@_handle_errors
+def deploy(paths: tuple[Path, ...]) -> None:
+    """Deploy BPMN, DMN and form files (files, folders or .zip): unchanged processes keep their version."""
+    from .services import definitions
+
+    app = _make_app()
+    with app.app_context():
+        result = definitions.deploy_directory(list(paths), _actor_name())
+        _print_deploy_result(result)
+
+
+def _print_deploy_result(result: Any) -> None:
+    for v in result.created:
+        click.echo(f"created   {v.process_key} v{v.version} ({v.name})")
+    for v in result.unchanged:
+        click.echo(f"unchanged {v.process_key} v{v.version} ({v.name})")
+
+
+@main.command()
+@_PATHS
+@_handle_errors
+def validate(paths: tuple[Path, ...]) -> None:
+    """Check BPMN, DMN and form files without deploying; print every problem as file:line: element: message."""
+    from .engine.bundle import BundleInvalid, read_paths
+    from .services import definitions
+    from .services.errors import Invalid
+
+    app = _make_app()
+    with app.app_context():
+        try:
+            files = read_paths(list(paths))
+            bundle = definitions.validate_files(files)
+        except BundleInvalid as exc:
+            lines = [str(p) for p in exc.problems]
+        except Invalid as exc:
+            lines = _problem_lines(exc.errors)
+        else:
+            lines = []
+    if lines:
+        for line in lines:
+            click.echo(line)
+        _fail(f"{len(lines)} problem(s) found")
+    keys = ", ".join(sorted(bundle.processes)) or "no processes"
+    click.echo(f"valid: {len(files)} file(s), {keys}")
+
+
+# -- token / user ------------------------------------------------------------------------------
+
+@main.command()
+@click.argument("username")
+@_handle_errors
+def token(username: str) -> None:
+    """Print an API bearer token for USERNAME."""
+    from .services import users
+    from .services.errors import Forbidden
+
+    app = _make_app()
+    with app.app_context():
+        user = users.get(username)
+        if not user.active:
+            raise Forbidden(f"user '{username}' is deactivated")
+        click.echo(users.issue_token(user))
+
+
+@main.group()
+def user() -> None:
+    """Manage users."""
+
+
+@user.command("add")
+@click.argument("username")
+@click.option("--role", "roles", multiple=True, required=True, help="A role (repeatable), see config/pmo.toml.")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
+              help="The password (prompted if not given).")
+@click.option("--email", default="", help="E-mail address.")
+@click.option("--name", "display_name", default="", help="Display name (defaults to the username).")
+@_handle_errors
+def user_add(username: str, roles: tuple[str, ...], password: str, email: str, display_name: str) -> None:
+    """Create user USERNAME with one or more roles."""
+    from .services import users
+
+    app = _make_app()
+    with app.app_context():
+        created = users.create(username, password, roles, email=email, display_name=display_name,
+                               actor=_actor_name())
+        click.echo(f"created user {created.username} with roles {', '.join(created.roles)}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,111 @@
+"""Sign in and out in a real browser (Chromium through Playwright), against a live server.
+
+The server runs in a background thread on a free port with its own SQLite database, migrated
+like `pmo init` does, holding the demo users and one instance of the fixture process. Screenshots go to test-output/screenshots/.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+from app import create_app
+from app.extensions import db
+from app.migrations import upgrade
+from app.services import definitions, instances, users
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    database = tmp_path_factory.mktemp("browser") / "pmo.db"
+    app = create_app({"DATABASE_URL": f"sqlite:///{database}", "SECRET_KEY": "browser-test-secret"})
+    with app.app_context():
+        upgrade()
+        users.seed_demo_users()
+        definitions.deploy_directory([FIXTURES], "admin")
+        instances.start("simple_approval", instances.Actor.of(users.get("maria")), {"title": "New laptops"})
+        db.session.remove()
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="pmo-browser-test-server", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(5)
+        with app.app_context():
+            db.engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    assert CHROMIUM.exists(), f"{CHROMIUM} is missing: install it with 'apt-get install -y chromium'"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1200, "height": 800})
+    page = context.new_page()
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.set_default_timeout(10_000)
+    try:
+        yield page
+    finally:
+        context.close()
+
+
+def test_sign_in_see_home_and_sign_out(live_server: str, page) -> None:
+    from playwright.sync_api import expect
+
+    page.goto(f"{live_server}/")
+    expect(page).to_have_url(f"{live_server}/login?next=%2F")
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+
+    page.get_by_label("Username").fill("maria")
+    page.get_by_label("Password").fill("maria")
+    page.get_by_role("button", name="Sign in").click()
+
+    expect(page).to_have_url(f"{live_server}/")
+    expect(page.get_by_test_id("user-name")).to_have_text("maria")
+    expect(page.get_by_role("banner")).to_contain_text("Project manager")
+    expect(page.get_by_role("heading", name="My open tasks")).to_be_visible()
+    expect(page.get_by_role("row", name=re.compile("Submit request New laptops"))).to_contain_text("Simple approval")
+    page.screenshot(path=str(SCREENSHOTS / "home-maria.png"), full_page=True)
+
+    page.get_by_role("button", name="Sign out").click()
+    expect(page).to_have_url(f"{live_server}/login")
+    expect(page.get_by_role("status")).to_contain_text("You have signed out.")
+    page.goto(f"{live_server}/")
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+
+
+def test_wrong_password_is_reported(live_server: str, page) -> None:
+    from playwright.sync_api import expect
+
+    page.goto(f"{live_server}/login")
+    page.get_by_label("Username").fill("maria")
+    page.get_by_label("Password").fill("wrong-password")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("alert")).to_contain_text("Wrong username or password.")
+    page.screenshot(path=str(SCREENSHOTS / "login-error.png"))
