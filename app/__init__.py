@@ -34,6 +34,10 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     calendar = settings.get("CALENDAR", {})
     clock.configure_calendar(calendar.get("working_weekdays"), calendar.get("holidays"))
 
+    from .worker import init_celery
+
+    init_celery(app)
+
     from .api import bp as api_bp
     from .web import bp as web_bp
 

@@ -25,6 +25,9 @@ class InstanceTimer(db.Model):
     element_id: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(40))
     due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Scaled out: when the scheduler queued it for a worker. If the worker dies, the row is still
+    # due (its step rolled back) and is queued again once the lease has run out.
+    enqueued_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     __table_args__ = (Index("ix_instance_timers_due", "due_at"),)
 

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import contextvars
 import logging
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, or_, select
 
 from ..engine import clock, runtime
 from ..extensions import db
@@ -94,6 +93,29 @@ def due_instance_ids(limit: int = 100, now: datetime | None = None) -> list[int]
     return list(seen)
 
 
+def lease_due_instances(limit: int, lease_seconds: float, now: datetime | None = None) -> list[int]:
+    """Scaled out: mark due timers as queued (a lease) and return their instances, once each.
+
+    A timer whose lease ran out (its worker died mid-step, so the step rolled back) is leased
+    again; a fired timer's row is gone, so nothing is queued twice in effect.
+    """
+    now = now or clock.now()
+    expired = now - timedelta(seconds=lease_seconds)
+    query = (select(InstanceTimer)
+             .join(ProcessInstance, ProcessInstance.id == InstanceTimer.instance_id)
+             .where(InstanceTimer.due_at <= now, ProcessInstance.status == InstanceStatus.RUNNING,
+                    or_(InstanceTimer.enqueued_at.is_(None), InstanceTimer.enqueued_at < expired))
+             .order_by(InstanceTimer.due_at).limit(limit))
+    if db.session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True, of=InstanceTimer)
+    ids: dict[int, None] = {}
+    for timer in db.session.scalars(query):
+        timer.enqueued_at = now
+        ids.setdefault(timer.instance_id, None)
+    db.session.commit()
+    return list(ids)
+
+
 def next_due_at() -> datetime | None:
     return db.session.scalar(select(func.min(InstanceTimer.due_at)))
 
@@ -117,7 +139,16 @@ def after_commit() -> None:
     if not _PENDING_FLAG.get() or _DISPATCHING.get():
         return
     _PENDING_FLAG.set(False)
-    dispatch_pending()
+    from flask import current_app
+
+    from ..worker import is_eager
+
+    if is_eager(current_app):
+        dispatch_pending()
+    else:
+        from ..tasks import dispatch_messages
+
+        dispatch_messages.delay()
 
 
 def dispatch_pending(limit: int = 1000) -> int:
@@ -180,3 +211,8 @@ def _deliver_one(message: Message, instances, definitions) -> int:  # noqa: ANN0
 def unmatched_messages() -> list[Message]:
     return list(db.session.scalars(
         select(Message).where(Message.status == MessageStatus.UNMATCHED).order_by(Message.id)))
+
+
+def has_pending_messages() -> bool:
+    return db.session.scalar(select(func.count()).select_from(Message)
+                             .where(Message.status == MessageStatus.PENDING)) > 0

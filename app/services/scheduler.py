@@ -11,16 +11,37 @@ import logging
 import threading
 import time
 
-from flask import Flask
+from flask import Flask, current_app
 
 from ..extensions import db
+from ..worker import is_eager
 from . import events, instances
 
 log = logging.getLogger(__name__)
 
 
 def run_once(limit: int = 100) -> int:
-    """Fire every due timer (up to ``limit`` instances) and deliver stuck messages. Returns fired count."""
+    """One scheduler pass. Embedded (eager Celery): fire due timers here; scaled out: queue them
+    for the workers under a lease. Returns how many instances had timers fired or queued."""
+    if not is_eager(current_app):
+        return enqueue_due(limit)
+    return fire_due(limit)
+
+
+def enqueue_due(limit: int = 100) -> int:
+    from ..tasks import dispatch_messages, fire_timers
+
+    lease = float(current_app.config.get("TIMER_LEASE_SECONDS", 30))
+    ids = events.lease_due_instances(limit, lease)
+    for instance_id in ids:
+        fire_timers.delay(instance_id)
+    if events.has_pending_messages():
+        dispatch_messages.delay()
+    return len(ids)
+
+
+def fire_due(limit: int = 100) -> int:
+    """Fire every due timer (up to ``limit`` instances) and deliver stuck messages, in-process."""
     ids = events.due_instance_ids(limit)
     db.session.commit()  # release the SKIP LOCKED read; each instance is then locked by its command
     fired = 0

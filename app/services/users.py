@@ -14,7 +14,6 @@ from . import audit
 from .errors import BadRequest, Conflict, Invalid, NotFound, Unauthorized
 
 
-
 def min_password_length() -> int:
     return int(current_app.config.get("PASSWORD_MIN_LENGTH", 8))
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -17,7 +17,7 @@ from app.services import definitions, events, instances, scheduler
 from app.services.instances import Actor
 
 FIXTURES = Path(__file__).parent / "fixtures"
-MONDAY_9AM = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)
+MONDAY_9AM = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture(autouse=True)
@@ -65,13 +65,14 @@ def test_a_due_timer_fires_once_with_two_schedulers_racing(app, bundle, actors):
     clock.advance(timedelta(days=2, minutes=1))
     barrier = threading.Barrier(2)
     results: list[object] = []
+    instance_id = inst.id  # plain value: ORM objects belong to this thread's session
     db.session.commit()
 
     def race() -> None:
         with app.app_context():
             barrier.wait()
             try:
-                results.append(instances.fire_due_timers(inst.id))
+                results.append(instances.fire_due_timers(instance_id))
             except Exception as exc:  # noqa: BLE001 - reported by the assertion below
                 results.append(exc)
             finally:
