@@ -253,18 +253,32 @@ def spec_from_dict(dct: dict[str, Any]):  # noqa: ANN201
     return spec, subprocess_specs
 
 
-def state_to_dict(workflow: BpmnWorkflow) -> dict[str, Any]:
-    """The instance's state as plain JSON data, without the spec."""
+def state_to_json(workflow: BpmnWorkflow) -> str:
+    """The instance's state as JSON text, without the spec.
+
+    Encoded here, once, so a value that cannot be stored fails this step cleanly (as an
+    EngineError) instead of failing later inside the database flush.
+    """
     try:
-        dct = _REGISTRY.convert(workflow)
-        # Round-trip through JSON now so a value that cannot be stored fails this step, cleanly.
-        return json.loads(json.dumps(dct, default=json_default))
-    except TypeError as exc:
+        return json.dumps(_REGISTRY.convert(workflow), default=json_default, separators=(",", ":"))
+    except (TypeError, ValueError) as exc:
         raise EngineError(f"task data cannot be stored: {exc}") from exc
 
 
+def state_to_dict(workflow: BpmnWorkflow) -> dict[str, Any]:
+    return json.loads(state_to_json(workflow))
+
+
+def state_from_json(text: str, spec, subprocess_specs: dict, script_engine) -> BpmnWorkflow:  # noqa: ANN001
+    """Restore from JSON text: freshly decoded, so no defensive deep copy is needed."""
+    return _restore(json.loads(text), spec, subprocess_specs, script_engine)
+
+
 def state_from_dict(state: dict[str, Any], spec, subprocess_specs: dict, script_engine) -> BpmnWorkflow:  # noqa: ANN001
-    dct = copy.deepcopy(state)
+    return _restore(copy.deepcopy(state), spec, subprocess_specs, script_engine)
+
+
+def _restore(dct: dict[str, Any], spec, subprocess_specs: dict, script_engine) -> BpmnWorkflow:  # noqa: ANN001
     dct["spec"] = spec
     dct["subprocess_specs"] = subprocess_specs
     workflow = _REGISTRY.restore(dct)

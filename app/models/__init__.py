@@ -3,11 +3,13 @@
 from .audit import AuditEntry
 from .events import InstanceTimer, Message, MessageSubscription
 from .instance import HumanTask, HumanTaskCandidate, ProcessInstance
+from .people import Delegation, Notification, OutOfOffice, TaskComment, TaskDraft
 from .process import Deployment, DeploymentFile, ProcessVersion
 from .user import User, UserRole
 
 __all__ = [
     "AuditEntry",
+    "Delegation",
     "Deployment",
     "DeploymentFile",
     "HumanTask",
@@ -15,8 +17,12 @@ __all__ = [
     "InstanceTimer",
     "Message",
     "MessageSubscription",
+    "Notification",
+    "OutOfOffice",
     "ProcessInstance",
     "ProcessVersion",
+    "TaskComment",
+    "TaskDraft",
     "User",
     "UserRole",
 ]

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+
 from datetime import datetime
 from typing import Any
 
@@ -7,7 +9,7 @@ from sqlalchemy import ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
-from .base import JSONType, OrderedJSON, UTCDateTime, utcnow
+from .base import JSONType, UTCDateTime, utcnow
 from .process import ProcessVersion
 
 
@@ -35,7 +37,9 @@ class ProcessInstance(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # The serialized workflow without its spec (the spec lives on the process version).
-    state: Mapped[dict[str, Any]] = mapped_column(OrderedJSON, deferred=True)
+    # JSON text, encoded and decoded by the engine itself: one encode per step, a fresh decode per
+    # load (no defensive copies), and key order kept, which SpiffWorkflow's restore relies on.
+    state_json: Mapped[str] = mapped_column("state", Text, deferred=True)
     serializer_version: Mapped[str] = mapped_column(String(40))
     error: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
     status_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
@@ -48,6 +52,15 @@ class ProcessInstance(db.Model):
     process_version: Mapped[ProcessVersion] = relationship(lazy="joined")
 
     __mapper_args__ = {"version_id_col": lock_version}
+
+    @property
+    def state(self) -> dict[str, Any]:
+        """The serialized workflow as a fresh dict (for reading; the engine uses state_json)."""
+        return json.loads(self.state_json) if self.state_json else {}
+
+    @state.setter
+    def state(self, value: dict[str, Any]) -> None:
+        self.state_json = json.dumps(value, separators=(",", ":"))
 
 
 class TaskStatus:

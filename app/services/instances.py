@@ -19,8 +19,9 @@ from typing import Any
 from flask import current_app
 from jinja2 import TemplateError
 from jinja2.sandbox import SandboxedEnvironment
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import undefer
 from sqlalchemy.orm.exc import StaleDataError
 
 from ..engine import runtime
@@ -81,7 +82,7 @@ def _begin_write() -> None:
 def _lock(instance_id: int) -> ProcessInstance:
     instance = db.session.scalars(
         select(ProcessInstance).where(ProcessInstance.id == instance_id).with_for_update(of=ProcessInstance)
-        .execution_options(populate_existing=True)
+        .options(undefer(ProcessInstance.state_json)).execution_options(populate_existing=True)
     ).first()
     if instance is None:
         raise NotFound(f"process instance {instance_id} does not exist")
@@ -90,12 +91,12 @@ def _lock(instance_id: int) -> ProcessInstance:
 
 def _load(instance: ProcessInstance, engine: runtime.PmoScriptEngine):  # noqa: ANN202
     spec, subprocess_specs = definitions.spec_for(instance.process_version)
-    return runtime.state_from_dict(instance.state, spec, subprocess_specs, engine)
+    return runtime.state_from_json(instance.state_json, spec, subprocess_specs, engine)
 
 
 def _save(instance: ProcessInstance, workflow) -> None:  # noqa: ANN001
     events.sync(instance, workflow)
-    instance.state = runtime.state_to_dict(workflow)
+    instance.state_json = runtime.state_to_json(workflow)
     instance.serializer_version = runtime.SERIALIZER_VERSION
     if runtime.is_completed(workflow) and instance.status != InstanceStatus.TERMINATED:
         instance.status = InstanceStatus.COMPLETED
@@ -205,18 +206,18 @@ def _sync_human_tasks(instance: ProcessInstance, workflow, actor: Actor,  # noqa
     ready = {info.id: info for info in runtime.ready_human_tasks(workflow)}
     if instance.status in (InstanceStatus.TERMINATED, InstanceStatus.COMPLETED):
         ready = {}
-    open_rows = {t.id: t for t in db.session.scalars(
-        select(HumanTask).where(HumanTask.instance_id == instance.id, HumanTask.status == TaskStatus.READY))}
+    # Ids only, and set-based updates: loading task rows (and their candidates) costs more.
+    open_rows = set(db.session.scalars(
+        select(HumanTask.id).where(HumanTask.instance_id == instance.id, HumanTask.status == TaskStatus.READY)))
     now = utcnow()
-    for task_id, row in open_rows.items():
-        if task_id in ready:
-            continue
-        row.completed_at = now
-        if task_id == completed_task_id:
-            row.status = TaskStatus.COMPLETED
-            row.completed_by = actor.username
-        else:
-            row.status = TaskStatus.CANCELLED
+    gone = open_rows - ready.keys()
+    if completed_task_id in gone:
+        db.session.execute(update(HumanTask).where(HumanTask.id == completed_task_id).values(
+            status=TaskStatus.COMPLETED, completed_by=actor.username, completed_at=now))
+        gone.discard(completed_task_id)
+    if gone:
+        db.session.execute(update(HumanTask).where(HumanTask.id.in_(gone)).values(
+            status=TaskStatus.CANCELLED, completed_at=now))
     for task_id, info in ready.items():
         if task_id in open_rows:
             continue
@@ -257,7 +258,7 @@ def start(process_key: str, actor: Actor, data: dict[str, Any] | None = None,
         spec, subprocess_specs = definitions.spec_for(version)
         instance = ProcessInstance(process_version_id=version.id, process_key=version.process_key,
                                    started_by=actor.username, business_key=business_key,
-                                   status=InstanceStatus.RUNNING, state={},
+                                   status=InstanceStatus.RUNNING, state_json="{}",
                                    serializer_version=runtime.SERIALIZER_VERSION)
         instance.process_version = version
         db.session.add(instance)
@@ -289,7 +290,7 @@ def _record_start_failure(version: ProcessVersion, actor: Actor, err: runtime.En
         _begin_write()
         spec, subprocess_specs = definitions.spec_for(version)
         instance = ProcessInstance(process_version_id=version.id, process_key=version.process_key,
-                                   started_by=actor.username, business_key=business_key, state={},
+                                   started_by=actor.username, business_key=business_key, state_json="{}",
                                    status=InstanceStatus.ERROR, serializer_version=runtime.SERIALIZER_VERSION,
                                    error={**err.as_dict(), "action": "start", "at": utcnow().isoformat(),
                                           "actor": actor.username})
@@ -297,7 +298,7 @@ def _record_start_failure(version: ProcessVersion, actor: Actor, err: runtime.En
         db.session.add(instance)
         db.session.flush()
         engine = _script_engine(instance, actor, version.process_key)
-        instance.state = runtime.state_to_dict(runtime.new_workflow(spec, subprocess_specs, engine, data))
+        instance.state_json = runtime.state_to_json(runtime.new_workflow(spec, subprocess_specs, engine, data))
         audit.record(actor.username, "start_failed", instance_id=instance.id, process_key=version.process_key,
                      version=version.version, error=err.as_dict(), data=data or {})
         db.session.commit()
@@ -465,9 +466,9 @@ def complete(task_id: str, actor: Actor, data: dict[str, Any] | None) -> Process
     forms.validate(schema, data)
 
     def change(inst: ProcessInstance, workflow) -> dict[str, Any]:  # noqa: ANN001
-        row = db.session.get(HumanTask, task_id, populate_existing=True)
-        if row.status != TaskStatus.READY:
-            raise Conflict(f"task {task_id} is already {row.status}")
+        status = db.session.scalar(select(HumanTask.status).where(HumanTask.id == task_id))
+        if status != TaskStatus.READY:
+            raise Conflict(f"task {task_id} is already {status}")
         runtime.complete_user_task(workflow, task_id, data)
         return {}
 

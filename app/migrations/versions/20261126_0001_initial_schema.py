@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: (none, first migration)
-Create Date: 2026-11-26 08:34:08.548075
+Create Date: 2026-11-26 08:50:08.881397
 """
 from __future__ import annotations
 
@@ -60,6 +60,76 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_messages_name'), ['name'], unique=False)
         batch_op.create_index(batch_op.f('ix_messages_status'), ['status'], unique=False)
 
+    op.create_table('notifications',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('username', sa.String(length=80), nullable=False),
+    sa.Column('kind', sa.String(length=20), nullable=False),
+    sa.Column('task_id', sa.String(length=36), nullable=True),
+    sa.Column('instance_id', sa.Integer(), nullable=True),
+    sa.Column('title', sa.String(length=500), nullable=False),
+    sa.Column('body', sa.Text(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('read_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('email_status', sa.String(length=10), nullable=False),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('notifications', schema=None) as batch_op:
+        batch_op.create_index('ix_notifications_email', ['email_status', 'id'], unique=False)
+        batch_op.create_index('ix_notifications_task_kind', ['task_id', 'kind', 'username'], unique=False)
+        batch_op.create_index('ix_notifications_user_read', ['username', 'read_at', 'created_at'], unique=False)
+
+    op.create_table('out_of_office',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('username', sa.String(length=80), nullable=False),
+    sa.Column('stand_in', sa.String(length=80), nullable=False),
+    sa.Column('starts_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('ends_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('note', sa.Text(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('cancelled', sa.Boolean(), nullable=False),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('out_of_office', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_out_of_office_stand_in'), ['stand_in'], unique=False)
+        batch_op.create_index(batch_op.f('ix_out_of_office_username'), ['username'], unique=False)
+
+    op.create_table('task_comments',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('task_id', sa.String(length=36), nullable=False),
+    sa.Column('instance_id', sa.Integer(), nullable=False),
+    sa.Column('author', sa.String(length=80), nullable=False),
+    sa.Column('body', sa.Text(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('task_comments', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_task_comments_instance_id'), ['instance_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_task_comments_task_id'), ['task_id'], unique=False)
+
+    op.create_table('task_delegations',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('task_id', sa.String(length=36), nullable=False),
+    sa.Column('instance_id', sa.Integer(), nullable=False),
+    sa.Column('owner', sa.String(length=80), nullable=False),
+    sa.Column('delegate', sa.String(length=80), nullable=False),
+    sa.Column('reason', sa.String(length=20), nullable=False),
+    sa.Column('note', sa.Text(), nullable=False),
+    sa.Column('active', sa.Boolean(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('ended_at', sa.DateTime(timezone=True), nullable=True),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('task_delegations', schema=None) as batch_op:
+        batch_op.create_index('ix_task_delegations_owner', ['owner', 'active', 'created_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_task_delegations_task_id'), ['task_id'], unique=False)
+
+    op.create_table('task_drafts',
+    sa.Column('task_id', sa.String(length=36), nullable=False),
+    sa.Column('username', sa.String(length=80), nullable=False),
+    sa.Column('data', sa.JSON().with_variant(postgresql.JSONB(), 'postgresql'), nullable=False),
+    sa.Column('saved_at', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('task_id', 'username')
+    )
     op.create_table('users',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('username', sa.String(length=80), nullable=False),
@@ -124,7 +194,7 @@ def upgrade() -> None:
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('ended_at', sa.DateTime(timezone=True), nullable=True),
-    sa.Column('state', sa.JSON(), nullable=False),
+    sa.Column('state', sa.Text(), nullable=False),
     sa.Column('serializer_version', sa.String(length=40), nullable=False),
     sa.Column('error', sa.JSON().with_variant(postgresql.JSONB(), 'postgresql'), nullable=True),
     sa.Column('status_reason', sa.Text(), nullable=True),
@@ -254,6 +324,28 @@ def downgrade() -> None:
 
     op.drop_table('deployment_files')
     op.drop_table('users')
+    op.drop_table('task_drafts')
+    with op.batch_alter_table('task_delegations', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_task_delegations_task_id'))
+        batch_op.drop_index('ix_task_delegations_owner')
+
+    op.drop_table('task_delegations')
+    with op.batch_alter_table('task_comments', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_task_comments_task_id'))
+        batch_op.drop_index(batch_op.f('ix_task_comments_instance_id'))
+
+    op.drop_table('task_comments')
+    with op.batch_alter_table('out_of_office', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_out_of_office_username'))
+        batch_op.drop_index(batch_op.f('ix_out_of_office_stand_in'))
+
+    op.drop_table('out_of_office')
+    with op.batch_alter_table('notifications', schema=None) as batch_op:
+        batch_op.drop_index('ix_notifications_user_read')
+        batch_op.drop_index('ix_notifications_task_kind')
+        batch_op.drop_index('ix_notifications_email')
+
+    op.drop_table('notifications')
     with op.batch_alter_table('messages', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_messages_status'))
         batch_op.drop_index(batch_op.f('ix_messages_name'))
