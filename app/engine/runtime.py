@@ -163,8 +163,16 @@ class PmoScriptEngine(PythonScriptEngine):
                 task_id=str(task.id), element_id=task.task_spec.bpmn_id,
             )
         params = {name: p["value"] for name, p in (operation_params or {}).items()}
-        result = operator(OperatorCall(params=params, data=task.data, context=self.context))
-        return json.dumps(result, default=json_default)
+        try:
+            result = operator(OperatorCall(params=params, data=task.data, context=self.context))
+            return json.dumps(result, default=json_default)
+        except EngineError:
+            raise
+        except Exception as exc:  # an operator's failure is the step's failure, named and placed
+            raise EngineError(
+                f"service operator '{operation_name}' failed: {type(exc).__name__}: {exc}",
+                task_id=str(task.id), element_id=task.task_spec.bpmn_id,
+                task_name=task.task_spec.bpmn_name) from exc
 
 
 # -- serialization -------------------------------------------------------------------------------
@@ -499,3 +507,36 @@ def message_start_names(spec) -> set[str]:  # noqa: ANN001
         if type(task_spec).__name__ == "StartEvent" and isinstance(definition, MessageEventDefinition):
             names.add(definition.name)
     return names
+
+
+class _ReachedStep(Exception):
+    def __init__(self, task) -> None:  # noqa: ANN001
+        super().__init__("reached")
+        self.task = task
+
+
+def skip_task(workflow: BpmnWorkflow, element_id: str) -> str:
+    """Run up to the failed automatic step ``element_id``, mark it done without running it, go on.
+
+    The stored state is the one from before the failed step (which rolled back), so the engine
+    first walks forward to that step again; task ids are new on that walk, element ids are not.
+    For an operator who fixed the consequence by hand: the audit entry records who skipped what.
+    """
+
+    def stop_there(task) -> None:  # noqa: ANN001
+        if (task.task_spec.bpmn_id or task.task_spec.name) == element_id:
+            raise _ReachedStep(task)
+
+    try:
+        workflow.refresh_timers()
+        workflow.do_engine_steps(will_complete_task=stop_there)
+    except _ReachedStep as reached:
+        try:
+            reached.task.complete()
+        except (SpiffWorkflowException, WorkflowException) as exc:
+            raise EngineError.wrap(exc) from exc
+        advance(workflow)
+        return element_id
+    except (SpiffWorkflowException, WorkflowException, SandboxError) as exc:
+        raise EngineError.wrap(exc) from exc
+    raise EngineError(f"step '{element_id}' is not reached any more; nothing to skip", element_id=element_id)

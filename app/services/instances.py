@@ -507,14 +507,26 @@ def resume(instance_id: int, actor: Actor) -> ProcessInstance:
     return _run_command(instance_id, actor, "resume", change, allowed=(InstanceStatus.SUSPENDED,))
 
 
-def retry(instance_id: int, actor: Actor) -> ProcessInstance:
+def retry(instance_id: int, actor: Actor, reason: str = "") -> ProcessInstance:
     """Run the engine again on an instance in error (after the cause was fixed)."""
 
     def change(instance: ProcessInstance, workflow) -> dict[str, Any]:  # noqa: ANN001
+        failed = dict(instance.error or {})
         runtime.advance(workflow)
-        return {}
+        return {"reason": reason, "previous_error": failed.get("message")}
 
     return _run_command(instance_id, actor, "retry", change, allowed=(InstanceStatus.ERROR,))
+
+
+def skip_failed_step(instance_id: int, actor: Actor, element_id: str, reason: str) -> ProcessInstance:
+    """Complete the failed automatic step without running it (an admin repair), then go on."""
+
+    def change(instance: ProcessInstance, workflow) -> dict[str, Any]:  # noqa: ANN001
+        failed = dict(instance.error or {})
+        element = runtime.skip_task(workflow, element_id)
+        return {"reason": reason, "skipped": element, "previous_error": failed.get("message")}
+
+    return _run_command(instance_id, actor, "skip_step", change, allowed=(InstanceStatus.ERROR,))
 
 
 # -- reading ----------------------------------------------------------------------------------

@@ -15,9 +15,10 @@ from flask import Flask, current_app
 
 from ..extensions import db
 from ..worker import is_eager
-from . import events, instances
+from . import events, instances, operations
 
 log = logging.getLogger(__name__)
+HEARTBEAT_SECONDS = 5.0
 
 
 def run_once(limit: int = 100) -> int:
@@ -72,8 +73,12 @@ class SchedulerThread(threading.Thread):
 
     def run(self) -> None:
         with self.app.app_context():
+            last_beat = 0.0
             while not self._stop_event.is_set():
                 try:
+                    if time.monotonic() - last_beat >= HEARTBEAT_SECONDS:
+                        operations.beat("scheduler", f"every {self.interval:g} s")
+                        last_beat = time.monotonic()
                     run_once()
                 except Exception as exc:  # noqa: BLE001 - keep the scheduler alive (e.g. DB restarting)
                     db.session.rollback()

@@ -1,0 +1,170 @@
+"""Operations: what an administrator watches and repairs.
+
+Incidents (instances whose last step failed), suspended instances, stuck instances (running but
+waiting on nothing: no open task, timer or message), overdue timers, undelivered messages, and
+the repairs: retry, skip the failing step, terminate, redeliver. Every repair goes through the
+instance service (one command, one transaction) and is audited with the admin's reason.
+"""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import exists, func, select
+
+from ..engine import clock, runtime
+from ..extensions import db
+from ..models import Heartbeat, HumanTask, InstanceTimer, Message, MessageSubscription, ProcessInstance
+from ..models.base import utcnow
+from ..models.events import MessageStatus
+from ..models.instance import InstanceStatus, TaskStatus
+from . import audit, events, instances
+from .errors import BadRequest, Conflict, NotFound
+from .instances import Actor
+
+OVERDUE_TIMER_SECONDS = 10.0
+
+
+@dataclass
+class Overview:
+    incidents: list[ProcessInstance]
+    suspended: list[ProcessInstance]
+    stuck: list[ProcessInstance]
+    overdue_timers: list[InstanceTimer]
+    unmatched_messages: list[Message]
+
+
+def incidents(limit: int = 200) -> list[ProcessInstance]:
+    return list(db.session.scalars(select(ProcessInstance).where(ProcessInstance.status == InstanceStatus.ERROR)
+                                   .order_by(ProcessInstance.updated_at.desc()).limit(limit)))
+
+
+def suspended(limit: int = 200) -> list[ProcessInstance]:
+    return list(db.session.scalars(select(ProcessInstance).where(ProcessInstance.status == InstanceStatus.SUSPENDED)
+                                   .order_by(ProcessInstance.updated_at.desc()).limit(limit)))
+
+
+def stuck(limit: int = 200) -> list[ProcessInstance]:
+    """Running instances waiting on nothing: no open task, no timer, no message subscription."""
+    open_task = exists().where(HumanTask.instance_id == ProcessInstance.id, HumanTask.status == TaskStatus.READY)
+    timer = exists().where(InstanceTimer.instance_id == ProcessInstance.id)
+    subscription = exists().where(MessageSubscription.instance_id == ProcessInstance.id)
+    return list(db.session.scalars(
+        select(ProcessInstance).where(ProcessInstance.status == InstanceStatus.RUNNING, ~open_task, ~timer,
+                                      ~subscription).order_by(ProcessInstance.id).limit(limit)))
+
+
+def overdue_timers(late_by: float = OVERDUE_TIMER_SECONDS, limit: int = 200) -> list[InstanceTimer]:
+    cutoff = clock.now() - timedelta(seconds=late_by)
+    return list(db.session.scalars(
+        select(InstanceTimer).join(ProcessInstance, ProcessInstance.id == InstanceTimer.instance_id)
+        .where(InstanceTimer.due_at <= cutoff, ProcessInstance.status == InstanceStatus.RUNNING)
+        .order_by(InstanceTimer.due_at).limit(limit)))
+
+
+def overview() -> Overview:
+    return Overview(incidents(), suspended(), stuck(), overdue_timers(), events.unmatched_messages())
+
+
+# -- repairs ------------------------------------------------------------------------------------
+
+def _require_reason(reason: str | None) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise BadRequest("a reason is required (it goes into the audit log)")
+    return reason
+
+
+def retry(instance_id: int, actor: Actor, reason: str | None = None) -> ProcessInstance:
+    """Run the failed step again (after its cause was fixed)."""
+    return instances.retry(instance_id, actor, reason=(reason or "").strip())
+
+
+def skip(instance_id: int, actor: Actor, reason: str | None) -> ProcessInstance:
+    """Mark the failed automatic step as done without running it, and go on."""
+    reason = _require_reason(reason)
+    instance = instances.get(instance_id)
+    element_id = (instance.error or {}).get("element_id")
+    if instance.status != InstanceStatus.ERROR or not element_id:
+        raise Conflict(f"process instance {instance_id} has no failed step to skip")
+    return instances.skip_failed_step(instance_id, actor, element_id, reason)
+
+
+def terminate(instance_id: int, actor: Actor, reason: str | None) -> ProcessInstance:
+    return instances.terminate(instance_id, actor, _require_reason(reason))
+
+
+def redeliver(message_id: int, actor: Actor, reason: str | None = None) -> Message:
+    """Queue an undelivered message again (e.g. after the receiving process was deployed)."""
+    message = db.session.get(Message, message_id)
+    if message is None:
+        raise NotFound(f"message {message_id} does not exist")
+    if message.status != MessageStatus.UNMATCHED:
+        raise Conflict(f"message {message_id} is {message.status}; only unmatched messages can be redelivered")
+    message.status = MessageStatus.PENDING
+    message.note = None
+    audit.record(actor.username, "message_redeliver", message_id=message_id, name=message.name,
+                 reason=(reason or "").strip())
+    db.session.commit()
+    events.dispatch_pending()
+    return db.session.get(Message, message_id)
+
+
+# -- heartbeats and health -------------------------------------------------------------------
+
+def beat(kind: str, detail: str = "") -> None:
+    """Record that a background process of ``kind`` is alive (one row per host and process)."""
+    import os
+
+    name = f"{kind}@{socket.gethostname()}:{os.getpid()}"
+    row = db.session.get(Heartbeat, name)
+    if row is None:
+        db.session.add(Heartbeat(name=name, kind=kind, seen_at=utcnow(), detail=detail))
+    else:
+        row.seen_at = utcnow()
+        row.detail = detail
+    db.session.commit()
+
+
+def heartbeats(kind: str, within_seconds: float = 30.0) -> list[Heartbeat]:
+    since = utcnow() - timedelta(seconds=within_seconds)
+    return list(db.session.scalars(select(Heartbeat).where(Heartbeat.kind == kind, Heartbeat.seen_at >= since)))
+
+
+def scheduler_status() -> dict[str, Any]:
+    """Lag of the most overdue timer, and which schedulers were seen lately."""
+    lag = events.lag_seconds()
+    alive = [h.name for h in heartbeats("scheduler")]
+    due = db.session.scalar(select(func.count()).select_from(InstanceTimer)
+                            .where(InstanceTimer.due_at <= clock.now()))
+    limit = float(current_app.config.get("SCHEDULER_MAX_LAG_SECONDS", 5.0))
+    return {"ok": lag <= limit, "lag_seconds": round(lag, 3), "due_timers": due, "schedulers": alive,
+            "detail": (f"most overdue timer is {lag:.1f} s late" if lag else "no timer is overdue")
+            + ("" if alive else "; no scheduler seen in the last 30 s")}
+
+
+def worker_status() -> dict[str, Any]:
+    """Celery workers answering a ping (scaled out), or in-process execution (embedded)."""
+    celery = current_app.extensions["celery"]
+    if celery.conf.task_always_eager:
+        return {"ok": True, "workers": [], "detail": "in-process (embedded): no workers needed"}
+    try:
+        replies = celery.control.ping(timeout=1.0) or []
+    except Exception as exc:  # noqa: BLE001 - an unreachable broker means no worker either
+        return {"ok": False, "workers": [], "detail": f"cannot ask the workers ({type(exc).__name__})"}
+    names = sorted(name for reply in replies for name in reply)
+    return {"ok": bool(names), "workers": names,
+            "detail": f"{len(names)} worker(s) answered" if names else "no worker answered within 1 s"}
+
+
+def message_counts() -> dict[str, int]:
+    rows = db.session.execute(select(Message.status, func.count()).group_by(Message.status)).all()
+    return {status: count for status, count in rows}
+
+
+def since(moment: datetime | None) -> float | None:
+    return None if moment is None else (utcnow() - moment).total_seconds()
