@@ -2,6 +2,7 @@
 
 from .audit import AuditEntry
 from .events import InstanceTimer, Message, MessageSubscription
+from .ops import Heartbeat
 from .instance import HumanTask, HumanTaskCandidate, ProcessInstance
 from .people import Delegation, Notification, OutOfOffice, TaskComment, TaskDraft
 from .process import Deployment, DeploymentFile, ProcessVersion
@@ -12,6 +13,7 @@ __all__ = [
     "Delegation",
     "Deployment",
     "DeploymentFile",
+    "Heartbeat",
     "HumanTask",
     "HumanTaskCandidate",
     "InstanceTimer",

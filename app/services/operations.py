@@ -16,7 +16,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import exists, func, select
 
-from ..engine import clock, runtime
+from ..engine import clock
 from ..extensions import db
 from ..models import Heartbeat, HumanTask, InstanceTimer, Message, MessageSubscription, ProcessInstance
 from ..models.base import utcnow
