@@ -43,6 +43,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
     app.register_blueprint(api_bp)
     app.register_blueprint(web_bp)
+    from .web.admin_pages import bp as admin_bp
+
+    app.register_blueprint(admin_bp)
     csrf.exempt(api_bp)  # the API authenticates with bearer tokens, not cookies
     return app
 

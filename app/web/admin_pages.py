@@ -1,0 +1,66 @@
+"""Operations pages for administrators: incidents and their repairs, and the engine's health.
+
+Handlers read the form, call app.services.operations and redirect; every repair is audited
+there with the reason given here.
+"""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from ..models.base import utcnow
+from ..services import operations
+from ..services.errors import ServiceError
+from ..services.instances import Actor
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+def admin_required(view):  # noqa: ANN001, ANN201
+    @wraps(view)
+    @login_required
+    def wrapper(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        if not current_user.has_role("admin"):
+            abort(403)
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+@bp.get("/operations")
+@admin_required
+def operations_page():  # noqa: ANN201
+    return render_template("admin/operations.html", overview=operations.overview(),
+                           scheduler=operations.scheduler_status(), workers=operations.worker_status(),
+                           messages=operations.message_counts(), now=utcnow())
+
+
+REPAIRS = {"retry": operations.retry, "skip": operations.skip, "terminate": operations.terminate}
+
+
+@bp.post("/instances/<int:instance_id>/<action>")
+@admin_required
+def repair(instance_id: int, action: str):  # noqa: ANN201
+    repair_fn = REPAIRS.get(action)
+    if repair_fn is None:
+        abort(404)
+    try:
+        repair_fn(instance_id, Actor.of(current_user), request.form.get("reason", ""))
+        flash(f"Instance {instance_id}: {action} done.", "success")
+    except ServiceError as exc:
+        flash(f"Instance {instance_id}: {action} failed — {exc.detail}", "error")
+    return redirect(url_for("admin.operations_page"))
+
+
+@bp.post("/messages/<int:message_id>/redeliver")
+@admin_required
+def redeliver(message_id: int):  # noqa: ANN201
+    try:
+        message = operations.redeliver(message_id, Actor.of(current_user), request.form.get("reason", ""))
+        flash(f"Message {message_id} ({message.name}): {message.status}.", "success")
+    except ServiceError as exc:
+        flash(f"Message {message_id}: {exc.detail}", "error")
+    return redirect(url_for("admin.operations_page"))
