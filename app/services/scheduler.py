@@ -75,10 +75,14 @@ class SchedulerThread(threading.Thread):
         with self.app.app_context():
             last_beat = 0.0
             while not self._stop_event.is_set():
-                try:
-                    if time.monotonic() - last_beat >= HEARTBEAT_SECONDS:
+                if time.monotonic() - last_beat >= HEARTBEAT_SECONDS:
+                    last_beat = time.monotonic()
+                    try:
                         operations.beat("scheduler", f"every {self.interval:g} s")
-                        last_beat = time.monotonic()
+                    except Exception as exc:  # noqa: BLE001 - health reporting must not stop firing
+                        db.session.rollback()
+                        log.warning("scheduler heartbeat failed: %s", exc)
+                try:
                     run_once()
                 except Exception as exc:  # noqa: BLE001 - keep the scheduler alive (e.g. DB restarting)
                     db.session.rollback()

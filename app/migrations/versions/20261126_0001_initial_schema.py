@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: (none, first migration)
-Create Date: 2026-11-26 08:50:08.881397
+Create Date: 2026-11-26 08:56:33.119470
 """
 from __future__ import annotations
 
@@ -42,6 +42,13 @@ def upgrade() -> None:
     sa.Column('deployed_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('source', sa.String(length=300), nullable=False),
     sa.PrimaryKeyConstraint('id')
+    )
+    op.create_table('heartbeats',
+    sa.Column('name', sa.String(length=200), nullable=False),
+    sa.Column('kind', sa.String(length=40), nullable=False),
+    sa.Column('seen_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('detail', sa.Text(), nullable=False),
+    sa.PrimaryKeyConstraint('name')
     )
     op.create_table('messages',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -351,6 +358,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_messages_name'))
 
     op.drop_table('messages')
+    op.drop_table('heartbeats')
     op.drop_table('deployments')
     with op.batch_alter_table('audit_log', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_audit_log_instance_id'))
