@@ -1,0 +1,52 @@
+"""Bearer-token authentication for the whole blueprint, the role check, and POST /auth/token."""
+
+from __future__ import annotations
+
+from flask import current_app, g, request
+
+from ..services import users
+from ..services.errors import Forbidden, Unauthorized
+from ..services.instances import Actor
+from . import bp
+from .docs import doc
+from .io import body, dump
+from .schemas import TokenIn, TokenOut
+
+# Endpoints anyone may call; every other API route needs a valid bearer token.
+PUBLIC_ENDPOINTS = frozenset({"api.issue_token", "api.health", "api.openapi"})
+
+
+@bp.before_request
+def _load_current_user() -> None:
+    """The one place that reads the token: sets ``g.api_user`` and ``g.actor``."""
+    if request.endpoint in PUBLIC_ENDPOINTS or request.method == "OPTIONS":
+        return
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("this endpoint needs 'Authorization: Bearer <token>' (POST /api/v1/auth/token)")
+    user = users.user_for_token(token.strip())
+    g.api_user = user
+    g.actor = Actor.of(user)
+
+
+def current_actor() -> Actor:
+    return g.actor
+
+
+def require_roles(*roles: str) -> Actor:
+    """The caller, if they hold one of ``roles``; otherwise a 403 problem."""
+    actor = current_actor()
+    if not actor.roles.intersection(roles):
+        raise Forbidden(f"this needs one of the roles: {', '.join(roles)}")
+    return actor
+
+
+@bp.post("/auth/token")
+@doc(summary="Exchange a username and password for a bearer token", tags=["auth"], public=True,
+     body=TokenIn, responses={200: TokenOut})
+def issue_token():  # noqa: ANN201
+    creds = body(TokenIn)
+    user = users.authenticate(creds["username"], creds["password"])
+    return dump(TokenOut, {"token": users.issue_token(user), "token_type": "Bearer", "username": user.username,
+                           "roles": user.roles,
+                           "expires_in": int(current_app.config.get("API_TOKEN_MAX_AGE_SECONDS", 86400))})

@@ -1,0 +1,75 @@
+"""The inbox and the task actions: claim, unclaim, assign, complete."""
+
+from __future__ import annotations
+
+from ..models import HumanTask
+from ..services import forms, queries
+from ..services import instances as instance_service
+from . import bp
+from .auth import current_actor
+from .docs import doc
+from .io import View, body, dump, query
+from .rendering import render_instructions
+from .schemas import AssignIn, CompleteIn, CompleteOut, TaskDetailOut, TaskPageOut, TaskQuery
+
+TAGS = ["tasks"]
+
+
+def _detail(task: HumanTask):  # noqa: ANN202
+    instance = instance_service.get(task.instance_id)
+    data = instance_service.task_data(task)
+    deployment_id = instance.process_version.deployment_id
+    view = View(task, instance=instance, data=data,
+                form_schema=forms.load_form(deployment_id, task.form_schema_file, data),
+                form_ui_schema=forms.load_form(deployment_id, task.form_ui_file, data),
+                instructions_html=render_instructions(task.instructions, data))
+    return dump(TaskDetailOut, view)
+
+
+@bp.get("/tasks")
+@doc(summary="The caller's inbox", tags=TAGS, query=TaskQuery, responses={200: TaskPageOut},
+     description="Tasks assigned to the caller plus unclaimed READY tasks offered to one of their roles "
+                 "or to them by name. status=completed lists the tasks they completed; all lists both.")
+def inbox():  # noqa: ANN201
+    return dump(TaskPageOut, queries.inbox(current_actor(), **query(TaskQuery)))
+
+
+@bp.get("/tasks/<task_id>")
+@doc(summary="A task with its form, rendered instructions, data and instance", tags=TAGS,
+     responses={200: TaskDetailOut}, errors=(404,))
+def get_task(task_id: str):  # noqa: ANN201
+    return _detail(instance_service.visible_task(task_id, current_actor()))
+
+
+@bp.post("/tasks/<task_id>/claim")
+@doc(summary="Claim a task offered to the caller", tags=TAGS, responses={200: TaskDetailOut},
+     errors=(403, 404, 409))
+def claim_task(task_id: str):  # noqa: ANN201
+    return _detail(instance_service.claim(task_id, current_actor()))
+
+
+@bp.post("/tasks/<task_id>/unclaim")
+@doc(summary="Release a claimed task (its assignee or an admin)", tags=TAGS, responses={200: TaskDetailOut},
+     errors=(403, 404, 409))
+def unclaim_task(task_id: str):  # noqa: ANN201
+    return _detail(instance_service.unclaim(task_id, current_actor()))
+
+
+@bp.post("/tasks/<task_id>/assign")
+@doc(summary="Assign a task to a user (its assignee, the PMO or an admin)", tags=TAGS, body=AssignIn,
+     responses={200: TaskDetailOut}, errors=(403, 404, 409))
+def assign_task(task_id: str):  # noqa: ANN201
+    username = body(AssignIn)["username"]
+    return _detail(instance_service.assign(task_id, current_actor(), username))
+
+
+@bp.post("/tasks/<task_id>/complete")
+@doc(summary="Complete a task with its form data", tags=TAGS, body=CompleteIn, responses={200: CompleteOut},
+     errors=(403, 404, 409),
+     description="422 lists every form field error (JSON pointer path -> messages); 422 with type "
+                 "step-failed when the engine failed after the task (the instance is in error).")
+def complete_task(task_id: str):  # noqa: ANN201
+    actor = current_actor()
+    data = body(CompleteIn)["data"]
+    instance = instance_service.complete(task_id, actor, data)
+    return dump(CompleteOut, {"instance": instance, "next_tasks": queries.actionable_tasks(instance.id, actor)})

@@ -1,0 +1,62 @@
+"""GET /health and GET /openapi.json (both public)."""
+
+from __future__ import annotations
+
+from api_helpers import API, assert_problem
+from openapi_spec_validator import validate
+
+from app.api import health
+
+
+def test_health_ok_with_embedded_broker(client):
+    r = client.get(f"{API}/health")
+    assert r.status_code == 200
+    body = r.get_json()
+    assert body["status"] == "ok"
+    assert body["database"]["ok"] is True
+    assert body["broker"] == {"ok": True, "detail": "in-process (embedded)"}
+
+
+def test_health_503_when_redis_is_unreachable(client, app):
+    app.config["CELERY_BROKER_URL"] = "redis://127.0.0.1:1/0"
+    r = client.get(f"{API}/health")
+    assert r.status_code == 503
+    body = r.get_json()
+    assert body["broker"]["ok"] is False and body["database"]["ok"] is True
+    assert body["status"] == "degraded"
+
+
+def test_health_503_when_database_fails(client, monkeypatch):
+    monkeypatch.setattr(health, "check_database", lambda: (False, "database unreachable (OperationalError)"))
+    r = client.get(f"{API}/health")
+    assert r.status_code == 503
+    assert r.get_json()["database"]["ok"] is False
+
+
+def test_openapi_document_is_valid_and_complete(client, app):
+    r = client.get(f"{API}/openapi.json")
+    assert r.status_code == 200
+    spec = r.get_json()
+    validate(spec)
+    # every API route and method is documented, with problem answers
+    for rule in app.url_map.iter_rules():
+        if not rule.endpoint.startswith("api."):
+            continue
+        path = rule.rule.replace("<int:", "{").replace("<", "{").replace(">", "}")
+        assert path in spec["paths"], path
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            op = spec["paths"][path][method.lower()]
+            assert "500" in op["responses"]
+            assert op["responses"]["500"]["content"]["application/problem+json"]["schema"] == {
+                "$ref": "#/components/schemas/Problem"}
+    tasks = spec["paths"]["/api/v1/tasks/{task_id}/complete"]["post"]
+    assert {"401", "403", "404", "409", "422"} <= set(tasks["responses"])
+    assert "CompleteIn" in spec["components"]["schemas"]
+    upload = spec["paths"]["/api/v1/process-definitions"]["post"]["requestBody"]["content"]
+    assert "multipart/form-data" in upload
+    assert spec["paths"]["/api/v1/health"]["get"]["security"] == []
+
+
+def test_openapi_needs_no_token_but_other_routes_do(client):
+    assert client.get(f"{API}/openapi.json").status_code == 200
+    assert_problem(client.get(f"{API}/tasks"), 401)
