@@ -1,4 +1,4 @@
-"""GET /health: the database and the Celery broker, for load balancers and operators."""
+"""GET /health: database, Celery broker, timer scheduler lag and workers, for load balancers and operators."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from flask import current_app
 from sqlalchemy import text
 
 from ..extensions import db
+from ..services import operations
 from . import bp
 from .docs import doc
 from .io import dump
@@ -45,12 +46,18 @@ def check_broker(url: str) -> tuple[bool, str]:
 
 
 @bp.get("/health")
-@doc(summary="Health of the database and the task broker", tags=["health"], public=True,
-     responses={200: HealthOut, 503: HealthOut})
+@doc(summary="Health of the database, the task broker, the timer scheduler and the workers", tags=["health"],
+     public=True, responses={200: HealthOut, 503: HealthOut})
 def health():  # noqa: ANN201
     db_ok, db_detail = check_database()
     broker_ok, broker_detail = check_broker(str(current_app.config.get("CELERY_BROKER_URL") or ""))
+    body = {"database": {"ok": db_ok, "detail": db_detail}, "broker": {"ok": broker_ok, "detail": broker_detail}}
     ok = db_ok and broker_ok
-    return dump(HealthOut, {"status": "ok" if ok else "degraded",
-                            "database": {"ok": db_ok, "detail": db_detail},
-                            "broker": {"ok": broker_ok, "detail": broker_detail}}, 200 if ok else 503)
+    if db_ok:
+        body["scheduler"] = operations.scheduler_status()
+        ok = ok and body["scheduler"]["ok"]
+    if broker_ok:
+        body["workers"] = operations.worker_status()
+        ok = ok and body["workers"]["ok"]
+    body["status"] = "ok" if ok else "degraded"
+    return dump(HealthOut, body, 200 if ok else 503)

@@ -60,3 +60,24 @@ def test_openapi_document_is_valid_and_complete(client, app):
 def test_openapi_needs_no_token_but_other_routes_do(client):
     assert client.get(f"{API}/openapi.json").status_code == 200
     assert_problem(client.get(f"{API}/tasks"), 401)
+
+
+def test_health_reports_scheduler_lag_and_degrades_when_timers_are_late(client, app):
+    from datetime import timedelta
+    from pathlib import Path
+
+    from app.engine import clock
+    from app.services import definitions, instances
+    from app.services.instances import Actor
+
+    body = client.get(f"{API}/health").get_json()
+    assert body["scheduler"]["lag_seconds"] == 0 and body["workers"]["ok"] is True
+    definitions.deploy_directory([Path(__file__).parents[1] / "events" / "fixtures"], "admin")
+    instances.start("sla_approval", Actor("maria", frozenset({"project_manager"})), {"project_id": 1})
+    clock.advance(timedelta(days=30))  # nothing fires them: no scheduler runs in this test
+    try:
+        r = client.get(f"{API}/health")
+    finally:
+        clock.reset()
+    assert r.status_code == 503
+    assert r.get_json()["scheduler"]["lag_seconds"] > 60 and r.get_json()["scheduler"]["due_timers"] == 2
