@@ -295,9 +295,8 @@ def _restore(dct: dict[str, Any], spec, subprocess_specs: dict, script_engine) -
 
 
 def _attach_engine(workflow: BpmnWorkflow, script_engine) -> None:  # noqa: ANN001
+    # Subprocesses read the top workflow's engine (their attribute is read-only in SpiffWorkflow 3.2).
     workflow.script_engine = script_engine
-    for sub in workflow.subprocesses.values():
-        sub.script_engine = script_engine
 
 
 def new_workflow(spec, subprocess_specs: dict, script_engine, data: dict[str, Any] | None = None) -> BpmnWorkflow:  # noqa: ANN001

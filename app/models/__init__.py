@@ -28,3 +28,5 @@ __all__ = [
     "User",
     "UserRole",
 ]
+
+from ..projects import models as project_models  # noqa: E402,F401 - PMO project records (and their operators)

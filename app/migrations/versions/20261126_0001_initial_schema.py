@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: (none, first migration)
-Create Date: 2026-11-26 08:56:33.119470
+Create Date: 2026-11-26 09:07:52.674078
 """
 from __future__ import annotations
 
@@ -270,6 +270,96 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_message_subscriptions_instance_id'), ['instance_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_message_subscriptions_name'), ['name'], unique=False)
 
+    op.create_table('projects',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('code', sa.String(length=20), nullable=True),
+    sa.Column('name', sa.String(length=200), nullable=False),
+    sa.Column('project_manager', sa.String(length=80), nullable=False),
+    sa.Column('sponsor', sa.String(length=80), nullable=False),
+    sa.Column('created_by', sa.String(length=80), nullable=False),
+    sa.Column('phase', sa.String(length=20), nullable=False),
+    sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('rag', sa.String(length=10), nullable=True),
+    sa.Column('rag_detail', sa.JSON().with_variant(postgresql.JSONB(), 'postgresql'), nullable=False),
+    sa.Column('portfolio_category', sa.String(length=40), nullable=True),
+    sa.Column('priority', sa.String(length=4), nullable=True),
+    sa.Column('strategic_fit', sa.Integer(), nullable=True),
+    sa.Column('value_score', sa.Integer(), nullable=True),
+    sa.Column('risk_score', sa.Integer(), nullable=True),
+    sa.Column('budget_estimate', sa.Numeric(precision=14, scale=2), nullable=True),
+    sa.Column('budget_baseline', sa.Numeric(precision=14, scale=2), nullable=True),
+    sa.Column('budget_actual', sa.Numeric(precision=14, scale=2), nullable=False),
+    sa.Column('baseline_version', sa.Integer(), nullable=False),
+    sa.Column('start_date', sa.Date(), nullable=True),
+    sa.Column('target_end_date', sa.Date(), nullable=True),
+    sa.Column('end_date', sa.Date(), nullable=True),
+    sa.Column('charter', sa.JSON().with_variant(postgresql.JSONB(), 'postgresql'), nullable=False),
+    sa.Column('plan', sa.JSON().with_variant(postgresql.JSONB(), 'postgresql'), nullable=False),
+    sa.Column('closure', sa.JSON().with_variant(postgresql.JSONB(), 'postgresql'), nullable=False),
+    sa.Column('lifecycle_instance_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['lifecycle_instance_id'], ['process_instances.id'], ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('code')
+    )
+    with op.batch_alter_table('projects', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_projects_phase'), ['phase'], unique=False)
+        batch_op.create_index(batch_op.f('ix_projects_project_manager'), ['project_manager'], unique=False)
+        batch_op.create_index(batch_op.f('ix_projects_sponsor'), ['sponsor'], unique=False)
+        batch_op.create_index(batch_op.f('ix_projects_status'), ['status'], unique=False)
+
+    op.create_table('change_requests',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('project_id', sa.Integer(), nullable=False),
+    sa.Column('number', sa.Integer(), nullable=False),
+    sa.Column('title', sa.String(length=200), nullable=False),
+    sa.Column('description', sa.Text(), nullable=False),
+    sa.Column('reason', sa.Text(), nullable=False),
+    sa.Column('cost_impact', sa.Numeric(precision=14, scale=2), nullable=False),
+    sa.Column('schedule_impact_days', sa.Integer(), nullable=False),
+    sa.Column('scope_impact', sa.Text(), nullable=False),
+    sa.Column('risk_impact', sa.String(length=20), nullable=False),
+    sa.Column('assessed_cost_impact', sa.Numeric(precision=14, scale=2), nullable=True),
+    sa.Column('assessed_schedule_days', sa.Integer(), nullable=True),
+    sa.Column('assessed_risk_level', sa.String(length=20), nullable=True),
+    sa.Column('size', sa.String(length=10), nullable=True),
+    sa.Column('route', sa.String(length=10), nullable=True),
+    sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('requested_by', sa.String(length=80), nullable=False),
+    sa.Column('instance_id', sa.Integer(), nullable=True),
+    sa.Column('reminders_sent', sa.Integer(), nullable=False),
+    sa.Column('submitted_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('decided_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('decision_reason', sa.Text(), nullable=True),
+    sa.Column('applied_baseline_version', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['project_id'], ['projects.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('project_id', 'number', name='uq_change_request_number')
+    )
+    with op.batch_alter_table('change_requests', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_change_requests_instance_id'), ['instance_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_change_requests_project_id'), ['project_id'], unique=False)
+
+    op.create_table('gate_decisions',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('project_id', sa.Integer(), nullable=False),
+    sa.Column('gate_name', sa.String(length=200), nullable=False),
+    sa.Column('recommended', sa.String(length=10), nullable=False),
+    sa.Column('decision', sa.String(length=10), nullable=False),
+    sa.Column('rationale', sa.Text(), nullable=False),
+    sa.Column('quality_assessment', sa.String(length=20), nullable=False),
+    sa.Column('decided_by', sa.String(length=80), nullable=False),
+    sa.Column('recorded_by', sa.String(length=80), nullable=False),
+    sa.Column('overridden', sa.Boolean(), nullable=False),
+    sa.Column('evidence', sa.JSON().with_variant(postgresql.JSONB(), 'postgresql'), nullable=False),
+    sa.Column('decided_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['project_id'], ['projects.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('gate_decisions', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_gate_decisions_project_id'), ['project_id'], unique=False)
+
     op.create_table('human_task_candidates',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('task_id', sa.String(length=36), nullable=False),
@@ -283,17 +373,183 @@ def upgrade() -> None:
         batch_op.create_index('ix_candidates_username', ['username', 'task_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_human_task_candidates_task_id'), ['task_id'], unique=False)
 
+    op.create_table('lessons_learned',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('project_id', sa.Integer(), nullable=False),
+    sa.Column('title', sa.String(length=200), nullable=False),
+    sa.Column('what_went_well', sa.Text(), nullable=False),
+    sa.Column('what_to_improve', sa.Text(), nullable=False),
+    sa.Column('recommendation', sa.Text(), nullable=False),
+    sa.Column('category', sa.String(length=40), nullable=False),
+    sa.Column('tags', sa.JSON().with_variant(postgresql.JSONB(), 'postgresql'), nullable=False),
+    sa.Column('tags_text', sa.String(length=1000), nullable=False),
+    sa.Column('closure_type', sa.String(length=20), nullable=False),
+    sa.Column('published', sa.Boolean(), nullable=False),
+    sa.Column('created_by', sa.String(length=80), nullable=False),
+    sa.Column('curated_by', sa.String(length=80), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['project_id'], ['projects.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('lessons_learned', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_lessons_learned_category'), ['category'], unique=False)
+        batch_op.create_index(batch_op.f('ix_lessons_learned_project_id'), ['project_id'], unique=False)
+
+    op.create_table('project_milestones',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('project_id', sa.Integer(), nullable=False),
+    sa.Column('seq', sa.Integer(), nullable=False),
+    sa.Column('name', sa.String(length=200), nullable=False),
+    sa.Column('due_date', sa.Date(), nullable=False),
+    sa.Column('baseline_due_date', sa.Date(), nullable=False),
+    sa.Column('deliverables', sa.Text(), nullable=False),
+    sa.Column('gate_required', sa.Boolean(), nullable=False),
+    sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('achieved_date', sa.Date(), nullable=True),
+    sa.ForeignKeyConstraint(['project_id'], ['projects.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('project_milestones', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_project_milestones_project_id'), ['project_id'], unique=False)
+
+    op.create_table('project_risks',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('project_id', sa.Integer(), nullable=False),
+    sa.Column('title', sa.String(length=300), nullable=False),
+    sa.Column('probability', sa.Integer(), nullable=False),
+    sa.Column('impact', sa.Integer(), nullable=False),
+    sa.Column('score', sa.Integer(), nullable=False),
+    sa.Column('owner', sa.String(length=120), nullable=False),
+    sa.Column('response', sa.String(length=20), nullable=False),
+    sa.Column('trigger', sa.Text(), nullable=False),
+    sa.Column('action', sa.Text(), nullable=False),
+    sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('source', sa.String(length=40), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.CheckConstraint('impact BETWEEN 1 AND 5', name='ck_risk_impact'),
+    sa.CheckConstraint('probability BETWEEN 1 AND 5', name='ck_risk_probability'),
+    sa.ForeignKeyConstraint(['project_id'], ['projects.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('project_risks', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_project_risks_project_id'), ['project_id'], unique=False)
+
+    op.create_table('resource_allocations',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('project_id', sa.Integer(), nullable=False),
+    sa.Column('role', sa.String(length=120), nullable=False),
+    sa.Column('requested_fte', sa.Numeric(precision=5, scale=2), nullable=False),
+    sa.Column('fte', sa.Numeric(precision=5, scale=2), nullable=False),
+    sa.Column('start_date', sa.Date(), nullable=False),
+    sa.Column('end_date', sa.Date(), nullable=False),
+    sa.Column('named_resource', sa.String(length=120), nullable=False),
+    sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('decided_by', sa.String(length=80), nullable=False),
+    sa.Column('comment', sa.Text(), nullable=False),
+    sa.Column('decided_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('released_at', sa.DateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['project_id'], ['projects.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('resource_allocations', schema=None) as batch_op:
+        batch_op.create_index('ix_allocations_status_dates', ['status', 'start_date', 'end_date'], unique=False)
+        batch_op.create_index(batch_op.f('ix_resource_allocations_project_id'), ['project_id'], unique=False)
+
+    op.create_table('status_reports',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('project_id', sa.Integer(), nullable=False),
+    sa.Column('period_end', sa.Date(), nullable=False),
+    sa.Column('schedule_rag', sa.String(length=10), nullable=False),
+    sa.Column('budget_rag', sa.String(length=10), nullable=False),
+    sa.Column('scope_rag', sa.String(length=10), nullable=False),
+    sa.Column('resources_rag', sa.String(length=10), nullable=False),
+    sa.Column('risk_rag', sa.String(length=10), nullable=False),
+    sa.Column('overall_rag', sa.String(length=10), nullable=False),
+    sa.Column('max_risk_score', sa.Integer(), nullable=False),
+    sa.Column('summary', sa.Text(), nullable=False),
+    sa.Column('achievements', sa.Text(), nullable=False),
+    sa.Column('next_steps', sa.Text(), nullable=False),
+    sa.Column('top_issues', sa.JSON().with_variant(postgresql.JSONB(), 'postgresql'), nullable=False),
+    sa.Column('snapshot', sa.JSON().with_variant(postgresql.JSONB(), 'postgresql'), nullable=False),
+    sa.Column('escalated', sa.Boolean(), nullable=False),
+    sa.Column('escalation_reason', sa.Text(), nullable=False),
+    sa.Column('pmo_review', sa.JSON().with_variant(postgresql.JSONB(), 'postgresql'), nullable=True),
+    sa.Column('submitted_by', sa.String(length=80), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['project_id'], ['projects.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('status_reports', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_status_reports_project_id'), ['project_id'], unique=False)
+
+    op.create_table('change_decisions',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('change_request_id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=20), nullable=False),
+    sa.Column('decided_as', sa.String(length=40), nullable=False),
+    sa.Column('decided_by', sa.String(length=80), nullable=False),
+    sa.Column('decision', sa.String(length=20), nullable=False),
+    sa.Column('reason', sa.Text(), nullable=False),
+    sa.Column('decided_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['change_request_id'], ['change_requests.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('change_decisions', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_change_decisions_change_request_id'), ['change_request_id'], unique=False)
+
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table('change_decisions', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_change_decisions_change_request_id'))
+
+    op.drop_table('change_decisions')
+    with op.batch_alter_table('status_reports', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_status_reports_project_id'))
+
+    op.drop_table('status_reports')
+    with op.batch_alter_table('resource_allocations', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_resource_allocations_project_id'))
+        batch_op.drop_index('ix_allocations_status_dates')
+
+    op.drop_table('resource_allocations')
+    with op.batch_alter_table('project_risks', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_project_risks_project_id'))
+
+    op.drop_table('project_risks')
+    with op.batch_alter_table('project_milestones', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_project_milestones_project_id'))
+
+    op.drop_table('project_milestones')
+    with op.batch_alter_table('lessons_learned', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_lessons_learned_project_id'))
+        batch_op.drop_index(batch_op.f('ix_lessons_learned_category'))
+
+    op.drop_table('lessons_learned')
     with op.batch_alter_table('human_task_candidates', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_human_task_candidates_task_id'))
         batch_op.drop_index('ix_candidates_username')
         batch_op.drop_index('ix_candidates_role')
 
     op.drop_table('human_task_candidates')
+    with op.batch_alter_table('gate_decisions', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_gate_decisions_project_id'))
+
+    op.drop_table('gate_decisions')
+    with op.batch_alter_table('change_requests', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_change_requests_project_id'))
+        batch_op.drop_index(batch_op.f('ix_change_requests_instance_id'))
+
+    op.drop_table('change_requests')
+    with op.batch_alter_table('projects', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_projects_status'))
+        batch_op.drop_index(batch_op.f('ix_projects_sponsor'))
+        batch_op.drop_index(batch_op.f('ix_projects_project_manager'))
+        batch_op.drop_index(batch_op.f('ix_projects_phase'))
+
+    op.drop_table('projects')
     with op.batch_alter_table('message_subscriptions', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_message_subscriptions_name'))
         batch_op.drop_index(batch_op.f('ix_message_subscriptions_instance_id'))
