@@ -2,8 +2,8 @@
 
 from .audit import AuditEntry
 from .events import InstanceTimer, Message, MessageSubscription
-from .ops import Heartbeat
 from .instance import HumanTask, HumanTaskCandidate, ProcessInstance
+from .ops import Heartbeat
 from .people import Delegation, Notification, OutOfOffice, TaskComment, TaskDraft
 from .process import Deployment, DeploymentFile, ProcessVersion
 from .user import User, UserRole
