@@ -113,16 +113,37 @@ class OperatorCall:
 
 Operator = Callable[[OperatorCall], Any]
 OPERATORS: dict[str, Operator] = {}
+# Operators that call out of the application (a finance system, e-mail, ...). They never run
+# inside an instance's transaction: the engine pauses before their service task, the step
+# commits, and a background worker calls them with retries (app/tasks.py: pmo.run_external).
+EXTERNAL_OPERATORS: set[str] = set()
 
 
-def register_operator(name: str) -> Callable[[Operator], Operator]:
-    """Register a named service-task operator (``<spiffworkflow:serviceTaskOperator id=...>``)."""
+def register_operator(name: str, *, external: bool = False) -> Callable[[Operator], Operator]:
+    """Register a named service-task operator (``<spiffworkflow:serviceTaskOperator id=...>``).
+
+    ``external=True`` for operators that call other systems: see EXTERNAL_OPERATORS.
+    """
 
     def decorator(fn: Operator) -> Operator:
         OPERATORS[name] = fn
+        if external:
+            EXTERNAL_OPERATORS.add(name)
+        else:
+            EXTERNAL_OPERATORS.discard(name)
         return fn
 
     return decorator
+
+
+@dataclass
+class ExternalCall:
+    """A service task paused for a worker: which task, which operator, with what parameters."""
+
+    task_id: str
+    element_id: str
+    operator: str
+    params: dict[str, Any]
 
 
 # -- script engine ------------------------------------------------------------------------------
@@ -163,6 +184,9 @@ class PmoScriptEngine(PythonScriptEngine):
                 task_id=str(task.id), element_id=task.task_spec.bpmn_id,
             )
         params = {name: p["value"] for name, p in (operation_params or {}).items()}
+        results = self.context.get("external_results") or {}
+        if str(task.id) in results:  # the worker already called it, outside the transaction
+            return json.dumps(results[str(task.id)], default=json_default)
         try:
             result = operator(OperatorCall(params=params, data=task.data, context=self.context))
             return json.dumps(result, default=json_default)
@@ -309,11 +333,58 @@ def new_workflow(spec, subprocess_specs: dict, script_engine, data: dict[str, An
 
 # -- stepping -----------------------------------------------------------------------------------
 
+class _PauseForExternal(Exception):
+    def __init__(self, task) -> None:  # noqa: ANN001
+        super().__init__("external call")
+        self.task = task
+
+
+def _pause_before_external(task) -> None:  # noqa: ANN001
+    operator = getattr(task.task_spec, "operation_name", None)
+    if operator in EXTERNAL_OPERATORS:
+        results = task.workflow.script_engine.context.get("external_results") or {}
+        if str(task.id) not in results:
+            raise _PauseForExternal(task)
+
+
+def pending_external_calls(workflow: BpmnWorkflow) -> list[ExternalCall]:
+    """READY service tasks of external operators: they wait for a worker."""
+    calls = []
+    for task in workflow.get_tasks(state=TaskState.READY):
+        operator = getattr(task.task_spec, "operation_name", None)
+        if operator in EXTERNAL_OPERATORS:
+            calls.append(ExternalCall(str(task.id), task.task_spec.bpmn_id or task.task_spec.name, operator, {}))
+    return calls
+
+
+def external_call_params(workflow: BpmnWorkflow, task_id: str) -> ExternalCall:
+    """Evaluate the parameters of a paused external service task (for the worker that calls it)."""
+    task = find_task(workflow, task_id)
+    operator = getattr(task.task_spec, "operation_name", None) if task is not None else None
+    if task is None or task.state != TaskState.READY or operator not in EXTERNAL_OPERATORS:
+        raise EngineError("no external call is waiting at this task", task_id=task_id)
+    try:
+        params = {name: p["value"] for name, p in task.task_spec.evaluate_params(task).items()}
+    except (SpiffWorkflowException, WorkflowException, SandboxError) as exc:
+        raise EngineError.wrap(exc) from exc
+    return ExternalCall(task_id, task.task_spec.bpmn_id or task.task_spec.name, operator,
+                        json.loads(json.dumps(params, default=json_default)))
+
+
+def task_data_of(workflow: BpmnWorkflow, task_id: str) -> dict[str, Any]:
+    task = find_task(workflow, task_id)
+    return copy.deepcopy(task.data) if task is not None else {}
+
+
 def advance(workflow: BpmnWorkflow) -> None:
-    """Run every automatic step until the workflow waits on people, timers or messages."""
+    """Run every automatic step until the workflow waits on people, timers, messages or workers."""
     try:
         workflow.refresh_timers()
-        workflow.do_engine_steps()
+        try:
+            workflow.do_engine_steps(will_complete_task=_pause_before_external)
+        except _PauseForExternal:
+            # The engine stops here (parallel branches too) until a worker has made the call.
+            pass
     except (SpiffWorkflowException, WorkflowException, SandboxError, EngineError) as exc:
         raise EngineError.wrap(exc) from exc
     except Exception as exc:  # a bug in a script helper or operator must not escape unexplained

@@ -24,6 +24,9 @@ from ..models.instance import InstanceStatus
 log = logging.getLogger(__name__)
 _DISPATCHING: contextvars.ContextVar[bool] = contextvars.ContextVar("pmo_dispatching", default=False)
 _PENDING_FLAG: contextvars.ContextVar[bool] = contextvars.ContextVar("pmo_pending_messages", default=False)
+# External service calls the committed step paused at: queued for a worker after the commit.
+_EXTERNAL_CALLS: contextvars.ContextVar[list[tuple[int, str]] | None] = contextvars.ContextVar(
+    "pmo_external_calls", default=None)
 
 
 # -- inside a command ---------------------------------------------------------------------------
@@ -31,13 +34,19 @@ _PENDING_FLAG: contextvars.ContextVar[bool] = contextvars.ContextVar("pmo_pendin
 def sync(instance: ProcessInstance, workflow) -> None:  # noqa: ANN001
     timers = runtime.waiting_timers(workflow)
     subscriptions = runtime.waiting_messages(workflow)
+    external = runtime.pending_external_calls(workflow)
     waiting = {
         "timers": [{"task_id": t.task_id, "element_id": t.element_id, "kind": t.kind,
                     "due_at": t.due_at.isoformat()} for t in timers],
         "messages": [{"name": name, "correlations": corr} for name, corr in subscriptions],
+        "external": [{"task_id": c.task_id, "element_id": c.element_id, "operator": c.operator} for c in external],
     }
     if instance.status in (InstanceStatus.TERMINATED, InstanceStatus.COMPLETED):
-        waiting = {"timers": [], "messages": []}
+        waiting = {"timers": [], "messages": [], "external": []}
+    if waiting["external"] and instance.status == InstanceStatus.RUNNING:
+        queued = _EXTERNAL_CALLS.get() or []
+        queued.extend((instance.id, c["task_id"]) for c in waiting["external"])
+        _EXTERNAL_CALLS.set(queued)
     previous = instance.waiting or {}
     if instance.id is not None and previous.get("timers", []) != waiting["timers"]:
         if previous.get("timers"):
@@ -134,8 +143,20 @@ def lag_seconds(now: datetime | None = None) -> float:
 
 # -- messages -------------------------------------------------------------------------------------
 
+def forget_uncommitted() -> None:
+    """A step rolled back: drop what it would have queued."""
+    _EXTERNAL_CALLS.set(None)
+
+
 def after_commit() -> None:
-    """Deliver the messages the committed step threw (unless a dispatch loop is already running)."""
+    """Queue the external calls the committed step paused at, and deliver the messages it threw."""
+    calls = _EXTERNAL_CALLS.get()
+    if calls:
+        _EXTERNAL_CALLS.set(None)
+        from ..tasks import run_external
+
+        for instance_id, task_id in calls:
+            run_external.delay(instance_id, task_id)
     if not _PENDING_FLAG.get() or _DISPATCHING.get():
         return
     _PENDING_FLAG.set(False)

@@ -128,13 +128,16 @@ def _run_command(instance_id: int, actor: Actor, action: str,
         return instance
     except runtime.EngineError as err:
         db.session.rollback()
+        events.forget_uncommitted()
         _record_failure(instance_id, actor, action, err, task_id, audit_data)
         raise StepFailed(f"the step failed and nothing was changed: {err.message}", errors=err.as_dict()) from err
     except StaleDataError as exc:
         db.session.rollback()
+        events.forget_uncommitted()
         raise Conflict(f"process instance {instance_id} was changed by someone else; reload and retry") from exc
     except OperationalError as exc:
         db.session.rollback()
+        events.forget_uncommitted()
         if "locked" in str(exc).lower():
             raise Conflict(f"process instance {instance_id} is busy; retry") from exc
         raise
@@ -351,6 +354,49 @@ def start_by_message(version: ProcessVersion, name: str, payload: Any, correlati
     """Start an instance whose start event waits for ``name`` and hand it the message."""
     instance = start(version.process_key, SYSTEM, {}, version=version)
     return receive_message(instance.id, name, payload, correlations, message_id)
+
+
+def external_call(instance_id: int, task_id: str) -> tuple[runtime.ExternalCall, dict[str, Any]]:
+    """The paused external call at ``task_id`` with its evaluated parameters and the task's data.
+
+    Raises Conflict when the instance no longer waits there (a redelivered task: nothing to do).
+    """
+    instance = get(instance_id)
+    if instance.status != InstanceStatus.RUNNING or not any(
+            c.get("task_id") == task_id for c in (instance.waiting or {}).get("external", [])):
+        raise Conflict(f"process instance {instance_id} does not wait for an external call at {task_id}")
+    workflow = _load(instance, _script_engine(instance, SYSTEM, instance.process_key))
+    try:
+        call = runtime.external_call_params(workflow, task_id)
+    except runtime.EngineError as err:
+        db.session.rollback()
+        _record_failure(instance_id, SYSTEM, "external_call", err, task_id, None)
+        raise StepFailed(f"the external call's parameters failed: {err.message}", errors=err.as_dict()) from err
+    return call, runtime.task_data_of(workflow, task_id)
+
+
+def external_result(instance_id: int, task_id: str, result: Any, attempts: int = 1) -> ProcessInstance:
+    """Hand a worker's result to the paused service task and let the process go on."""
+
+    def change(instance: ProcessInstance, workflow) -> dict[str, Any]:  # noqa: ANN001
+        if not any(c.get("task_id") == task_id for c in (instance.waiting or {}).get("external", [])):
+            raise _NothingToDo
+        workflow.script_engine.context["external_results"] = {task_id: result}
+        runtime.advance(workflow)
+        return {"attempts": attempts}
+
+    try:
+        return _run_command(instance_id, SYSTEM, "external_call_done", change, task_id=task_id,
+                            allowed=(InstanceStatus.RUNNING,))
+    except _NothingToDo:
+        db.session.rollback()
+        return get(instance_id)
+
+
+def external_failed(instance_id: int, task_id: str, element_id: str, message: str) -> None:
+    """The last retry failed: the instance becomes an incident an admin can retry."""
+    _record_failure(instance_id, SYSTEM, "external_call", runtime.EngineError(
+        message, task_id=task_id, element_id=element_id), task_id, None)
 
 
 class _NothingToDo(Exception):

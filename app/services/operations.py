@@ -53,9 +53,11 @@ def stuck(limit: int = 200) -> list[ProcessInstance]:
     open_task = exists().where(HumanTask.instance_id == ProcessInstance.id, HumanTask.status == TaskStatus.READY)
     timer = exists().where(InstanceTimer.instance_id == ProcessInstance.id)
     subscription = exists().where(MessageSubscription.instance_id == ProcessInstance.id)
-    return list(db.session.scalars(
+    rows = db.session.scalars(
         select(ProcessInstance).where(ProcessInstance.status == InstanceStatus.RUNNING, ~open_task, ~timer,
-                                      ~subscription).order_by(ProcessInstance.id).limit(limit)))
+                                      ~subscription).order_by(ProcessInstance.id).limit(limit))
+    # Waiting for a worker's external call is waiting on something.
+    return [i for i in rows if not (i.waiting or {}).get("external")]
 
 
 def overdue_timers(late_by: float = OVERDUE_TIMER_SECONDS, limit: int = 200) -> list[InstanceTimer]:
