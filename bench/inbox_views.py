@@ -1,0 +1,227 @@
+"""Inbox views at volume: a user with 5,000 open candidate tasks in a database of 500,000 tasks.
+
+Seeds fast with bulk inserts (executemany on SQLite, COPY on PostgreSQL) straight into
+``process_instances``, ``human_tasks`` and ``human_task_candidates`` (instances share one tiny state
+of a real deployed process), then times each inbox page through Flask's test client (server time:
+routing, queries, template) and prints median and p95 per view, on SQLite and PostgreSQL.
+
+    /tmp/venv/bin/python bench/inbox_views.py [--tasks 500000] [--mine 5000] [--runs 30]
+        [--pg-url postgresql+psycopg://postgres@127.0.0.1:5432/pmo_inbox_bench] [--no-pg] [--no-indexes]
+
+The PostgreSQL database is created when missing and its tables are dropped and recreated. The
+proposed extra indexes (see INDEXES) are created unless --no-indexes. Never asserts timings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+ROOT = Path(__file__).resolve().parent.parent
+TASKS_PER_INSTANCE = 10
+INDEXES = [
+    "CREATE INDEX IF NOT EXISTS ix_human_tasks_completed_by ON human_tasks (completed_by, completed_at)",
+    "CREATE INDEX IF NOT EXISTS ix_human_tasks_assignee_status ON human_tasks (assignee, status)",
+    "CREATE INDEX IF NOT EXISTS ix_process_instances_started_by ON process_instances (started_by)",
+]
+VIEWS = [
+    ("mine", "/inbox?view=mine"),
+    ("available", "/inbox?view=available"),
+    ("available p.50", "/inbox?view=available&page=50"),
+    ("available overdue", "/inbox?view=available&overdue=1"),
+    ("available search", "/inbox?view=available&q=budget"),
+    ("available sort title", "/inbox?view=available&sort=title"),
+    ("waiting", "/inbox?view=waiting"),
+    ("completed", "/inbox?view=completed"),
+    ("live (unchanged)", None),
+]
+
+
+def _rows(n_tasks: int, mine: int, instance_ids: list[int], version_id: int):  # noqa: ANN202
+    """(tasks, candidates): ``mine`` open tasks for role 'sponsor', the rest for other roles or done."""
+    now = datetime.now(UTC)
+    rng = random.Random(7)
+    roles = ["project_manager", "pmo", "ccb_member", "quality_lead", "resource_manager"]
+    tasks, candidates = [], []
+    for i in range(n_tasks):
+        tid = str(uuid.UUID(int=rng.getrandbits(128)))
+        instance_id = instance_ids[i // TASKS_PER_INSTANCE]
+        if i < mine:
+            status, role, completed_by, completed_at = "ready", "sponsor", None, None
+        elif i % 3 == 0:
+            status, role = "completed", roles[i % len(roles)]
+            completed_by, completed_at = ("bench_sponsor" if i % 97 == 0 else f"user{i % 400}"), now
+        else:
+            status, role, completed_by, completed_at = "ready", roles[i % len(roles)], None, None
+        created = now - timedelta(minutes=rng.randint(0, 60 * 24 * 60))
+        due = created + timedelta(days=rng.randint(1, 30)) if i % 4 else None
+        title = f"{'Approve budget' if i % 5 == 0 else 'Review change'} {i}"
+        tasks.append({"id": tid, "instance_id": instance_id, "process_key": "simple_approval",
+                      "process_name": "Simple approval", "element_id": "approve", "title": title, "lane": role,
+                      "assignee": None, "status": status, "priority": 50 + (i % 3) * 10,
+                      "form_schema_file": "decision-schema.json", "form_ui_file": None, "instructions": None,
+                      "created_at": created, "due_at": due, "completed_at": completed_at,
+                      "completed_by": completed_by, "excluded_users": "[]"})
+        candidates.append({"task_id": tid, "role": role, "username": None})
+    return tasks, candidates
+
+
+def seed(app, n_tasks: int, mine: int, indexes: bool) -> float:  # noqa: ANN001
+    from sqlalchemy import text
+
+    from app.extensions import db
+    from app.services import definitions, instances, users
+
+    started = time.perf_counter()
+    users.seed_demo_users()
+    users.create("bench_sponsor", "bench-password-1", ["sponsor"], email="bench@pmo.example")
+    definitions.deploy_directory([ROOT / "tests" / "fixtures"], "admin")
+    first = instances.start("simple_approval", instances.Actor.of(users.get("maria")), {"title": "Seed"})
+    db.session.commit()
+    version_id = first.process_version_id
+    state = json.dumps(first.state)
+    base_id = first.id + 1
+    db.session.commit()  # end the read transaction: it would keep an old snapshot (SQLite WAL)
+    n_instances = n_tasks // TASKS_PER_INSTANCE + 1
+    now = datetime.now(UTC)
+    instance_rows = [{"id": base_id + i, "process_version_id": version_id, "process_key": "simple_approval",
+                      "status": "running", "business_key": f"project:{i % 300}",
+                      "started_by": "bench_sponsor" if i % 1000 == 0 else f"user{i % 400}",
+                      "created_at": now, "updated_at": now, "state": state, "serializer_version": "1",
+                      "waiting": "{}", "lock_version": 1} for i in range(n_instances)]
+    instance_ids = [r["id"] for r in instance_rows]
+    tasks, candidates = _rows(n_tasks, mine, instance_ids, version_id)
+    engine = db.engine
+    if engine.dialect.name == "postgresql":
+        raw = engine.raw_connection()
+        try:
+            with raw.cursor() as cur:
+                _copy(cur, "process_instances", instance_rows)
+                _copy(cur, "human_tasks", tasks)
+                _copy(cur, "human_task_candidates", candidates)
+            raw.commit()
+        finally:
+            raw.close()
+    else:
+        def value(v):  # noqa: ANN001, ANN202 - SQLite stores DateTime as naive UTC text
+            return v.astimezone(UTC).replace(tzinfo=None).isoformat(" ") if isinstance(v, datetime) else v
+
+        with engine.begin() as conn:
+            for table, rows in (("process_instances", instance_rows), ("human_tasks", tasks),
+                                ("human_task_candidates", candidates)):
+                columns = list(rows[0])
+                sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+                for chunk in range(0, len(rows), 20000):
+                    conn.exec_driver_sql(sql, [tuple(value(r[c]) for c in columns) for r in rows[chunk:chunk + 20000]])
+    with engine.begin() as conn:
+        if indexes:
+            for ddl in INDEXES:
+                conn.execute(text(ddl))
+        conn.execute(text("ANALYZE"))
+    db.session.commit()
+    return time.perf_counter() - started
+
+
+def _copy(cur, table: str, rows: list[dict]) -> None:  # noqa: ANN001
+    columns = list(rows[0])
+    with cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row([row[c] for c in columns])
+
+
+def measure(app, username: str, runs: int) -> dict[str, tuple[float, float]]:  # noqa: ANN001
+    import re
+
+    client = app.test_client()
+    page = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    client.post("/login", data={"username": username, "password": username if username != "bench_sponsor"
+                                else "bench-password-1", "csrf_token": token})
+    results = {}
+    for name, path in VIEWS:
+        if path is None:
+            sig = client.get("/inbox/live?view=available").get_json()["signature"]
+            path = f"/inbox/live?view=available&sig={sig}"
+        times = []
+        for i in range(runs + 2):
+            t0 = time.perf_counter()
+            response = client.get(path)
+            elapsed = (time.perf_counter() - t0) * 1000
+            assert response.status_code in (200, 204), (path, response.status_code)
+            if i >= 2:  # two warm-up requests
+                times.append(elapsed)
+        times.sort()
+        results[name] = (statistics.median(times), times[max(0, int(len(times) * 0.95) - 1)])
+    return results
+
+
+def run(url: str, label: str, args) -> None:  # noqa: ANN001
+    from app import create_app
+    from app.extensions import db
+    from app.services import inbox
+
+    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench", "TESTING": False, "WTF_CSRF_ENABLED": True})
+    with app.app_context():
+        db.drop_all()
+        db.create_all()
+        seconds = seed(app, args.tasks, args.mine, not args.no_indexes)
+        username = "bench_sponsor"
+        counts = inbox.counts(username, ["sponsor"])
+        db.session.remove()
+    print(f"\n== {label}: {args.tasks:,} tasks, {args.mine:,} open for the user's role; seeded in {seconds:.1f} s;"
+          f" indexes {'off' if args.no_indexes else 'on'}")
+    print(f"   counts for {username}: {counts}")
+    with app.test_request_context():
+        results = measure(app, username, args.runs)
+    print(f"   {'view':24} {'median ms':>10} {'p95 ms':>10}")
+    for name, (median, p95) in results.items():
+        print(f"   {name:24} {median:10.1f} {p95:10.1f}")
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def _ensure_pg_database(url: str) -> None:
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        if not conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": parsed.database}).scalar():
+            conn.execute(text(f'CREATE DATABASE "{parsed.database}"'))
+    admin.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tasks", type=int, default=500_000)
+    parser.add_argument("--mine", type=int, default=5_000)
+    parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--pg-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/pmo_inbox_bench")
+    parser.add_argument("--no-pg", action="store_true")
+    parser.add_argument("--no-sqlite", action="store_true")
+    parser.add_argument("--no-indexes", action="store_true")
+    args = parser.parse_args()
+    import app.projects  # noqa: F401 - the projects table, for project names and search
+
+    if not args.no_sqlite:
+        with tempfile.TemporaryDirectory() as tmp:
+            run(f"sqlite:///{tmp}/bench.db", "SQLite", args)
+    if not args.no_pg:
+        _ensure_pg_database(args.pg_url)
+        run(args.pg_url, "PostgreSQL", args)
+
+
+if __name__ == "__main__":
+    main()
