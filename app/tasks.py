@@ -66,3 +66,11 @@ def run_external(self, instance_id: int, task_id: str) -> str:  # noqa: ANN001
         return "failed"
     instances.external_result(instance_id, task_id, result, attempts=attempt)
     return "done"
+
+
+@shared_task(name="pmo.notifications_pass")
+def notifications_pass() -> dict:
+    """Overdue-task notices (never twice) and pending e-mails (only when SMTP_HOST is set)."""
+    from .services import notifications
+
+    return {"overdue": notifications.overdue_pass(), "emailed": notifications.deliver_pending_emails()}

@@ -31,7 +31,7 @@ class ProcessInstance(db.Model):
     process_key: Mapped[str] = mapped_column(String(200), index=True)
     status: Mapped[str] = mapped_column(String(20), default=InstanceStatus.RUNNING, index=True)
     business_key: Mapped[str | None] = mapped_column(String(200), nullable=True, index=True)
-    started_by: Mapped[str] = mapped_column(String(80))
+    started_by: Mapped[str] = mapped_column(String(80), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
@@ -80,7 +80,7 @@ class HumanTask(db.Model):
     element_id: Mapped[str] = mapped_column(String(200))
     title: Mapped[str] = mapped_column(String(500))
     lane: Mapped[str | None] = mapped_column(String(200), nullable=True)
-    assignee: Mapped[str | None] = mapped_column(String(80), nullable=True, index=True)
+    assignee: Mapped[str | None] = mapped_column(String(80), nullable=True)
     status: Mapped[str] = mapped_column(String(20), default=TaskStatus.READY)
     priority: Mapped[int] = mapped_column(Integer, default=50)
     form_schema_file: Mapped[str | None] = mapped_column(String(300), nullable=True)
@@ -101,6 +101,8 @@ class HumanTask(db.Model):
     __table_args__ = (
         Index("ix_human_tasks_instance_status", "instance_id", "status"),
         Index("ix_human_tasks_status_created", "status", "created_at"),
+        Index("ix_human_tasks_assignee_status", "assignee", "status"),
+        Index("ix_human_tasks_completed_by", "completed_by", "completed_at"),
     )
 
     @property

@@ -32,7 +32,7 @@ from ..extensions import db
 from ..models import HumanTask, HumanTaskCandidate, ProcessInstance, ProcessVersion, User
 from ..models.base import utcnow
 from ..models.instance import InstanceStatus, TaskStatus
-from . import audit, definitions, events, forms
+from . import audit, definitions, events, forms, notifications
 from .errors import BadRequest, Conflict, Forbidden, NotFound, StepFailed
 
 # Set while a command's transaction is being opened, so SQLite starts it with BEGIN IMMEDIATE.
@@ -221,6 +221,7 @@ def _sync_human_tasks(instance: ProcessInstance, workflow, actor: Actor,  # noqa
     if gone:
         db.session.execute(update(HumanTask).where(HumanTask.id.in_(gone)).values(
             status=TaskStatus.CANCELLED, completed_at=now))
+    created: list[HumanTask] = []
     for task_id, info in ready.items():
         if task_id in open_rows:
             continue
@@ -246,6 +247,10 @@ def _sync_human_tasks(instance: ProcessInstance, workflow, actor: Actor,  # noqa
         row.excluded_users = _excluded_users(info)
         row.candidates = [HumanTaskCandidate(role=r) for r in roles] + [HumanTaskCandidate(username=u) for u in users]
         db.session.add(row)
+        created.append(row)
+    if created:
+        # Out-of-office routing and "new task" notices, in this same transaction.
+        notifications.record_for_new_tasks(db.session, created)
 
 
 # -- commands ---------------------------------------------------------------------------------
@@ -516,6 +521,7 @@ def complete(task_id: str, actor: Actor, data: dict[str, Any] | None) -> Process
         if status != TaskStatus.READY:
             raise Conflict(f"task {task_id} is already {status}")
         runtime.complete_user_task(workflow, task_id, data)
+        notifications.record_decision(db.session, inst, db.session.get(HumanTask, task_id), actor.username, data)
         return {}
 
     return _run_command(task.instance_id, actor, "complete_task", change, task_id=task_id,

@@ -19,6 +19,17 @@ from . import events, instances, operations
 
 log = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 5.0
+NOTIFICATIONS_SECONDS = 60.0
+
+
+def notifications_pass() -> None:
+    """Overdue notices and e-mails: in-process when embedded, queued for a worker when scaled out."""
+    from ..tasks import notifications_pass as task
+
+    if is_eager(current_app):
+        task.apply()
+    else:
+        task.delay()
 
 
 def run_once(limit: int = 100) -> int:
@@ -74,6 +85,7 @@ class SchedulerThread(threading.Thread):
     def run(self) -> None:
         with self.app.app_context():
             last_beat = 0.0
+            last_notify = 0.0
             while not self._stop_event.is_set():
                 if time.monotonic() - last_beat >= HEARTBEAT_SECONDS:
                     last_beat = time.monotonic()
@@ -82,6 +94,13 @@ class SchedulerThread(threading.Thread):
                     except Exception as exc:  # noqa: BLE001 - health reporting must not stop firing
                         db.session.rollback()
                         log.warning("scheduler heartbeat failed: %s", exc)
+                if time.monotonic() - last_notify >= NOTIFICATIONS_SECONDS:
+                    last_notify = time.monotonic()
+                    try:
+                        notifications_pass()
+                    except Exception as exc:  # noqa: BLE001 - notices must not stop timers
+                        db.session.rollback()
+                        log.warning("notifications pass failed: %s", exc)
                 try:
                     run_once()
                 except Exception as exc:  # noqa: BLE001 - keep the scheduler alive (e.g. DB restarting)

@@ -80,7 +80,36 @@ def date_filter(when: datetime | None) -> str:
 
 @bp.app_context_processor
 def _layout_context() -> dict[str, object]:
-    return {"role_labels": current_app.config.get("ROLES", {})}
+    unread = 0
+    if current_user.is_authenticated:
+        from ..services import notifications
+
+        unread = notifications.unread_count(current_user.username)
+    return {"role_labels": current_app.config.get("ROLES", {}), "unread_notifications": unread}
+
+
+@bp.app_template_filter("humanize")
+def humanize_filter(key: object) -> str:
+    text = str(key).replace("_", " ").strip()
+    return text[:1].upper() + text[1:]
+
+
+@bp.app_template_filter("show")
+def show_filter(value: object) -> str:
+    """A submitted value as short text (lists and objects flattened)."""
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, int | float):
+        return f"{value:,}"
+    if isinstance(value, dict):
+        return "; ".join(f"{humanize_filter(k)}: {show_filter(v)}" for k, v in value.items())
+    if isinstance(value, list):
+        return " | ".join(show_filter(v) for v in value) or "—"
+    return str(value)
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -124,3 +153,7 @@ def vendor(package: str, filename: str):  # noqa: ANN201
     if folder is None or not folder.is_dir():
         abort(404)
     return send_from_directory(folder, filename, max_age=3600)  # safe_join refuses '..' and absolute paths
+
+
+# Route modules register on ``bp`` when imported (after ``bp`` exists).
+from . import account_pages, inbox_pages, task_pages  # noqa: E402, F401

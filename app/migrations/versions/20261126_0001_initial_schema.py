@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: (none, first migration)
-Create Date: 2026-11-26 09:07:52.674078
+Create Date: 2026-11-26 09:28:16.835943
 """
 from __future__ import annotations
 
@@ -214,6 +214,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_process_instances_business_key'), ['business_key'], unique=False)
         batch_op.create_index(batch_op.f('ix_process_instances_process_key'), ['process_key'], unique=False)
         batch_op.create_index(batch_op.f('ix_process_instances_process_version_id'), ['process_version_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_process_instances_started_by'), ['started_by'], unique=False)
         batch_op.create_index(batch_op.f('ix_process_instances_status'), ['status'], unique=False)
 
     op.create_table('human_tasks',
@@ -239,7 +240,8 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('human_tasks', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_human_tasks_assignee'), ['assignee'], unique=False)
+        batch_op.create_index('ix_human_tasks_assignee_status', ['assignee', 'status'], unique=False)
+        batch_op.create_index('ix_human_tasks_completed_by', ['completed_by', 'completed_at'], unique=False)
         batch_op.create_index('ix_human_tasks_instance_status', ['instance_id', 'status'], unique=False)
         batch_op.create_index('ix_human_tasks_status_created', ['status', 'created_at'], unique=False)
 
@@ -563,11 +565,13 @@ def downgrade() -> None:
     with op.batch_alter_table('human_tasks', schema=None) as batch_op:
         batch_op.drop_index('ix_human_tasks_status_created')
         batch_op.drop_index('ix_human_tasks_instance_status')
-        batch_op.drop_index(batch_op.f('ix_human_tasks_assignee'))
+        batch_op.drop_index('ix_human_tasks_completed_by')
+        batch_op.drop_index('ix_human_tasks_assignee_status')
 
     op.drop_table('human_tasks')
     with op.batch_alter_table('process_instances', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_process_instances_status'))
+        batch_op.drop_index(batch_op.f('ix_process_instances_started_by'))
         batch_op.drop_index(batch_op.f('ix_process_instances_process_version_id'))
         batch_op.drop_index(batch_op.f('ix_process_instances_process_key'))
         batch_op.drop_index(batch_op.f('ix_process_instances_business_key'))

@@ -1,0 +1,208 @@
+"""Delegation and out-of-office.
+
+- **Delegate**: the assignee hands a task to a colleague who may take it and keeps ownership: the
+  delegate becomes the assignee (through ``instances.assign``), a ``Delegation`` row records owner
+  and delegate, and the owner's "Delegated by me" view lists the task until it is done.
+- **Out of office**: a user names a stand-in for a period. New tasks that would go to them by name
+  go to the stand-in, and new tasks offered to their roles are offered to the stand-in too
+  (``apply_out_of_office``, called from ``notifications.record_for_new_tasks`` inside the
+  instance command that creates the tasks).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..extensions import db
+from ..models import Delegation, HumanTask, HumanTaskCandidate, OutOfOffice, User, UserRole
+from ..models.base import utcnow
+from ..models.instance import TaskStatus
+from ..models.people import DelegationReason
+from . import audit, instances
+from .errors import BadRequest, Conflict, Forbidden, Invalid
+from .instances import Actor
+
+
+def _active_user(username: str) -> User:
+    user = db.session.scalars(select(User).where(User.username == username)).first()
+    if user is None or not user.active:
+        raise BadRequest(f"no active user named '{username}'")
+    return user
+
+
+# -- delegation ------------------------------------------------------------------------------------
+
+def delegate(task_id: str, actor: Actor, delegate_to: str, note: str = "") -> Delegation:
+    """Hand ``task_id`` to ``delegate_to`` while ``actor`` keeps ownership (claims it first if needed)."""
+    delegate_to = (delegate_to or "").strip()
+    if not delegate_to:
+        raise Invalid("choose someone to delegate to", errors={"delegate": ["choose a user"]})
+    if delegate_to == actor.username:
+        raise Invalid("you cannot delegate a task to yourself", errors={"delegate": ["choose someone else"]})
+    task = instances.visible_task(task_id, actor)
+    if task.status != TaskStatus.READY:
+        raise Conflict(f"task {task_id} is already {task.status}")
+    _active_user(delegate_to)
+    if task.assignee is None:
+        instances.claim(task_id, actor)
+    elif task.assignee != actor.username:
+        raise Forbidden("only the assignee can delegate this task")
+    instances.assign(task_id, actor, delegate_to)
+    task = db.session.get(HumanTask, task_id)
+    for old in db.session.scalars(select(Delegation).where(Delegation.task_id == task_id, Delegation.active.is_(True),
+                                                           Delegation.delegate == actor.username)):
+        # re-delegating a delegated task: the original owner keeps watching, the chain is recorded
+        old.note = (old.note + f" (passed on to {delegate_to})").strip()
+    record = Delegation(task_id=task_id, instance_id=task.instance_id, owner=actor.username, delegate=delegate_to,
+                        reason=DelegationReason.DELEGATED, note=(note or "").strip()[:2000])
+    db.session.add(record)
+    audit.record(actor.username, "delegate", instance_id=task.instance_id, task_id=task_id,
+                 process_key=task.process_key, delegate=delegate_to, note=record.note)
+    from . import notifications
+
+    notifications.notify(db.session, [delegate_to], "delegated", task,
+                         f"{actor.username} delegated a task to you: {task.title}", record.note)
+    db.session.commit()
+    return record
+
+
+def return_to_owner(task_id: str, actor: Actor) -> Delegation:
+    """The delegate hands the task back to its owner."""
+    record = active_delegation(task_id)
+    if record is None or record.delegate != actor.username:
+        raise Forbidden("this task was not delegated to you")
+    instances.assign(task_id, actor, record.owner)
+    record = db.session.get(Delegation, record.id)
+    record.active = False
+    record.ended_at = utcnow()
+    db.session.commit()
+    return record
+
+
+def active_delegation(task_id: str) -> Delegation | None:
+    return db.session.scalars(select(Delegation).where(Delegation.task_id == task_id, Delegation.active.is_(True))
+                              .order_by(Delegation.id.desc())).first()
+
+
+def delegations_of(task_id: str) -> list[Delegation]:
+    return list(db.session.scalars(select(Delegation).where(Delegation.task_id == task_id).order_by(Delegation.id)))
+
+
+def assignable_users(task: HumanTask, exclude: Iterable[str] = ()) -> list[User]:
+    """Active users who may take ``task``: a candidate role or name, and not excluded from it."""
+    skip = set(exclude) | set(task.excluded_users or [])
+    roles = task.candidate_roles
+    names = set(task.candidate_users)
+    stmt = select(User).where(User.active.is_(True)).order_by(User.username)
+    if roles:
+        stmt = stmt.where((User.id.in_(select(UserRole.user_id).where(UserRole.role.in_(roles))))
+                          | User.username.in_(names))
+    else:
+        stmt = stmt.where(User.username.in_(sorted(names)))
+    return [u for u in db.session.scalars(stmt) if u.username not in skip]
+
+
+# -- out of office -----------------------------------------------------------------------------------
+
+def set_out_of_office(user: User, stand_in: str, starts_at: datetime, ends_at: datetime,
+                      note: str = "") -> OutOfOffice:
+    errors: dict[str, list[str]] = {}
+    stand_in = (stand_in or "").strip()
+    if not stand_in:
+        errors["stand_in"] = ["choose a stand-in"]
+    elif stand_in == user.username:
+        errors["stand_in"] = ["your stand-in must be someone else"]
+    else:
+        found = db.session.scalars(select(User).where(User.username == stand_in)).first()
+        if found is None or not found.active:
+            errors["stand_in"] = [f"no active user named '{stand_in}'"]
+    if ends_at <= starts_at:
+        errors["ends_at"] = ["must be after the start"]
+    if ends_at <= utcnow():
+        errors.setdefault("ends_at", []).append("must be in the future")
+    if errors:
+        raise Invalid("the out-of-office period has errors", errors=errors)
+    for current in current_out_of_office(user.username, include_future=True):
+        current.cancelled = True
+    record = OutOfOffice(username=user.username, stand_in=stand_in, starts_at=starts_at, ends_at=ends_at,
+                         note=(note or "").strip()[:2000])
+    db.session.add(record)
+    audit.record(user.username, "out_of_office", stand_in=stand_in, starts_at=starts_at.isoformat(),
+                 ends_at=ends_at.isoformat())
+    db.session.commit()
+    return record
+
+
+def cancel_out_of_office(user: User) -> int:
+    rows = current_out_of_office(user.username, include_future=True)
+    for row in rows:
+        row.cancelled = True
+    if rows:
+        audit.record(user.username, "out_of_office_cancelled")
+    db.session.commit()
+    return len(rows)
+
+
+def current_out_of_office(username: str, include_future: bool = False) -> list[OutOfOffice]:
+    now = utcnow()
+    stmt = select(OutOfOffice).where(OutOfOffice.username == username, OutOfOffice.cancelled.is_(False),
+                                     OutOfOffice.ends_at > now)
+    if not include_future:
+        stmt = stmt.where(OutOfOffice.starts_at <= now)
+    return list(db.session.scalars(stmt.order_by(OutOfOffice.starts_at)))
+
+
+def standing_in_for(username: str) -> list[OutOfOffice]:
+    """Who ``username`` stands in for right now."""
+    now = utcnow()
+    return list(db.session.scalars(select(OutOfOffice).where(
+        OutOfOffice.stand_in == username, OutOfOffice.cancelled.is_(False), OutOfOffice.starts_at <= now,
+        OutOfOffice.ends_at > now)))
+
+
+def apply_out_of_office(session: Session, rows: Iterable[HumanTask]) -> None:
+    """Route new tasks of users who are away to their stand-ins (inside the creating transaction).
+
+    A task assigned to an away user by name is assigned to the stand-in (with a delegation row, so
+    the away user finds it in "Delegated by me" when back); a task offered to an away user by name
+    or to one of their roles is also offered to the stand-in. Stand-ins excluded from a task by
+    segregation of duties are skipped.
+    """
+    rows = [r for r in rows if r.status == TaskStatus.READY]
+    if not rows:
+        return
+    now = utcnow()
+    away = {o.username: o for o in session.scalars(select(OutOfOffice).where(
+        OutOfOffice.cancelled.is_(False), OutOfOffice.starts_at <= now, OutOfOffice.ends_at > now))}
+    if not away:
+        return
+    roles_of: dict[str, set[str]] = {}
+    for username, role in session.execute(
+            select(User.username, UserRole.role).join(UserRole, UserRole.user_id == User.id)
+            .where(User.username.in_(away))).all():
+        roles_of.setdefault(username, set()).add(role)
+    for row in rows:
+        excluded = set(row.excluded_users or [])
+        names = {c.username for c in row.candidates if c.username}
+        roles = {c.role for c in row.candidates if c.role}
+        added: set[str] = set()
+        if row.assignee in away:
+            record = away[row.assignee]
+            if record.stand_in not in excluded:
+                session.add(Delegation(task_id=row.id, instance_id=row.instance_id, owner=row.assignee,
+                                       delegate=record.stand_in, reason=DelegationReason.OUT_OF_OFFICE,
+                                       note=f"{row.assignee} is out of office until "
+                                            f"{record.ends_at:%Y-%m-%d}"))
+                row.assignee = record.stand_in
+                added.add(record.stand_in)
+        for username, record in away.items():
+            if record.stand_in in excluded or record.stand_in in names or record.stand_in in added:
+                continue
+            if username in names or roles & roles_of.get(username, set()):
+                added.add(record.stand_in)
+        for stand_in in sorted(added - names):
+            row.candidates.append(HumanTaskCandidate(username=stand_in))

@@ -1,0 +1,225 @@
+"""In-app notifications (new task for me or my role, task overdue, my request decided, delegated
+to me) and their e-mail copies through SMTP.
+
+- ``record_for_new_tasks(session, rows)`` runs inside the instance command that created ``rows``
+  (the new ``human_tasks`` rows, candidates set): it routes tasks of users who are out of office to
+  their stand-ins, then notifies who may act. It only adds rows to the session; the command commits.
+- ``record_decision(session, instance, task, actor, data)`` runs inside the command that completed a
+  task: when the submitted data holds a decision, the requester (who started the instance) is told.
+- ``overdue_pass()`` is periodic: one notice per overdue open task and person, never twice.
+- ``deliver_pending_emails()`` is periodic too: sends each pending notice once, when ``SMTP_HOST``
+  is set (``SMTP_PORT``, ``SMTP_FROM``, optional ``SMTP_USER``/``SMTP_PASSWORD``/``SMTP_STARTTLS``).
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+from collections.abc import Iterable
+from email.message import EmailMessage
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy.orm import Session
+
+from ..extensions import db
+from ..models import HumanTask, Notification, ProcessInstance, User, UserRole
+from ..models.base import utcnow
+from ..models.instance import TaskStatus
+from ..models.people import NotificationKind
+
+log = logging.getLogger(__name__)
+MAX_ROLE_FANOUT = 500
+DECISION_KEYS = ("decision", "vote", "outcome")
+
+
+def _one_line(text: str, limit: int = 480) -> str:
+    return " ".join(str(text).split())[:limit]
+
+
+def notify(session: Session, usernames: Iterable[str], kind: str, task: HumanTask | None, title: str,
+           body: str = "", instance_id: int | None = None) -> list[Notification]:
+    """Add one notice per user (deduplicated) to the session."""
+    created = []
+    for username in sorted({u for u in usernames if u}):
+        note = Notification(username=username, kind=kind, task_id=task.id if task is not None else None,
+                            instance_id=instance_id or (task.instance_id if task is not None else None),
+                            title=_one_line(title), body=(body or "")[:4000], created_at=utcnow(),
+                            email_status="pending")
+        session.add(note)
+        created.append(note)
+    return created
+
+
+def _recipients(session: Session, task: HumanTask) -> set[str]:
+    """Who may act on a new task: its assignee, else its candidate users and the holders of its roles."""
+    excluded = set(task.excluded_users or [])
+    if task.assignee:
+        return {task.assignee} - excluded
+    names = {c.username for c in task.candidates if c.username}
+    roles = {c.role for c in task.candidates if c.role}
+    if roles:
+        names.update(session.scalars(
+            select(User.username).join(UserRole, UserRole.user_id == User.id)
+            .where(UserRole.role.in_(roles), User.active.is_(True)).limit(MAX_ROLE_FANOUT)))
+    return names - excluded
+
+
+def record_for_new_tasks(session: Session, rows: Iterable[HumanTask]) -> None:
+    """Call inside the command that created ``rows``: out-of-office routing, then "new task" notices."""
+    from . import delegation
+
+    rows = [r for r in rows if r.status == TaskStatus.READY]
+    if not rows:
+        return
+    delegation.apply_out_of_office(session, rows)
+    for row in rows:
+        who = "you" if row.assignee else "you or your role"
+        notify(session, _recipients(session, row), NotificationKind.NEW_TASK, row,
+               f"New task for {who}: {row.title}", f"Process: {row.process_name or row.process_key}")
+
+
+def _decision_of(data: dict[str, Any]) -> tuple[str, str] | None:
+    """(decision, comment) when the submitted data holds a decision (``*decision``, ``*vote``, ``outcome``)."""
+    for key, value in data.items():
+        if isinstance(value, dict):
+            found = _decision_of(value)
+            if found:
+                return found
+        if isinstance(value, str) and value and any(key.endswith(k) for k in DECISION_KEYS):
+            comment = next((str(v) for k, v in data.items()
+                            if isinstance(v, str) and v and any(w in k for w in ("comment", "reason", "note"))), "")
+            return value, comment
+    return None
+
+
+def record_decision(session: Session, instance: ProcessInstance, task: HumanTask, actor: str,
+                    data: dict[str, Any]) -> None:
+    """Call inside the command that completed ``task`` with ``data``: tell the requester the decision.
+
+    Also tells the owner of a delegated task that their delegate completed it.
+    """
+    from ..models import Delegation
+
+    decided = _decision_of(data or {})
+    if decided and instance.started_by and instance.started_by != actor:
+        decision, comment = decided
+        body = f"Decision: {decision.replace('_', ' ')}" + (f"\nComment: {comment}" if comment else "")
+        notify(session, [instance.started_by], NotificationKind.DECIDED, task,
+               f"Your request was decided ({decision.replace('_', ' ')}): {task.title}", body)
+    owners = session.scalars(select(Delegation.owner).where(Delegation.task_id == task.id,
+                                                            Delegation.active.is_(True))).all()
+    owners = [o for o in owners if o != actor]
+    if owners:
+        notify(session, owners, NotificationKind.DELEGATED, task, f"{actor} completed the task you delegated: "
+               f"{task.title}")
+
+
+def overdue_pass(limit: int = 1000) -> int:
+    """One "overdue" notice per overdue open task and person; returns how many were created."""
+    now = utcnow()
+    already = exists().where(Notification.task_id == HumanTask.id, Notification.kind == NotificationKind.OVERDUE)
+    tasks = list(db.session.scalars(select(HumanTask).where(
+        HumanTask.status == TaskStatus.READY, HumanTask.due_at < now, ~already)
+        .order_by(HumanTask.due_at).limit(limit)))
+    created = 0
+    for task in tasks:
+        created += len(notify(db.session, _recipients(db.session, task), NotificationKind.OVERDUE, task,
+                              f"Overdue: {task.title}", f"It was due {task.due_at:%Y-%m-%d %H:%M UTC}."))
+    db.session.commit()
+    return created
+
+
+# -- reading and marking ------------------------------------------------------------------------------
+
+def for_user(username: str, unread_only: bool = False, limit: int = 50) -> list[Notification]:
+    stmt = select(Notification).where(Notification.username == username)
+    if unread_only:
+        stmt = stmt.where(Notification.read_at.is_(None))
+    return list(db.session.scalars(stmt.order_by(Notification.created_at.desc(), Notification.id.desc())
+                                   .limit(limit)))
+
+
+def unread_count(username: str) -> int:
+    return db.session.scalar(select(func.count()).select_from(Notification).where(
+        Notification.username == username, Notification.read_at.is_(None))) or 0
+
+
+def mark_read(username: str, ids: Iterable[int] | None = None) -> int:
+    stmt = update(Notification).where(Notification.username == username, Notification.read_at.is_(None))
+    if ids is not None:
+        stmt = stmt.where(Notification.id.in_(list(ids)))
+    result = db.session.execute(stmt.values(read_at=utcnow()))
+    db.session.commit()
+    return result.rowcount or 0
+
+
+def mark_task_read(username: str, task_id: str) -> None:
+    """Opening a task reads its notices."""
+    db.session.execute(update(Notification).where(
+        and_(Notification.username == username, Notification.task_id == task_id, Notification.read_at.is_(None)))
+        .values(read_at=utcnow()))
+    db.session.commit()
+
+
+# -- e-mail ------------------------------------------------------------------------------------------
+
+def smtp_enabled(config: dict[str, Any] | None = None) -> bool:
+    config = config if config is not None else current_app.config
+    return bool(config.get("SMTP_HOST"))
+
+
+def send_email(to: str, subject: str, body: str, config: dict[str, Any] | None = None) -> None:
+    """Send one plain-text message through the configured SMTP server."""
+    config = config if config is not None else current_app.config
+    message = EmailMessage()
+    message["From"] = config.get("SMTP_FROM") or "pmo-flow@localhost"
+    message["To"] = to
+    message["Subject"] = _one_line(subject, 200)
+    message.set_content(body)
+    port = int(config.get("SMTP_PORT") or 25)
+    with smtplib.SMTP(config["SMTP_HOST"], port, timeout=float(config.get("SMTP_TIMEOUT", 10))) as smtp:
+        if str(config.get("SMTP_STARTTLS", "")).lower() in ("1", "true", "yes"):
+            smtp.starttls()
+        if config.get("SMTP_USER"):
+            smtp.login(config["SMTP_USER"], config.get("SMTP_PASSWORD", ""))
+        smtp.send_message(message)
+
+
+def _email_body(note: Notification, base_url: str) -> str:
+    lines = [note.title, ""]
+    if note.body:
+        lines += [note.body, ""]
+    if note.task_id:
+        lines.append(f"Open the task: {base_url.rstrip('/')}/tasks/{note.task_id}")
+    lines += ["", "You receive this because of your tasks in PMO Flow."]
+    return "\n".join(lines)
+
+
+def deliver_pending_emails(limit: int = 200) -> int:
+    """Send pending notices by e-mail (once each); a no-op unless SMTP_HOST is set. Returns sent count."""
+    config = current_app.config
+    if not smtp_enabled(config):
+        return 0
+    notes = list(db.session.scalars(select(Notification).where(Notification.email_status == "pending")
+                                    .order_by(Notification.id).limit(limit)))
+    emails = dict(db.session.execute(select(User.username, User.email).where(
+        User.username.in_({n.username for n in notes}))).all()) if notes else {}
+    base_url = config.get("SERVER_NAME_HINT", "http://127.0.0.1:5000")
+    sent = 0
+    for note in notes:
+        address = emails.get(note.username) or ""
+        if "@" not in address:
+            note.email_status = "skipped"
+            continue
+        try:
+            send_email(address, f"[PMO Flow] {note.title}", _email_body(note, base_url), config)
+        except (OSError, smtplib.SMTPException) as exc:
+            log.warning("e-mail to %s failed: %s", address, exc)
+            note.email_status = "failed"
+            continue
+        note.email_status = "sent"
+        sent += 1
+    db.session.commit()
+    return sent

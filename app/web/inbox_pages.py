@@ -1,0 +1,74 @@
+"""The inbox pages: five views with counts, filters in the URL, and a small live endpoint."""
+
+from __future__ import annotations
+
+from flask import abort, jsonify, render_template, request
+from flask_login import current_user, login_required
+
+from ..models.base import utcnow
+from ..services import delegation, inbox, instances, notifications
+from ..services.errors import NotFound
+from . import bp
+
+
+def _actor() -> instances.Actor:
+    return instances.Actor.of(current_user)
+
+
+def _context(query: inbox.InboxQuery) -> dict:
+    counts = inbox.counts(current_user.username, current_user.roles)
+    page = inbox.view(current_user.username, current_user.roles, query, counts=counts)
+    return {
+        "page": page, "query": query, "counts": counts,
+        "views": inbox.VIEWS, "view_labels": inbox.VIEW_LABELS, "now": utcnow(),
+        "signature": _signature(page, counts),
+    }
+
+
+def _signature(page: inbox.Page, counts: dict[str, int]) -> str:
+    ids = ",".join(f"{r.task.id[:8]}{r.task.assignee or ''}{r.task.status[0]}" for r in page.rows)
+    return f"{page.total}.{'.'.join(str(counts[v]) for v in inbox.VIEWS)}.{ids}"
+
+
+@bp.get("/inbox")
+@login_required
+def inbox_page():  # noqa: ANN201
+    query = inbox.InboxQuery.from_args(request.args)
+    context = _context(query)
+    completed_title = None
+    next_task = None
+    if request.args.get("completed"):
+        try:
+            done = instances.visible_task(request.args["completed"], _actor())
+            completed_title = done.title
+            following = request.args.get("next")
+            if following:
+                next_task = instances.visible_task(following, _actor())
+        except NotFound:
+            pass
+    return render_template(
+        "inbox.html", **context, filters=inbox.filter_options(current_user.username, current_user.roles),
+        completed_title=completed_title, next_task=next_task,
+        standing_in_for=delegation.standing_in_for(current_user.username),
+        away=delegation.current_out_of_office(current_user.username))
+
+
+@bp.get("/inbox/live")
+@login_required
+def inbox_live():  # noqa: ANN201
+    """What the open inbox page polls: 204 when nothing changed, else the new list and counts."""
+    query = inbox.InboxQuery.from_args(request.args)
+    context = _context(query)
+    if request.args.get("sig") == context["signature"]:
+        return "", 204
+    html = render_template("_inbox_list.html", **context)
+    return jsonify(signature=context["signature"], counts=context["counts"], total=context["page"].total,
+                   html=html, unread=notifications.unread_count(current_user.username))
+
+
+@bp.get("/inbox/count")
+@login_required
+def inbox_count():  # noqa: ANN201
+    if request.args.get("format") not in (None, "json"):
+        abort(404)
+    return jsonify(inbox.counts(current_user.username, current_user.roles))
