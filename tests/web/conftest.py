@@ -9,10 +9,7 @@ from pathlib import Path
 import pytest
 from flask import g
 
-from app.engine import runtime
-from app.extensions import db
-from app.models import HumanTask
-from app.services import definitions, instances, notifications
+from app.services import definitions, instances
 
 WEB_FIXTURES = Path(__file__).parent / "fixtures"
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
