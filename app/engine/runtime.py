@@ -425,6 +425,7 @@ class HumanTaskInfo:
     name_template: str
     lane: str | None
     process_id: str
+    process_name: str
     form_schema_file: str | None
     form_ui_file: str | None
     instructions: str | None
@@ -445,6 +446,7 @@ def ready_human_tasks(workflow: BpmnWorkflow) -> list[HumanTaskInfo]:
             name_template=spec.bpmn_name or spec.bpmn_id or spec.name,
             lane=spec.lane,
             process_id=task.workflow.spec.name,
+            process_name=task.workflow.spec.description or task.workflow.spec.name,
             form_schema_file=props.get("formJsonSchemaFilename"),
             form_ui_file=props.get("formUiSchemaFilename"),
             instructions=ext.get("instructionsForEndUser"),

@@ -78,6 +78,8 @@ class HumanTask(db.Model):
     process_key: Mapped[str] = mapped_column(String(200))
     process_name: Mapped[str] = mapped_column(String(300), default="")
     element_id: Mapped[str] = mapped_column(String(200))
+    # The BPMN process the element belongs to (a called subprocess for phase tasks).
+    bpmn_process_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
     title: Mapped[str] = mapped_column(String(500))
     lane: Mapped[str | None] = mapped_column(String(200), nullable=True)
     assignee: Mapped[str | None] = mapped_column(String(80), nullable=True)

@@ -238,7 +238,8 @@ def _sync_human_tasks(instance: ProcessInstance, workflow, actor: Actor,  # noqa
             priority = 50
         row = HumanTask(
             id=task_id, instance_id=instance.id, process_key=instance.process_key,
-            process_name=instance.process_version.name, element_id=info.element_id,
+            process_name=info.process_name if info.process_id != instance.process_key else instance.process_version.name,
+            element_id=info.element_id, bpmn_process_id=info.process_id,
             title=_render_title(info.name_template, info.data), lane=info.lane,
             assignee=users[0] if len(users) == 1 and not roles else None,
             status=TaskStatus.READY, priority=priority, form_schema_file=info.form_schema_file,

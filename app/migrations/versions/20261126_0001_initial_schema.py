@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: (none, first migration)
-Create Date: 2026-11-26 09:28:16.835943
+Create Date: 2026-11-26 09:39:14.026198
 """
 from __future__ import annotations
 
@@ -223,6 +223,7 @@ def upgrade() -> None:
     sa.Column('process_key', sa.String(length=200), nullable=False),
     sa.Column('process_name', sa.String(length=300), nullable=False),
     sa.Column('element_id', sa.String(length=200), nullable=False),
+    sa.Column('bpmn_process_id', sa.String(length=200), nullable=True),
     sa.Column('title', sa.String(length=500), nullable=False),
     sa.Column('lane', sa.String(length=200), nullable=True),
     sa.Column('assignee', sa.String(length=80), nullable=True),

@@ -1,0 +1,284 @@
+"""Journeys through the REAL PMO lifecycle processes (workflows/ and forms/) in Chromium, against a
+live server: the sponsor sends the charter back (a reason is required), the PM reworks it and the
+sponsor authorises it, after which the PMO gets the registration task; and the change control board
+votes on a large change request, which is approved and moves the project's budget.
+
+The set-up before each journey (a project with a submitted charter; a project in planning with an
+assessed large change request) runs through the services, as in tests/projects. Screenshots:
+test-output/screenshots/lifecycle-*.png.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+import app.projects  # noqa: F401 - registers the project tables and the pmo/... operators
+from app import create_app
+from app.extensions import db
+from app.migrations import upgrade
+from app.projects import services as projects
+from app.projects.models import Project
+from app.services import definitions, instances, users
+
+from ..projects.data import CHANGE, CHARTER, REGISTER, assessment, d
+from .test_login import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[2]
+CHARTER_NAME = "Customer portal relaunch"
+PLANNING_NAME = "Data platform consolidation"
+SEND_BACK_REASON = "Quantify the benefits and add the migration of dormant accounts to the scope."
+REWORKED_SCOPE = ("New customer portal, single sign-on, address and payment self-service, migration of all "
+                  "accounts including dormant ones.")
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    database = tmp_path_factory.mktemp("lifecycle") / "pmo.db"
+    app = create_app({"DATABASE_URL": f"sqlite:///{database}", "SECRET_KEY": "browser-test-secret"})
+    with app.app_context():
+        upgrade()
+        users.seed_demo_users()
+        definitions.deploy_directory([ROOT / "workflows", ROOT / "forms"], "admin")
+        actor = {u: instances.Actor.of(users.get(u)) for u in ("maria", "sam", "petra")}
+
+        # Journey 1: maria has submitted the charter; the sponsor's decision is open for sam.
+        charter = projects.create_project(CHARTER_NAME, "maria", "sam", actor["maria"])
+        lifecycle = charter.lifecycle_instance_id
+        _complete(lifecycle, "write_charter", actor["maria"], d(CHARTER))
+        assert [t.element_id for t in instances.ready_tasks(lifecycle)] == ["sponsor_review"]
+
+        # Journey 2: a project in planning, with a large change request raised and assessed by maria.
+        planned = projects.create_project(PLANNING_NAME, "maria", "sam", actor["maria"])
+        planned_lifecycle = planned.lifecycle_instance_id
+        _complete(planned_lifecycle, "write_charter", actor["maria"], d(CHARTER) | {"project_name": PLANNING_NAME})
+        _complete(planned_lifecycle, "sponsor_review", actor["sam"], {"sponsor_decision": "approve"})
+        _complete(planned_lifecycle, "register", actor["petra"], d(REGISTER) | {"project_code": "DAT-0007"})
+        change = projects.start_change_request(planned.id, actor["maria"], d(CHANGE) | {
+            "cr_title": "Move the warehouse to the cloud", "cr_description": "Run the data warehouse on managed cloud "
+            "services instead of the on-premise cluster.", "cr_reason": "The cluster is out of support next year.",
+            "cost_impact": 60000, "schedule_impact_days": 10, "risk_impact": "medium"})
+        _complete(change.id, "assess", actor["maria"], assessment(60000, 10, "medium"))
+        ballots = sorted(t.assignee for t in instances.ready_tasks(change.id) if t.element_id == "ccb_vote_task")
+        assert ballots == ["carla", "chen"]
+        ids = {"project": charter.id, "lifecycle": lifecycle, "planned": planned.id, "change": change.id}
+        db.session.remove()
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="pmo-lifecycle-journeys", daemon=True)
+    thread.start()
+    try:
+        yield {"url": f"http://127.0.0.1:{server.server_port}", "app": app, **ids}
+    finally:
+        server.shutdown()
+        thread.join(5)
+        with app.app_context():
+            db.engine.dispose()
+
+
+def _complete(instance_id: int, element_id: str, actor: instances.Actor, data: dict) -> None:
+    task = next(t for t in instances.ready_tasks(instance_id) if t.element_id == element_id)
+    instances.complete(task.id, actor, data)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    assert CHROMIUM.exists()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def new_page(browser):
+    contexts = []
+
+    def make():  # noqa: ANN202
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(10_000)
+        return page
+
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    yield make
+    for context in contexts:
+        context.close()
+
+
+def sign_in(page, url: str, username: str) -> None:  # noqa: ANN001
+    from playwright.sync_api import expect
+
+    page.goto(f"{url}/login")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(username)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).not_to_have_url(re.compile(r"/login"))
+
+
+def shot(page, name: str) -> None:  # noqa: ANN001
+    page.screenshot(path=str(SCREENSHOTS / f"lifecycle-{name}.png"), full_page=True)
+
+
+def open_from_inbox(page, url: str, view: str, title: str) -> None:  # noqa: ANN001
+    """Find the task's one row in an inbox view and open the task from it."""
+    from playwright.sync_api import expect
+
+    page.goto(f"{url}/inbox?view={view}")
+    row = page.get_by_role("row", name=re.compile(re.escape(title)))
+    expect(row).to_have_count(1)
+    row.get_by_role("link", name=title, exact=True).click()
+    expect(page.get_by_role("heading", level=1, name=title)).to_be_visible()
+
+
+def test_sponsor_sends_charter_back_pm_reworks_sponsor_authorises(live, new_page) -> None:
+    from playwright.sync_api import expect
+
+    url = live["url"]
+    review_title = f"Authorise charter: {CHARTER_NAME}"
+    charter_title = f"Write project charter: {CHARTER_NAME}"
+
+    # sam finds the charter decision in his inbox and sees the charter maria submitted
+    sam = new_page()
+    sign_in(sam, url, "sam")
+    sam.goto(f"{url}/inbox?view=mine")
+    expect(sam.get_by_role("row", name=re.compile(re.escape(review_title)))).to_be_visible()
+    shot(sam, "charter-sponsor-inbox")
+    open_from_inbox(sam, url, "mine", review_title)
+    instructions = sam.locator("section.instructions")
+    expect(instructions).to_contain_text(f"Charter of {CHARTER_NAME}")
+    expect(instructions).to_contain_text("Cut call-centre volume by 20 % within a year")
+    expect(instructions).to_contain_text("Mobile apps; billing engine changes.")
+    expect(sam.get_by_role("heading", name="Earlier steps in this process")).to_be_visible()
+    expect(sam.locator(".timeline")).to_contain_text(charter_title)
+
+    # send back without a reason: the error sits at the reason field, the decision stays chosen
+    sam.get_by_label("Send back to the PM").check()
+    sam.get_by_role("button", name="Submit").click()
+    expect(sam.get_by_role("alert")).to_contain_text("The form has errors")
+    expect(sam.locator("#field-sponsor_reason-error")).to_be_visible()
+    expect(sam.locator("#field-sponsor_reason")).to_have_attribute("aria-invalid", "true")
+    expect(sam.get_by_label("Send back to the PM")).to_be_checked()
+    sam.wait_for_timeout(300)
+    shot(sam, "charter-sponsor-reason-missing")
+
+    sam.locator("#field-sponsor_reason").fill(SEND_BACK_REASON)
+    sam.get_by_role("button", name="Submit").click()
+    expect(sam).to_have_url(re.compile(r"/inbox\?"))
+    expect(sam.get_by_test_id("completed-banner")).to_contain_text(review_title)
+    with live["app"].app_context():
+        assert [(t.element_id, t.assignee) for t in instances.ready_tasks(live["lifecycle"])] == [
+            ("write_charter", "maria")]
+        db.session.remove()
+
+    # maria gets the charter back, sees why, changes the scope and resubmits
+    maria = new_page()
+    sign_in(maria, url, "maria")
+    open_from_inbox(maria, url, "mine", charter_title)
+    expect(maria.locator("#field-sponsor_note")).to_contain_text(SEND_BACK_REASON)
+    expect(maria.locator("section.instructions")).to_contain_text(SEND_BACK_REASON)
+    expect(maria.locator("#field-project_name")).to_have_value(CHARTER_NAME)
+    expect(maria.locator("#field-budget_estimate")).to_have_value(re.compile(r"^650000(\.0)?$"))
+    maria.locator("#field-scope_in").fill(REWORKED_SCOPE)
+    maria.locator("#field-budget_estimate").fill("690000")
+    shot(maria, "charter-pm-rework")
+    maria.get_by_role("button", name="Submit").click()
+    expect(maria.get_by_test_id("completed-banner")).to_contain_text(charter_title)
+
+    # sam sees the reworked charter and authorises it
+    open_from_inbox(sam, url, "mine", review_title)
+    expect(sam.locator("section.instructions")).to_contain_text("dormant ones")
+    # NB: the previous round's decision comes back pre-selected (sponsor_decision stays in the process
+    # data; only sponsor_reason is reset by the preScript), so choosing explicitly matters here.
+    expect(sam.locator("#field-sponsor_reason")).to_have_value("")
+    shot(sam, "charter-sponsor-second-review")
+    sam.get_by_label("Authorise the project").check()
+    sam.get_by_role("button", name="Submit").click()
+    expect(sam.get_by_test_id("completed-banner")).to_contain_text(review_title)
+    sam.goto(f"{url}/inbox?view=completed")
+    expect(sam.get_by_role("row", name=re.compile(re.escape(review_title)))).to_have_count(2)
+
+    # the project moved on: the PMO registration task is offered to petra
+    petra = new_page()
+    sign_in(petra, url, "petra")
+    register_title = f"Register project: {CHARTER_NAME}"
+    open_from_inbox(petra, url, "available", register_title)
+    expect(petra.locator("aside")).to_contain_text("Initiation")
+    shot(petra, "charter-pmo-register")
+    with live["app"].app_context():
+        assert [t.element_id for t in instances.ready_tasks(live["lifecycle"])] == ["register"]
+        project = db.session.get(Project, live["project"])
+        assert project.phase == "initiation"
+        assert project.charter.get("scope_in") == REWORKED_SCOPE
+        assert float(project.budget_estimate) == 690000
+        db.session.remove()
+
+
+def test_ccb_members_vote_and_large_change_is_approved(live, new_page) -> None:
+    from playwright.sync_api import expect
+
+    url = live["url"]
+    vote_title = "CCB vote on CR-001"
+    plan_title = f"Prepare plan baseline: {PLANNING_NAME}"
+
+    maria = new_page()
+    sign_in(maria, url, "maria")
+    open_from_inbox(maria, url, "mine", plan_title)
+    expect(maria.locator("aside")).to_contain_text(re.compile(r"Budget\s*650,?000"))
+
+    # carla's ballot is hers already (one per member): open it from 'mine'
+    carla = new_page()
+    sign_in(carla, url, "carla")
+    carla.goto(f"{url}/inbox?view=available")
+    expect(carla.get_by_role("row", name=re.compile(vote_title))).to_have_count(0)
+    open_from_inbox(carla, url, "mine", vote_title)
+    instructions = carla.locator("section.instructions")
+    expect(instructions).to_contain_text("Move the warehouse to the cloud")
+    expect(instructions).to_contain_text("routed to ccb")
+    expect(carla.get_by_test_id("assignee")).to_have_text("carla")
+    carla.get_by_label("Approve", exact=True).check()
+    carla.locator("#field-ccb_vote-comment").fill("Worth it: the hosting savings pay for it in two years.")
+    shot(carla, "ccb-vote-carla")
+    carla.get_by_role("button", name="Submit").click()
+    expect(carla.get_by_test_id("completed-banner")).to_contain_text(vote_title)
+
+    # chen abstains: a comment is required for that
+    chen = new_page()
+    sign_in(chen, url, "chen")
+    open_from_inbox(chen, url, "mine", vote_title)
+    chen.get_by_label("Abstain", exact=True).check()
+    chen.get_by_role("button", name="Submit").click()
+    expect(chen.get_by_role("alert")).to_contain_text("The form has errors")
+    expect(chen.locator("#field-ccb_vote-comment-error")).to_be_visible()
+    expect(chen.get_by_label("Abstain", exact=True)).to_be_checked()
+    chen.locator("#field-ccb_vote-comment").fill("I advised on the vendor selection, so I abstain.")
+    chen.get_by_role("button", name="Submit").click()
+    expect(chen.get_by_test_id("completed-banner")).to_contain_text(vote_title)
+    chen.goto(f"{url}/inbox?view=completed")
+    expect(chen.get_by_role("row", name=re.compile(vote_title))).to_be_visible()
+
+    # the outcome: approved by the CCB, the budget baseline moved by the assessed cost
+    with live["app"].app_context():
+        project = db.session.get(Project, live["planned"])
+        cr = project.change_requests[-1]
+        assert (cr.reference, cr.status, cr.route) == ("CR-001", "approved", "ccb")
+        assert sorted((x.decided_by, x.decision) for x in cr.decisions if x.kind == "ccb_vote") == [
+            ("carla", "approve"), ("chen", "abstain")]
+        assert float(project.budget_baseline) == 710000
+        assert cr.applied_baseline_version == project.baseline_version
+        assert instances.get(live["change"]).status == "completed"
+        db.session.remove()
+    open_from_inbox(maria, url, "mine", plan_title)
+    expect(maria.locator("aside")).to_contain_text(re.compile(r"Budget\s*710,?000"))
+    shot(maria, "ccb-outcome-budget")
