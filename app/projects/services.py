@@ -160,3 +160,130 @@ def search_lessons(q: str, category: str | None = None, match_any: bool = False,
     if conditions:
         query = query.where(or_(*conditions)) if match_any else query.where(*conditions)
     return list(db.session.scalars(query.order_by(LessonLearned.id.desc()).limit(limit)))
+
+
+# -- for the API: visibility, pages and change requests with their form checked first ---------------
+
+SEE_ALL_PROJECTS = frozenset({"admin", "pmo"})
+CHANGE_SUBMIT_FORM = "change-submit-schema.json"
+
+
+def _involved(actor: Actor):  # noqa: ANN202
+    """SQL: the actor is involved in a process instance of the project (started it, holds, completed
+    or is offered one of its tasks)."""
+    from sqlalchemy import String, and_, cast, exists, literal
+
+    from ..models import HumanTaskCandidate
+
+    offered = HumanTaskCandidate.username == actor.username
+    if actor.roles:
+        offered = or_(HumanTaskCandidate.role.in_(sorted(actor.roles)), offered)
+    task_of_actor = exists().where(
+        HumanTask.instance_id == ProcessInstance.id,
+        or_(HumanTask.assignee == actor.username, HumanTask.completed_by == actor.username,
+            and_(HumanTask.status == TaskStatus.READY, HumanTask.assignee.is_(None),
+                 exists().where(HumanTaskCandidate.task_id == HumanTask.id, offered))))
+    business_key = literal("project:") + cast(Project.id, String)
+    return exists().where(ProcessInstance.business_key == business_key,
+                          or_(ProcessInstance.started_by == actor.username, task_of_actor))
+
+
+def _visible_to(actor: Actor):  # noqa: ANN202
+    return or_(Project.project_manager == actor.username, Project.sponsor == actor.username, _involved(actor))
+
+
+def visible_project(project_id: int, actor: Actor) -> Project:
+    """The project if ``actor`` may see it: PMO and admins see all; others the projects they manage or
+    sponsor or whose processes they take part in. One they may not see does not exist for them."""
+    query = select(Project).where(Project.id == project_id)
+    if not actor.roles & SEE_ALL_PROJECTS:
+        query = query.where(_visible_to(actor))
+    project = db.session.scalars(query).first()
+    if project is None:
+        raise NotFound(f"project {project_id} does not exist")
+    return project
+
+
+def project_page(actor: Actor, *, phase: str | None = None, status: str | None = None, rag: str | None = None,
+                 pm: str | None = None, sponsor: str | None = None, q: str | None = None,
+                 page: int = 1, per_page: int = 50):  # noqa: ANN201
+    """The projects ``actor`` may see, filtered, by priority then id; each with its open tasks."""
+    from ..services.queries import _paginate
+
+    query = select(Project)
+    if not actor.roles & SEE_ALL_PROJECTS:
+        query = query.where(_visible_to(actor))
+    for column, value in ((Project.phase, phase), (Project.status, status), (Project.rag, rag),
+                          (Project.project_manager, pm), (Project.sponsor, sponsor)):
+        if value:
+            query = query.where(column == value)
+    if q and q.strip():
+        like = f"%{q.strip()}%"
+        query = query.where(or_(Project.code.ilike(like), Project.name.ilike(like)))
+    result = _paginate(query.order_by(Project.priority.is_(None), Project.priority, Project.id), page, per_page)
+    tasks = tasks_by_project(result.items)
+    result.items = [ProjectView(p, tasks.get(p.id, [])) for p in result.items]
+    return result
+
+
+def tasks_by_project(projects: list[Project]) -> dict[int, list[HumanTask]]:
+    keys = {p.business_key: p.id for p in projects}
+    if not keys:
+        return {}
+    found: dict[int, list[HumanTask]] = {}
+    rows = db.session.execute(
+        select(HumanTask, ProcessInstance.business_key).join(ProcessInstance, ProcessInstance.id == HumanTask.instance_id)
+        .where(ProcessInstance.business_key.in_(list(keys)), HumanTask.status == TaskStatus.READY)
+        .order_by(HumanTask.created_at, HumanTask.id)).all()
+    for task, key in rows:
+        found.setdefault(keys[key], []).append(task)
+    return found
+
+
+def accepts_change_requests(project: Project) -> bool:
+    return project.phase in Phase.CHANGEABLE and project.status not in (
+        ProjectStatus.REJECTED, ProjectStatus.CLOSED, ProjectStatus.KILLED)
+
+
+def raise_change_request(project_id: int, actor: Actor, data: dict[str, Any]) -> tuple[ChangeRequest, ProcessInstance]:
+    """Start change control for the project and submit ``data`` at once. The state is checked (409)
+    and ``data`` is validated against the submit form (422) before anything starts."""
+    from ..services import definitions, forms
+
+    project = get_project(project_id)
+    if not accepts_change_requests(project):
+        raise Conflict(f"{project.code or project.name} is in {project.phase} ({project.status}): change "
+                       "requests are accepted from planning until closure")
+    version = definitions.latest_version(CHANGE_PROCESS)
+    try:
+        schema = forms.load_form(version.deployment_id, CHANGE_SUBMIT_FORM)
+    except NotFound:
+        schema = None
+    forms.validate(schema, data)
+    instance = start_change_request(project_id, actor, data)
+    cr = db.session.scalars(select(ChangeRequest).where(ChangeRequest.instance_id == instance.id)
+                            .order_by(ChangeRequest.id.desc())).first()
+    if cr is None:
+        raise Conflict(f"change request instance {instance.id} did not record a change request "
+                       f"(instance status: {instance.status})")
+    return cr, instance
+
+
+def lesson_page(q: str | None = None, category: str | None = None, tag: str | None = None,
+                page: int = 1, per_page: int = 50):  # noqa: ANN201
+    """Published lessons, newest first: every word of ``q`` (3+ letters) in the title, text, category
+    or tags; ``category`` exactly; ``tag`` one of the tags (case-insensitive)."""
+    from ..services.queries import _paginate
+
+    words = [w.lower() for w in re.findall(r"[\w-]+", q or "") if len(w) >= MIN_SEARCH_WORD]
+    query = select(LessonLearned).where(LessonLearned.published.is_(True))
+    if category:
+        query = query.where(LessonLearned.category == category)
+    if tag and tag.strip():
+        query = query.where(LessonLearned.tags_text.like(f"%,{tag.strip().lower()},%"))
+    for word in words[:10]:
+        like = f"%{word}%"
+        query = query.where(or_(LessonLearned.title.ilike(like), LessonLearned.recommendation.ilike(like),
+                                LessonLearned.what_to_improve.ilike(like), LessonLearned.what_went_well.ilike(like),
+                                LessonLearned.category.ilike(like), LessonLearned.tags_text.ilike(like)))
+    return _paginate(query.order_by(LessonLearned.id.desc()), page, per_page)

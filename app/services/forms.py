@@ -52,8 +52,10 @@ def validate(schema: dict[str, Any] | None, data: dict[str, Any]) -> None:
         path = "/".join(str(p) for p in error.path)
         if error.validator == "required" and isinstance(error.instance, dict):
             missing = [r for r in error.validator_value if r not in error.instance]
-            for field in missing:
-                errors.setdefault("/".join(filter(None, [path, field])), []).append("this field is required")
+            for field in missing:  # jsonschema reports each missing field once per missing field
+                messages = errors.setdefault("/".join(filter(None, [path, field])), [])
+                if "this field is required" not in messages:
+                    messages.append("this field is required")
             continue
         errors.setdefault(path, []).append(error.message)
     if errors:

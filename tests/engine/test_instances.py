@@ -94,7 +94,6 @@ def test_form_errors_list_every_field_and_change_nothing(app, actors, deployed):
     assert [e.action for e in audit_entries(instance.id)] == ["start"]
 
 
-@pytest.mark.xfail(strict=True, reason="app/services/forms.py lists each missing field once per missing field")
 def test_missing_fields_are_reported_once(app, actors, deployed):
     pm = actors["maria"]
     submit = _only(instances.start("simple_approval", pm).id)
