@@ -9,19 +9,17 @@ notification / out-of-office hooks wired as in tests/web. Screenshots: test-outp
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
 
 from app import create_app
 from app.extensions import db
 from app.migrations import upgrade
 from app.services import definitions, instances, users
 
-from .test_login import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS
+from .conftest import SCREENSHOTS, serving, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -50,53 +48,8 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
         ids = {"approval": approval.id, "draft_task": instances.ready_tasks(draft.id)[0].id,
                "paul_task": instances.ready_tasks(others.id)[0].id, "vote": vote.id}
         db.session.remove()
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="pmo-journeys", daemon=True)
-    thread.start()
-    try:
-        yield {"url": f"http://127.0.0.1:{server.server_port}", **ids}
-    finally:
-        server.shutdown()
-        thread.join(5)
-        with app.app_context():
-            db.engine.dispose()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    assert CHROMIUM.exists()
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
-@pytest.fixture
-def new_page(browser):
-    contexts = []
-
-    def make():  # noqa: ANN202
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
-        contexts.append(context)
-        page = context.new_page()
-        page.set_default_timeout(10_000)
-        return page
-
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    yield make
-    for context in contexts:
-        context.close()
-
-
-def sign_in(page, url: str, username: str) -> None:  # noqa: ANN001
-    page.goto(f"{url}/login")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(username)
-    page.get_by_role("button", name="Sign in").click()
+    with serving(app, "pmo-journeys") as url:
+        yield {"url": url, **ids}
 
 
 def shot(page, name: str) -> None:  # noqa: ANN001

@@ -11,12 +11,10 @@ test-output/screenshots/lifecycle-*.png.
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
 
 import app.projects  # noqa: F401 - registers the project tables and the pmo/... operators
 from app import create_app
@@ -27,7 +25,7 @@ from app.projects.models import Project
 from app.services import definitions, instances, users
 
 from ..projects.data import CHANGE, CHARTER, REGISTER, assessment, d
-from .test_login import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS
+from .conftest import SCREENSHOTS, serving, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -70,61 +68,13 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
         assert ballots == ["carla", "chen"]
         ids = {"project": charter.id, "lifecycle": lifecycle, "planned": planned.id, "change": change.id}
         db.session.remove()
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="pmo-lifecycle-journeys", daemon=True)
-    thread.start()
-    try:
-        yield {"url": f"http://127.0.0.1:{server.server_port}", "app": app, **ids}
-    finally:
-        server.shutdown()
-        thread.join(5)
-        with app.app_context():
-            db.engine.dispose()
+    with serving(app, "pmo-lifecycle-journeys") as url:
+        yield {"url": url, "app": app, **ids}
 
 
 def _complete(instance_id: int, element_id: str, actor: instances.Actor, data: dict) -> None:
     task = next(t for t in instances.ready_tasks(instance_id) if t.element_id == element_id)
     instances.complete(task.id, actor, data)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    assert CHROMIUM.exists()
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
-@pytest.fixture
-def new_page(browser):
-    contexts = []
-
-    def make():  # noqa: ANN202
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
-        contexts.append(context)
-        page = context.new_page()
-        page.set_default_timeout(10_000)
-        return page
-
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    yield make
-    for context in contexts:
-        context.close()
-
-
-def sign_in(page, url: str, username: str) -> None:  # noqa: ANN001
-    from playwright.sync_api import expect
-
-    page.goto(f"{url}/login")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(username)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).not_to_have_url(re.compile(r"/login"))
 
 
 def shot(page, name: str) -> None:  # noqa: ANN001

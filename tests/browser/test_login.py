@@ -7,25 +7,21 @@ like `pmo init` does, holding the demo users and one instance of the fixture pro
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
 
 from app import create_app
 from app.extensions import db
 from app.migrations import upgrade
 from app.services import definitions, instances, users
 
+from .conftest import SCREENSHOTS, serving
+
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
 
 
 @pytest.fixture(scope="module")
@@ -38,41 +34,13 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         definitions.deploy_directory([FIXTURES], "admin")
         instances.start("simple_approval", instances.Actor.of(users.get("maria")), {"title": "New laptops"})
         db.session.remove()
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="pmo-browser-test-server", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(5)
-        with app.app_context():
-            db.engine.dispose()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    assert CHROMIUM.exists(), f"{CHROMIUM} is missing: install it with 'apt-get install -y chromium'"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    with serving(app, "pmo-browser-test-server") as url:
+        yield url
 
 
 @pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1200, "height": 800})
-    page = context.new_page()
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.set_default_timeout(10_000)
-    try:
-        yield page
-    finally:
-        context.close()
+def page(new_page):
+    return new_page()
 
 
 def test_sign_in_see_home_and_sign_out(live_server: str, page) -> None:
