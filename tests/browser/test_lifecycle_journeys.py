@@ -149,9 +149,10 @@ def test_sponsor_sends_charter_back_pm_reworks_sponsor_authorises(live, new_page
     # sam sees the reworked charter and authorises it
     open_from_inbox(sam, url, "mine", review_title)
     expect(sam.locator("section.instructions")).to_contain_text("dormant ones")
-    # NB: the previous round's decision comes back pre-selected (sponsor_decision stays in the process
-    # data; only sponsor_reason is reset by the preScript), so choosing explicitly matters here.
+    # A returning decision step starts clean: no reason and no decision chosen from the last round.
     expect(sam.locator("#field-sponsor_reason")).to_have_value("")
+    expect(sam.get_by_label("Send back to the PM")).not_to_be_checked()
+    expect(sam.get_by_label("Authorise the project")).not_to_be_checked()
     shot(sam, "charter-sponsor-second-review")
     sam.get_by_label("Authorise the project").check()
     sam.get_by_role("button", name="Submit").click()
