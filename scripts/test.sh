@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole check, exactly as CI runs it (.ci/run calls `make test`, which calls this script):
 #   1. a virtualenv (.venv, or $VENV) with the package and its test extras;
-#   2. Chromium for the browser tests (apt-get, when /usr/bin/chromium is missing);
+#   2. the npm packages (bpmn-js) and Chromium for the browser tests (apt-get, when
+#      /usr/bin/chromium is missing);
 #   3. PostgreSQL and Redis answering (started here when they are down; failing if they stay down);
 #   4. ruff, then the test suite on SQLite, then again on PostgreSQL.
 # Any failure exits non-zero; pytest's "no tests collected" (exit 5) counts as a failure.
@@ -20,6 +21,10 @@ die() { printf 'test.sh: %s\n' "$*" >&2; exit 1; }
 step "virtualenv $VENV"
 [ -x "$PY" ] || "$PYTHON" -m venv "$VENV"
 "$PY" -m pip install --quiet --disable-pip-version-check -e '.[test]'
+
+step "npm packages (bpmn-js, dmn-js: the browser tests draw diagrams with them)"
+command -v npm >/dev/null || die "npm is missing (install Node.js and npm)"
+npm install --no-audit --no-fund --loglevel=error || die "npm install failed"
 
 step "chromium"
 if [ ! -x /usr/bin/chromium ]; then

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 import app.projects  # noqa: F401 - registers the project tables and the pmo/... operators
 from app import create_app
@@ -233,3 +234,27 @@ def test_ccb_members_vote_and_large_change_is_approved(live, new_page) -> None:
     open_from_inbox(maria, url, "mine", plan_title)
     expect(maria.locator("aside")).to_contain_text(re.compile(r"Budget\s*710,?000"))
     shot(maria, "ccb-outcome-budget")
+
+
+def test_task_page_draws_the_phase_diagram_with_this_step_highlighted(live, new_page) -> None:
+    """bpmn-js (installed from npm, served from /vendor) draws the called process of a phase task."""
+    from playwright.sync_api import expect
+
+    url = live["url"]
+    maria = new_page()
+    sign_in(maria, url, "maria")
+    open_from_inbox(maria, url, "mine", f"Prepare plan baseline: {PLANNING_NAME}")
+    diagram = maria.locator("#diagram")
+    expect(diagram).to_have_class(re.compile(r"\bloaded\b"), timeout=20_000)
+    with live["app"].app_context():
+        task = next(t for t in instances.ready_tasks(_lifecycle_of(PLANNING_NAME)) if t.title.startswith("Prepare"))
+        element_id, process_id = task.element_id, task.bpmn_process_id
+    assert process_id == "project_planning"
+    highlighted = diagram.locator(f'.djs-element.current-step[data-element-id="{element_id}"]')
+    expect(highlighted).to_have_count(1)
+    expect(diagram.locator('[data-element-id="sponsor_signoff"]')).to_have_count(1)  # a planning step, drawn
+    shot(maria, "phase-diagram-highlighted")
+
+
+def _lifecycle_of(name: str) -> int:
+    return db.session.scalars(select(Project.lifecycle_instance_id).where(Project.name == name)).one()
