@@ -36,6 +36,24 @@ def _reset_postgres() -> None:
     db.session.commit()
 
 
+def fresh_database_url(tmp_path: Path, suffix: str) -> str:
+    """An empty database of its own: ``<test db>_<suffix>`` on PostgreSQL, a new file on SQLite."""
+    if not ON_POSTGRES:
+        return f"sqlite:///{tmp_path / (suffix + '.db')}"
+    import psycopg
+    from psycopg import sql
+    from sqlalchemy.engine import make_url
+
+    url = make_url(TEST_DATABASE_URL)
+    name = f"{url.database}_{suffix}"
+    params = {"host": url.host or "127.0.0.1", "port": url.port or 5432, "user": url.username or "postgres",
+              "password": url.password}
+    with psycopg.connect(dbname="postgres", autocommit=True, **params) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
 @pytest.fixture
 def database_url(tmp_path: Path) -> str:
     return TEST_DATABASE_URL if ON_POSTGRES else f"sqlite:///{tmp_path / 'test.db'}"

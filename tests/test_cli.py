@@ -7,7 +7,6 @@ On PostgreSQL (PMO_TEST_DATABASE_URL set) the migration tests use their own data
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 from collections.abc import Iterator
@@ -20,7 +19,6 @@ from alembic.runtime.migration import MigrationContext
 from click.testing import CliRunner
 from flask import Flask
 from sqlalchemy import func, select
-from sqlalchemy.engine import make_url
 
 from app import create_app
 from app.cli import main
@@ -28,30 +26,15 @@ from app.extensions import db
 from app.migrations import head_revision
 from app.models import HumanTask, ProcessInstance, User
 from app.services import definitions, users
+from tests.conftest import fresh_database_url
 
 FIXTURES = Path(__file__).parent / "fixtures"
-TEST_DATABASE_URL = os.environ.get("PMO_TEST_DATABASE_URL", "")
-ON_POSTGRES = TEST_DATABASE_URL.startswith("postgresql")
-
-
-def _fresh_postgres_url() -> str:
-    import psycopg
-    from psycopg import sql
-
-    url = make_url(TEST_DATABASE_URL)
-    name = f"{url.database}_cli"
-    params = {"host": url.host or "127.0.0.1", "port": url.port or 5432, "user": url.username or "postgres",
-              "password": url.password}
-    with psycopg.connect(dbname="postgres", autocommit=True, **params) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    return url.set(database=name).render_as_string(hide_password=False)
 
 
 @pytest.fixture
 def cli_db(tmp_path: Path) -> str:
     """A database URL with nothing in it."""
-    return _fresh_postgres_url() if ON_POSTGRES else f"sqlite:///{tmp_path / 'cli.db'}"
+    return fresh_database_url(tmp_path, "cli")
 
 
 @pytest.fixture

@@ -3,13 +3,11 @@ in each role's inbox, nothing in error, and nothing new on a second run."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
-from sqlalchemy.engine import make_url
 
 from app import create_app
 from app.cli import main
@@ -19,10 +17,9 @@ from app.models.instance import InstanceStatus
 from app.projects import services as projects
 from app.projects.models import ChangeRequest, LessonLearned, Project
 from app.services import definitions, demo, queries
+from tests.conftest import fresh_database_url
 
 ROOT = Path(__file__).resolve().parents[1]
-TEST_DATABASE_URL = os.environ.get("PMO_TEST_DATABASE_URL", "")
-ON_POSTGRES = TEST_DATABASE_URL.startswith("postgresql")
 
 EXPECTED_PHASES = {
     "Supplier self-service portal": ("closed", "closed", "SUP-0031"),
@@ -110,23 +107,9 @@ def test_demo_seeds_nothing_without_the_lifecycle(app, actors, deployed):
 
 # -- through the command ---------------------------------------------------------------------------
 
-def _fresh_postgres_url() -> str:
-    import psycopg
-    from psycopg import sql
-
-    url = make_url(TEST_DATABASE_URL)
-    name = f"{url.database}_demo"
-    params = {"host": url.host or "127.0.0.1", "port": url.port or 5432, "user": url.username or "postgres",
-              "password": url.password}
-    with psycopg.connect(dbname="postgres", autocommit=True, **params) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    return url.set(database=name).render_as_string(hide_password=False)
-
-
 @pytest.fixture
 def fresh_db(tmp_path: Path) -> str:
-    return _fresh_postgres_url() if ON_POSTGRES else f"sqlite:///{tmp_path / 'demo.db'}"
+    return fresh_database_url(tmp_path, "demo")
 
 
 def test_pmo_init_demo_prints_the_projects_and_is_idempotent(fresh_db):

@@ -264,16 +264,7 @@ def start(process_key: str, actor: Actor, data: dict[str, Any] | None = None,
     version = version or definitions.latest_version(process_key)
     try:
         _begin_write()
-        spec, subprocess_specs = definitions.spec_for(version)
-        instance = ProcessInstance(process_version_id=version.id, process_key=version.process_key,
-                                   started_by=actor.username, business_key=business_key,
-                                   status=InstanceStatus.RUNNING, state_json="{}",
-                                   serializer_version=runtime.SERIALIZER_VERSION)
-        instance.process_version = version
-        db.session.add(instance)
-        db.session.flush()
-        engine = _script_engine(instance, actor, version.process_key)
-        workflow = runtime.new_workflow(spec, subprocess_specs, engine, data)
+        instance, workflow = _new_instance(version, actor, business_key, data, InstanceStatus.RUNNING)
         runtime.advance(workflow)
         _save(instance, workflow)
         _sync_human_tasks(instance, workflow, actor)
@@ -292,22 +283,28 @@ def start(process_key: str, actor: Actor, data: dict[str, Any] | None = None,
         raise
 
 
+def _new_instance(version: ProcessVersion, actor: Actor, business_key: str | None,
+                  data: dict[str, Any] | None, status: str):  # noqa: ANN202
+    """A new instance row (flushed, so it has an id) and its workflow, not yet run."""
+    spec, subprocess_specs = definitions.spec_for(version)
+    instance = ProcessInstance(process_version_id=version.id, process_key=version.process_key,
+                               started_by=actor.username, business_key=business_key, status=status,
+                               state_json="{}", serializer_version=runtime.SERIALIZER_VERSION)
+    instance.process_version = version
+    db.session.add(instance)
+    db.session.flush()
+    engine = _script_engine(instance, actor, version.process_key)
+    return instance, runtime.new_workflow(spec, subprocess_specs, engine, data)
+
+
 def _record_start_failure(version: ProcessVersion, actor: Actor, err: runtime.EngineError,
                           data: dict[str, Any] | None, business_key: str | None) -> int:
     """Keep the instance, in error, at its start: nothing is lost and an admin can retry it."""
     try:
         _begin_write()
-        spec, subprocess_specs = definitions.spec_for(version)
-        instance = ProcessInstance(process_version_id=version.id, process_key=version.process_key,
-                                   started_by=actor.username, business_key=business_key, state_json="{}",
-                                   status=InstanceStatus.ERROR, serializer_version=runtime.SERIALIZER_VERSION,
-                                   error={**err.as_dict(), "action": "start", "at": utcnow().isoformat(),
-                                          "actor": actor.username})
-        instance.process_version = version
-        db.session.add(instance)
-        db.session.flush()
-        engine = _script_engine(instance, actor, version.process_key)
-        instance.state_json = runtime.state_to_json(runtime.new_workflow(spec, subprocess_specs, engine, data))
+        instance, workflow = _new_instance(version, actor, business_key, data, InstanceStatus.ERROR)
+        instance.error = {**err.as_dict(), "action": "start", "at": utcnow().isoformat(), "actor": actor.username}
+        instance.state_json = runtime.state_to_json(workflow)
         audit.record(actor.username, "start_failed", instance_id=instance.id, process_key=version.process_key,
                      version=version.version, error=err.as_dict(), data=data or {})
         db.session.commit()
