@@ -151,6 +151,49 @@ def simulated_user(port: int, token: str, stats: Stats, stop: threading.Event) -
         stats.record("complete", status, elapsed, 200)
 
 
+def _proc_cpu(pid: int) -> float:
+    """CPU seconds (user + system) a process has used so far; 0 when it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    found.append(int(entry.name))
+            except (OSError, IndexError, ValueError):
+                pass
+    return found
+
+
+def _postgres_backends(database: str) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes().decode(errors="replace")
+            except OSError:
+                continue
+            if cmdline.startswith("postgres:") and f" {database} " in cmdline:
+                pids.append(int(entry.name))
+    return pids
+
+
+def cpu_snapshot(parts: dict[str, list[int]]) -> dict[str, float]:
+    """CPU seconds used so far by each part (a part is a list of pids), the machine's idle time too."""
+    snapshot = {name: sum(_proc_cpu(pid) for pid in pids) for name, pids in parts.items()}
+    snapshot["client (this script)"] = sum(os.times()[:2])
+    idle = Path("/proc/stat").read_text().split("\n", 1)[0].split()
+    snapshot["idle"] = (int(idle[4]) + int(idle[5])) / os.sysconf("SC_CLK_TCK")
+    return snapshot
+
+
 def seed(env: dict[str, str], users: int, bundle: Path) -> list[str]:
     """Migrate, deploy the process and create the users; return their API tokens."""
     subprocess.run([sys.executable, "-m", "app.cli", "init"], cwd=REPO, env=env, check=True,
@@ -267,10 +310,17 @@ def main(argv: list[str] | None = None) -> int:
         stop = threading.Event()
         threads = [threading.Thread(target=simulated_user, args=(port, tokens[i], stats, stop), daemon=True)
                    for i in range(args.users)]
+        parts = {"web (gunicorn)": [procs[0].pid, *_children(procs[0].pid)], "celery worker": [procs[1].pid],
+                 "scheduler": [procs[2].pid]}
         began = time.perf_counter()
         for t in threads:
             t.start()
-        time.sleep(args.seconds)
+        time.sleep(1.0)
+        parts["postgres backends"] = _postgres_backends(args.database)
+        cpu_before, done_before = cpu_snapshot(parts), stats.completions
+        time.sleep(max(0.0, args.seconds - 1.0))
+        cpu_after = cpu_snapshot(parts)
+        completions_in_window = stats.completions - done_before
         stop.set()
         for t in threads:
             t.join(30)
@@ -304,6 +354,15 @@ def main(argv: list[str] | None = None) -> int:
     if lags:
         print(f"  timer lag             n={len(lags)}  p50 {statistics.median(lags):.3f} s  "
               f"p95 {pct(lags, .95):.3f} s  max {max(lags):.3f} s   [target <= 2 s]")
+    window = args.seconds - 1.0
+    if window > 0:
+        used = {name: cpu_after[name] - cpu_before[name] for name in cpu_after}
+        print(f"  CPU over the last {window:g} s ({os.cpu_count()} CPUs = {window * (os.cpu_count() or 1):g} CPU-s):")
+        for name, seconds in sorted(used.items(), key=lambda item: -item[1]):
+            print(f"    {name:22s}{seconds:7.1f} s")
+        if completions_in_window:
+            per = used["web (gunicorn)"] / completions_in_window * 1000
+            print(f"  web CPU per completion {per:.1f} ms (with its share of inbox reads and starts)")
     print(f"  errors                {sum(stats.errors.values())} {dict(stats.errors) if stats.errors else ''}")
     print(f"  inconsistent          {len(check['inconsistent'])}")
     for line in check["inconsistent"][:10]:

@@ -18,15 +18,14 @@ PUBLIC_ENDPOINTS = frozenset({"api.issue_token", "api.health", "api.openapi"})
 
 @bp.before_request
 def _load_current_user() -> None:
-    """The one place that reads the token: sets ``g.api_user`` and ``g.actor``."""
+    """The one place that reads the token: sets ``g.actor``."""
     if request.endpoint in PUBLIC_ENDPOINTS or request.method == "OPTIONS":
         return
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("this endpoint needs 'Authorization: Bearer <token>' (POST /api/v1/auth/token)")
-    user = users.user_for_token(token.strip())
-    g.api_user = user
-    g.actor = Actor.of(user)
+    username, roles = users.identity_for_token(token.strip())
+    g.actor = Actor(username, roles)
 
 
 def current_actor() -> Actor:

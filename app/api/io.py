@@ -9,9 +9,18 @@ from marshmallow import Schema
 
 from ..services.errors import BadRequest
 
+_INSTANCES: dict[type[Schema], Schema] = {}
+
 
 def _schema(schema: type[Schema] | Schema) -> Schema:
-    return schema() if isinstance(schema, type) else schema
+    """One instance per schema class: building one deep-copies its fields, and a schema without
+    per-call state can load and dump for every request and thread."""
+    if not isinstance(schema, type):
+        return schema
+    instance = _INSTANCES.get(schema)
+    if instance is None:
+        instance = _INSTANCES.setdefault(schema, schema())
+    return instance
 
 
 def body(schema: type[Schema] | Schema, *, optional: bool = False) -> dict[str, Any]:

@@ -20,8 +20,10 @@ class Deployment(db.Model):
     deployed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     source: Mapped[str] = mapped_column(String(300), default="")
 
+    # Loaded only when a page needs the files: every instance load joins its version, and the
+    # files (the bundle's whole BPMN and form text) must not ride along with each step.
     files: Mapped[list[DeploymentFile]] = relationship(
-        back_populates="deployment", cascade="all, delete-orphan", lazy="selectin"
+        back_populates="deployment", cascade="all, delete-orphan", lazy="select"
     )
 
     def file(self, name: str) -> DeploymentFile | None:
@@ -59,6 +61,6 @@ class ProcessVersion(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     description: Mapped[str] = mapped_column(Text, default="")
 
-    deployment: Mapped[Deployment] = relationship(lazy="joined")
+    deployment: Mapped[Deployment] = relationship(lazy="select")
 
     __table_args__ = (UniqueConstraint("process_key", "version"),)

@@ -97,7 +97,8 @@ def _latest_versions(keys: list[str]) -> dict[str, ProcessVersion]:
 
 
 def latest_version(key: str) -> ProcessVersion:
-    version = _latest_versions([key]).get(key)
+    version = db.session.scalars(select(ProcessVersion).where(ProcessVersion.process_key == key)
+                                 .order_by(ProcessVersion.version.desc()).limit(1)).first()
     if version is None:
         raise NotFound(f"no process definition with key '{key}'")
     return version

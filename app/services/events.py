@@ -148,8 +148,12 @@ def forget_uncommitted() -> None:
     _EXTERNAL_CALLS.set(None)
 
 
-def after_commit() -> None:
-    """Queue the external calls the committed step paused at, and deliver the messages it threw."""
+def after_commit() -> bool:
+    """Queue the external calls the committed step paused at, and deliver the messages it threw.
+
+    Returns whether it handed anything on: in embedded mode that work has already run (in its own
+    session), so the caller's loaded objects may be stale.
+    """
     calls = _EXTERNAL_CALLS.get()
     if calls:
         _EXTERNAL_CALLS.set(None)
@@ -158,7 +162,7 @@ def after_commit() -> None:
         for instance_id, task_id in calls:
             run_external.delay(instance_id, task_id)
     if not _PENDING_FLAG.get() or _DISPATCHING.get():
-        return
+        return bool(calls)
     _PENDING_FLAG.set(False)
     from flask import current_app
 
@@ -170,6 +174,7 @@ def after_commit() -> None:
         from ..tasks import dispatch_messages
 
         dispatch_messages.delay()
+    return True
 
 
 def dispatch_pending(limit: int = 1000) -> int:

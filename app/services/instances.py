@@ -70,13 +70,43 @@ def _script_engine(instance: ProcessInstance | None, actor: Actor, process_key: 
 # -- the command executor -----------------------------------------------------------------------
 
 def _begin_write() -> None:
-    """End any read transaction the request holds and start a write transaction."""
-    db.session.commit()
+    """End any read transaction the request holds and start a write transaction.
+
+    The objects read so far are not expired: the command re-reads what it relies on under the
+    lock (the instance with ``populate_existing``, a task's status), and reloading the rest would
+    cost a query each.
+    """
+    session = db.session()
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = True
     token = WRITE_TRANSACTION.set(True)
     try:
         db.session.connection()
     finally:
         WRITE_TRANSACTION.reset(token)
+
+
+def _commit_command(instance: ProcessInstance) -> None:
+    """Commit the command; keep the instance (and its version) loaded for the answer.
+
+    The instance was read under the lock and written by this command, so after the commit its
+    loaded state is the committed state; everything else is expired as usual (the inbox rows were
+    changed with set-based statements the session does not see). The callers expire the instance
+    too when ``events.after_commit`` ran more work, which may have changed it.
+    """
+    session = db.session()
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = True
+    keep = {id(instance), id(instance.process_version)}
+    for obj in list(session.identity_map.values()):
+        if id(obj) not in keep:
+            session.expire(obj)
 
 
 def _lock(instance_id: int) -> ProcessInstance:
@@ -123,8 +153,9 @@ def _run_command(instance_id: int, actor: Actor, action: str,
         _sync_human_tasks(instance, workflow, actor, completed_task_id=task_id)
         audit.record(actor.username, action, instance_id=instance.id, task_id=task_id,
                      process_key=instance.process_key, **(audit_data or {}), **extra)
-        db.session.commit()
-        events.after_commit()
+        _commit_command(instance)
+        if events.after_commit():
+            db.session.expire(instance)
         return instance
     except runtime.EngineError as err:
         db.session.rollback()
@@ -205,12 +236,12 @@ def _excluded_users(info: runtime.HumanTaskInfo) -> list[str]:
 
 
 def _sync_human_tasks(instance: ProcessInstance, workflow, actor: Actor,  # noqa: ANN001
-                      completed_task_id: str | None = None) -> None:
+                      completed_task_id: str | None = None, new_instance: bool = False) -> None:
     ready = {info.id: info for info in runtime.ready_human_tasks(workflow)}
     if instance.status in (InstanceStatus.TERMINATED, InstanceStatus.COMPLETED):
         ready = {}
     # Ids only, and set-based updates: loading task rows (and their candidates) costs more.
-    open_rows = set(db.session.scalars(
+    open_rows: set[str] = set() if new_instance else set(db.session.scalars(
         select(HumanTask.id).where(HumanTask.instance_id == instance.id, HumanTask.status == TaskStatus.READY)))
     now = utcnow()
     gone = open_rows - ready.keys()
@@ -267,11 +298,12 @@ def start(process_key: str, actor: Actor, data: dict[str, Any] | None = None,
         instance, workflow = _new_instance(version, actor, business_key, data, InstanceStatus.RUNNING)
         runtime.advance(workflow)
         _save(instance, workflow)
-        _sync_human_tasks(instance, workflow, actor)
+        _sync_human_tasks(instance, workflow, actor, new_instance=True)
         audit.record(actor.username, "start", instance_id=instance.id, process_key=version.process_key,
                      version=version.version, data=data or {})
-        db.session.commit()
-        events.after_commit()
+        _commit_command(instance)
+        if events.after_commit():
+            db.session.expire(instance)
         return instance
     except runtime.EngineError as err:
         db.session.rollback()
@@ -510,16 +542,15 @@ def complete(task_id: str, actor: Actor, data: dict[str, Any] | None) -> Process
     if not task.assignee and not is_candidate(task, actor):
         raise Forbidden("you are not a candidate for this task (your roles do not match its lane)")
     data = data or {}
-    instance = get(task.instance_id)
-    schema = forms.load_form(instance.process_version.deployment_id, task.form_schema_file)
-    forms.validate(schema, data)
 
     def change(inst: ProcessInstance, workflow) -> dict[str, Any]:  # noqa: ANN001
         status = db.session.scalar(select(HumanTask.status).where(HumanTask.id == task_id))
         if status != TaskStatus.READY:
             raise Conflict(f"task {task_id} is already {status}")
+        # Validated here, with the version the locked instance runs, so the instance is read once.
+        forms.validate(forms.load_form(inst.process_version.deployment_id, task.form_schema_file), data)
         runtime.complete_user_task(workflow, task_id, data)
-        notifications.record_decision(db.session, inst, db.session.get(HumanTask, task_id), actor.username, data)
+        notifications.record_decision(db.session, inst, task, actor.username, data)
         return {}
 
     return _run_command(task.instance_id, actor, "complete_task", change, task_id=task_id,

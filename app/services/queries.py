@@ -49,9 +49,14 @@ class Page(Generic[T]):
 def _paginate(stmt: Select, page: int, per_page: int) -> Page:
     if page < 1 or not 1 <= per_page <= MAX_PER_PAGE:
         raise BadRequest(f"page must be >= 1 and per_page between 1 and {MAX_PER_PAGE}")
-    total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
-    items = list(db.session.scalars(stmt.limit(per_page).offset((page - 1) * per_page)))
-    return Page(items, page, per_page, total)
+    # The total rides along as a window count: one statement instead of a count and a page query.
+    rows = db.session.execute(stmt.add_columns(func.count().over().label("total"))
+                              .limit(per_page).offset((page - 1) * per_page)).all()
+    if rows:
+        return Page([row[0] for row in rows], page, per_page, rows[0].total)
+    total = 0 if page == 1 else db.session.scalar(
+        select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+    return Page([], page, per_page, total)
 
 
 def _candidate_match(actor: Actor) -> ColumnElement[bool]:

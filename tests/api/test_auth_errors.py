@@ -48,6 +48,17 @@ def test_token_stops_working_after_password_change(api, client):
     assert_problem(r, 401)
 
 
+def test_a_token_carries_the_users_current_roles_and_state(api, client):
+    """Roles are read on every request: a role change counts at once, a deactivation ends the token."""
+    token = api.token("maria")
+    headers = {"Authorization": f"Bearer {token}"}
+    assert_problem(client.get(f"{API}/users", headers=headers), 403)
+    assert api.patch("/users/maria", "admin", json={"roles": ["project_manager", "admin"]}).status_code == 200
+    assert client.get(f"{API}/users", headers=headers).status_code == 200
+    assert api.patch("/users/maria", "admin", json={"active": False}).status_code == 200
+    assert_problem(client.get(f"{API}/tasks", headers=headers), 401)
+
+
 def test_unknown_api_url_is_problem_404(api, client):
     assert_problem(client.get(f"{API}/no-such-thing"), 404)
     assert_problem(client.get("/api/v2/tasks"), 404)
