@@ -12,7 +12,7 @@ import contextvars
 import logging
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, func, insert, or_, select
 
 from ..engine import clock, runtime
 from ..extensions import db
@@ -51,9 +51,11 @@ def sync(instance: ProcessInstance, workflow) -> None:  # noqa: ANN001
     if instance.id is not None and previous.get("timers", []) != waiting["timers"]:
         if previous.get("timers"):
             db.session.execute(delete(InstanceTimer).where(InstanceTimer.instance_id == instance.id))
-        for t in waiting["timers"]:
-            db.session.add(InstanceTimer(instance_id=instance.id, task_id=t["task_id"], element_id=t["element_id"],
-                                         kind=t["kind"], due_at=datetime.fromisoformat(t["due_at"])))
+        if waiting["timers"]:  # plain INSERTs: the rows are not read back in this transaction
+            db.session.execute(insert(InstanceTimer.__table__), [
+                {"instance_id": instance.id, "task_id": t["task_id"], "element_id": t["element_id"],
+                 "kind": t["kind"], "due_at": datetime.fromisoformat(t["due_at"]), "enqueued_at": None}
+                for t in waiting["timers"]])
     if instance.id is not None and previous.get("messages", []) != waiting["messages"]:
         if previous.get("messages"):
             db.session.execute(delete(MessageSubscription).where(MessageSubscription.instance_id == instance.id))

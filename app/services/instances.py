@@ -21,7 +21,7 @@ from jinja2 import TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy import select, update
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import undefer
+from sqlalchemy.orm import joinedload, undefer
 from sqlalchemy.orm.exc import StaleDataError
 
 from ..engine import runtime
@@ -465,7 +465,7 @@ def can_view(task: HumanTask, actor: Actor) -> bool:
 
 def visible_task(task_id: str, actor: Actor) -> HumanTask:
     """The task if ``actor`` may see it; a task they may not see does not exist for them."""
-    task = db.session.get(HumanTask, task_id)
+    task = db.session.get(HumanTask, task_id, options=[joinedload(HumanTask.candidates)])
     if task is None or not can_view(task, actor):
         raise NotFound(f"task {task_id} does not exist")
     return task
