@@ -11,7 +11,10 @@ Run a worker: ``pmo worker`` (or ``celery -A app.worker:celery_app worker``).
 from __future__ import annotations
 
 from celery import Celery, Task
+from celery.signals import worker_process_init
 from flask import Flask
+
+from .extensions import db
 
 
 def init_celery(app: Flask) -> Celery:
@@ -39,6 +42,17 @@ def init_celery(app: Flask) -> Celery:
     )
     celery.set_default()
     app.extensions["celery"] = celery
+
+    def fresh_connections_after_fork(**_: object) -> None:
+        """A prefork child must not use the pooled connections it inherited from the parent
+        (``pmo worker`` checks the schema before forking): two processes on one socket corrupt
+        the protocol. Drop them without closing, so the parent's stay intact."""
+        with app.app_context():
+            db.engine.dispose(close=False)
+
+    # Weakly connected and kept on the Celery app: the receiver lives as long as this app does.
+    celery.pmo_after_fork = fresh_connections_after_fork
+    worker_process_init.connect(fresh_connections_after_fork)
     from . import tasks  # noqa: F401 - registers the tasks
 
     return celery

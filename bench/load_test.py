@@ -1,5 +1,5 @@
-"""Load test of the scaled-out deployment: gunicorn + PostgreSQL + Redis + a Celery worker + the
-timer scheduler, driven by simulated users through the HTTP API (loopback only, bounded).
+"""Load test of the scaled-out deployment: gunicorn + PostgreSQL + Redis + `pmo worker` + `pmo
+scheduler`, driven by simulated users through the HTTP API (loopback only, bounded).
 
 Each simulated user starts instances of a generated process (three user tasks with a one-second
 timer between the first and the second) and completes its tasks through the API, as fast as it
@@ -257,6 +257,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--web-workers", type=int, default=4)
     parser.add_argument("--web-threads", type=int, default=4)
+    parser.add_argument("--worker-concurrency", type=int, default=None,
+                        help="processes of the worker's prefork pool (default: pmo worker's, two per CPU)")
     parser.add_argument("--pg-admin-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--database", default="pmo_load_test")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/14")
@@ -286,8 +288,8 @@ def main(argv: list[str] | None = None) -> int:
         subprocess.Popen([str(bin_dir / "gunicorn"), "-w", str(args.web_workers), "-k", "gthread",
                           "--threads", str(args.web_threads), "-b", f"127.0.0.1:{port}", "app:create_app()"],
                          cwd=REPO, env=env, stdout=(logs / "web.log").open("w"), stderr=subprocess.STDOUT),
-        subprocess.Popen([sys.executable, "-m", "celery", "-A", "app.worker:celery_app", "worker",
-                          "--pool=threads", "-c", "4", "-Q", "pmo", "--without-gossip", "--without-mingle"],
+        subprocess.Popen([sys.executable, "-m", "app.cli", "worker", "--without-gossip", "--without-mingle",
+                          *(["--concurrency", str(args.worker_concurrency)] if args.worker_concurrency else [])],
                          cwd=REPO, env=env, stdout=(logs / "worker.log").open("w"), stderr=subprocess.STDOUT),
         subprocess.Popen([sys.executable, "-m", "app.cli", "scheduler"], cwd=REPO, env=env,
                          stdout=(logs / "scheduler.log").open("w"), stderr=subprocess.STDOUT),
@@ -310,7 +312,8 @@ def main(argv: list[str] | None = None) -> int:
         stop = threading.Event()
         threads = [threading.Thread(target=simulated_user, args=(port, tokens[i], stats, stop), daemon=True)
                    for i in range(args.users)]
-        parts = {"web (gunicorn)": [procs[0].pid, *_children(procs[0].pid)], "celery worker": [procs[1].pid],
+        parts = {"web (gunicorn)": [procs[0].pid, *_children(procs[0].pid)],
+                 "celery worker": [procs[1].pid, *_children(procs[1].pid)],
                  "scheduler": [procs[2].pid]}
         began = time.perf_counter()
         for t in threads:
@@ -338,8 +341,8 @@ def main(argv: list[str] | None = None) -> int:
 
     lat = stats.complete_latency
     print(f"PMO Flow load test: {args.users} users for {args.seconds:g} s against gunicorn "
-          f"({args.web_workers} workers x {args.web_threads} threads) + PostgreSQL + Redis + 1 Celery worker "
-          f"+ 1 scheduler; {os.cpu_count()} CPUs")
+          f"({args.web_workers} workers x {args.web_threads} threads) + PostgreSQL + Redis + `pmo worker` "
+          f"+ `pmo scheduler`; {os.cpu_count()} CPUs")
     print(f"  task completions      {stats.completions}  ({stats.completions / elapsed:.1f}/s)   [target >= 200/s]")
     print(f"  instances started     {stats.starts}  ({stats.starts / elapsed:.1f}/s); completed {check['completed']}"
           f" of {check['instances']}")

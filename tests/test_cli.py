@@ -268,3 +268,13 @@ def test_worker_refuses_when_tasks_run_in_process(run):
     result = run("worker")
     assert result.exit_code == 1
     assert "nothing for a worker to do" in result.output
+
+
+def test_the_worker_runs_two_pool_processes_per_cpu_unless_told(monkeypatch):
+    from app import cli
+
+    monkeypatch.setattr(cli.os, "cpu_count", lambda: 3)
+    assert cli._default_concurrency(()) == ["--concurrency", "6"]
+    assert cli._default_concurrency(("--pool=solo",)) == ["--concurrency", "6"]
+    for given in (("-c", "2"), ("--concurrency", "2"), ("--concurrency=2",)):
+        assert cli._default_concurrency(given) == []

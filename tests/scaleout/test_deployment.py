@@ -52,11 +52,13 @@ def deployment(scaleout_env, app, demo_users, tmp_path):
     commands = {
         "web": [str(bin_dir / "gunicorn"), "-w", "2", "-b", f"127.0.0.1:{port}", "app:create_app()"],
         "scheduler": [sys.executable, "-m", "app.cli", "scheduler"],
-        "worker": [sys.executable, "-m", "app.cli", "worker", "--pool=solo"],
+        # Celery's default prefork pool, as the README runs it: two child processes.
+        "worker": [sys.executable, "-m", "app.cli", "worker", "--concurrency", "2"],
     }
     procs = [subprocess.Popen(cmd, cwd=REPO, env=scaleout_env, stdout=(tmp_path / f"{name}.log").open("w"),
                               stderr=subprocess.STDOUT) for name, cmd in commands.items()]
     api = Api(port)
+    api.logs = tmp_path
 
     def healthy() -> bool:
         try:
@@ -111,3 +113,26 @@ def test_timer_fires_through_scheduler_and_worker_and_the_flow_completes_over_ht
     status, audit = api.call("GET", f"/process-instances/{inst['id']}/audit")
     actions = [e["action"] for e in (audit["items"] if isinstance(audit, dict) else audit)]
     assert actions.count("timer_fired") == 1 and actions[-1] == "complete_task"
+
+
+def test_prefork_worker_children_fire_timers_side_by_side(deployment):
+    """Both prefork children fire timers at once, each on its own database connections."""
+    api = deployment
+    status, body = api.call("POST", "/auth/token", {"username": "admin", "password": "admin"})
+    api.token = body["token"]
+    raw, content_type = _multipart(FIXTURES / "slow_timer.bpmn")
+    assert api.call("POST", "/process-definitions", raw=raw, content_type=content_type)[0] == 201
+    started = []
+    for _ in range(8):
+        status, inst = api.call("POST", "/process-instances", {"process_key": "slow_after_timer",
+                                                               "data": {"wait_for": "PT0.3S", "slow_seconds": 0.2}})
+        assert status == 201, inst
+        started.append(inst["id"])
+
+    def all_reviewed() -> bool:
+        return all([t["title"] for t in api.call("GET", f"/process-instances/{i}")[1].get("ready_tasks", [])]
+                   == ["Review"] for i in started)
+
+    assert wait_until(all_reviewed, timeout=60, interval=0.5)
+    log = (api.logs / "worker.log").read_text()
+    assert "ERROR" not in log and "InterfaceError" not in log, log[-2000:]
