@@ -21,7 +21,7 @@ from jinja2 import TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy import select, update
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import joinedload, undefer
+from sqlalchemy.orm import Session, joinedload, undefer
 from sqlalchemy.orm.exc import StaleDataError
 
 from ..engine import runtime
@@ -69,6 +69,17 @@ def _script_engine(instance: ProcessInstance | None, actor: Actor, process_key: 
 
 # -- the command executor -----------------------------------------------------------------------
 
+def _commit_keeping_loaded() -> Session:
+    """Commit without expiring what the session has loaded (the callers say why that is safe)."""
+    session = db.session()
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = True
+    return session
+
+
 def _begin_write() -> None:
     """End any read transaction the request holds and start a write transaction.
 
@@ -76,12 +87,7 @@ def _begin_write() -> None:
     lock (the instance with ``populate_existing``, a task's status), and reloading the rest would
     cost a query each.
     """
-    session = db.session()
-    session.expire_on_commit = False
-    try:
-        session.commit()
-    finally:
-        session.expire_on_commit = True
+    _commit_keeping_loaded()
     token = WRITE_TRANSACTION.set(True)
     try:
         db.session.connection()
@@ -97,12 +103,7 @@ def _commit_command(instance: ProcessInstance) -> None:
     changed with set-based statements the session does not see). The callers expire the instance
     too when ``events.after_commit`` ran more work, which may have changed it.
     """
-    session = db.session()
-    session.expire_on_commit = False
-    try:
-        session.commit()
-    finally:
-        session.expire_on_commit = True
+    session = _commit_keeping_loaded()
     keep = {id(instance), id(instance.process_version)}
     for obj in list(session.identity_map.values()):
         if id(obj) not in keep:
