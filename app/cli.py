@@ -200,7 +200,7 @@ def worker(celery_args: tuple[str, ...]) -> None:
     """Run a Celery worker for background steps (needs CELERY_BROKER_URL, e.g. Redis).
 
     Extra arguments go to 'celery worker', for example: pmo worker --concurrency 8
-    (the default is two pool processes per CPU).
+    (the default is two pool processes per CPU this process may use, at most 8).
     """
     app = _make_app()
     _require_migrated(app)
@@ -218,7 +218,9 @@ def _default_concurrency(celery_args: tuple[str, ...]) -> list[str]:
     processes keep the CPUs busy (bench/load_test.py: due timers stay within 2 s with 4 on 2 CPUs)."""
     if any(a in ("-c", "--concurrency") or a.startswith("--concurrency=") for a in celery_args):
         return []
-    return ["--concurrency", str(2 * (os.cpu_count() or 1))]
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    # Each process holds its own database connections: at most 8 unless asked for more.
+    return ["--concurrency", str(min(2 * cpus, 8))]
 
 
 def _require_migrated(app: Flask) -> None:

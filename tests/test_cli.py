@@ -273,8 +273,10 @@ def test_worker_refuses_when_tasks_run_in_process(run):
 def test_the_worker_runs_two_pool_processes_per_cpu_unless_told(monkeypatch):
     from app import cli
 
-    monkeypatch.setattr(cli.os, "cpu_count", lambda: 3)
+    monkeypatch.setattr(cli.os, "sched_getaffinity", lambda pid: {0, 1, 2})
     assert cli._default_concurrency(()) == ["--concurrency", "6"]
     assert cli._default_concurrency(("--pool=solo",)) == ["--concurrency", "6"]
+    monkeypatch.setattr(cli.os, "sched_getaffinity", lambda pid: set(range(32)))
+    assert cli._default_concurrency(()) == ["--concurrency", "8"]
     for given in (("-c", "2"), ("--concurrency", "2"), ("--concurrency=2",)):
         assert cli._default_concurrency(given) == []

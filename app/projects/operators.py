@@ -52,14 +52,18 @@ def _date(value: Any) -> date | None:
 
 def _project(call: OperatorCall) -> Project:
     project_id = call.params.get("project_id") or call.data.get("project_id")
-    project = db.session.get(Project, int(project_id)) if project_id else None
+    # Fresh and locked: the request may have read this row before the step, and two instances of
+    # one project (its lifecycle and a change request) must not overwrite each other's changes.
+    project = db.session.get(Project, int(project_id), populate_existing=True,
+                             with_for_update=True) if project_id else None
     if project is None:
         raise EngineError(f"project {project_id} does not exist")
     return project
 
 
 def _change_request(call: OperatorCall) -> ChangeRequest:
-    cr = db.session.get(ChangeRequest, int(call.params.get("cr_id") or 0))
+    cr = db.session.get(ChangeRequest, int(call.params.get("cr_id") or 0), populate_existing=True,
+                        with_for_update=True)
     if cr is None:
         raise EngineError(f"change request {call.params.get('cr_id')} does not exist")
     return cr

@@ -72,11 +72,11 @@ def _script_engine(instance: ProcessInstance | None, actor: Actor, process_key: 
 def _commit_keeping_loaded() -> Session:
     """Commit without expiring what the session has loaded (the callers say why that is safe)."""
     session = db.session()
-    session.expire_on_commit = False
+    previous, session.expire_on_commit = session.expire_on_commit, False
     try:
         session.commit()
     finally:
-        session.expire_on_commit = True
+        session.expire_on_commit = previous
     return session
 
 
@@ -175,6 +175,7 @@ def _run_command(instance_id: int, actor: Actor, action: str,
         raise
     except Exception:
         db.session.rollback()
+        events.forget_uncommitted()
         raise
 
 
@@ -545,9 +546,13 @@ def complete(task_id: str, actor: Actor, data: dict[str, Any] | None) -> Process
     data = data or {}
 
     def change(inst: ProcessInstance, workflow) -> dict[str, Any]:  # noqa: ANN001
-        status = db.session.scalar(select(HumanTask.status).where(HumanTask.id == task_id))
+        # Re-checked under the lock: someone may have completed or claimed it since the checks above.
+        status, assignee = db.session.execute(
+            select(HumanTask.status, HumanTask.assignee).where(HumanTask.id == task_id)).one()
         if status != TaskStatus.READY:
             raise Conflict(f"task {task_id} is already {status}")
+        if assignee and assignee != actor.username:
+            raise Conflict(f"task was claimed by {assignee} in the meantime")
         # Validated here, with the version the locked instance runs, so the instance is read once.
         forms.validate(forms.load_form(inst.process_version.deployment_id, task.form_schema_file), data)
         runtime.complete_user_task(workflow, task_id, data)

@@ -64,6 +64,42 @@ def test_completed_task_cannot_be_completed_twice(app, actors, deployed):
         instances.complete(submit.id, pm, REQUEST)
 
 
+def test_a_claim_that_lands_between_the_checks_and_the_lock_wins(app, actors, deployed, monkeypatch):
+    """complete() checks the task, then locks the instance; a claim committed in between is seen
+    under the lock, and the step changes nothing."""
+    from sqlalchemy import update
+
+    from app.extensions import db
+    from app.models import HumanTask
+
+    pm = actors["maria"]
+    instance = instances.start("simple_approval", pm)
+    submit = _only(instance.id)
+    real_lock = instances._lock
+
+    def lock_after_someone_claims(instance_id: int):
+        db.session.execute(update(HumanTask).where(HumanTask.id == submit.id).values(assignee="paul"))
+        return real_lock(instance_id)
+
+    monkeypatch.setattr(instances, "_lock", lock_after_someone_claims)
+    with pytest.raises(Conflict, match="claimed by paul"):
+        instances.complete(submit.id, pm, REQUEST)
+    monkeypatch.undo()
+    assert _only(instance.id).id == submit.id  # still open; the step and the stand-in claim rolled back
+    assert [e.action for e in audit_entries(instance.id)] == ["start"]
+
+
+def test_invalid_form_data_inside_the_command_changes_nothing(app, actors, deployed):
+    pm = actors["maria"]
+    instance = instances.start("simple_approval", pm)
+    submit = _only(instance.id)
+    with pytest.raises(Invalid) as caught:
+        instances.complete(submit.id, pm, {"title": "", "cost": "a lot"})
+    assert "cost" in str(caught.value.errors)
+    assert _only(instance.id).id == submit.id and fresh_instance(instance.id).status == "running"
+    assert [e.action for e in audit_entries(instance.id)] == ["start"]
+
+
 def test_unknown_task_and_instance_are_not_found(app, actors, deployed):
     with pytest.raises(NotFound):
         instances.complete("00000000-0000-0000-0000-000000000000", actors["maria"], {})
