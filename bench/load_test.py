@@ -160,29 +160,27 @@ def _proc_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _children(pid: int) -> list[int]:
+def _processes() -> list[tuple[int, int, str]]:
+    """(pid, parent pid, command line) of every process that can be read now."""
     found = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
-                    found.append(int(entry.name))
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                cmdline = (entry / "cmdline").read_bytes().decode(errors="replace")
             except (OSError, IndexError, ValueError):
-                pass
+                continue
+            found.append((int(entry.name), ppid, cmdline))
     return found
 
 
+def _children(pid: int) -> list[int]:
+    return [child for child, ppid, _ in _processes() if ppid == pid]
+
+
 def _postgres_backends(database: str) -> list[int]:
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                cmdline = (entry / "cmdline").read_bytes().decode(errors="replace")
-            except OSError:
-                continue
-            if cmdline.startswith("postgres:") and f" {database} " in cmdline:
-                pids.append(int(entry.name))
-    return pids
+    return [pid for pid, _, cmdline in _processes()
+            if cmdline.startswith("postgres:") and f" {database} " in cmdline]
 
 
 def cpu_snapshot(parts: dict[str, list[int]]) -> dict[str, float]:

@@ -96,18 +96,20 @@ def _begin_write() -> None:
 
 
 def _commit_command(instance: ProcessInstance) -> None:
-    """Commit the command; keep the instance (and its version) loaded for the answer.
+    """Commit the command, then hand on what it queued (``events.after_commit``).
 
-    The instance was read under the lock and written by this command, so after the commit its
-    loaded state is the committed state; everything else is expired as usual (the inbox rows were
-    changed with set-based statements the session does not see). The callers expire the instance
-    too when ``events.after_commit`` ran more work, which may have changed it.
+    The instance (and its version) stays loaded for the answer: it was read under the lock and
+    written by this command, so its loaded state is the committed state. Everything else is
+    expired as usual (the inbox rows were changed with set-based statements the session does not
+    see), and so is the instance when ``after_commit`` ran more work that may have changed it.
     """
     session = _commit_keeping_loaded()
     keep = {id(instance), id(instance.process_version)}
     for obj in list(session.identity_map.values()):
         if id(obj) not in keep:
             session.expire(obj)
+    if events.after_commit():
+        session.expire(instance)
 
 
 def _lock(instance_id: int) -> ProcessInstance:
@@ -155,8 +157,6 @@ def _run_command(instance_id: int, actor: Actor, action: str,
         audit.record(actor.username, action, instance_id=instance.id, task_id=task_id,
                      process_key=instance.process_key, **(audit_data or {}), **extra)
         _commit_command(instance)
-        if events.after_commit():
-            db.session.expire(instance)
         return instance
     except runtime.EngineError as err:
         db.session.rollback()
@@ -304,8 +304,6 @@ def start(process_key: str, actor: Actor, data: dict[str, Any] | None = None,
         audit.record(actor.username, "start", instance_id=instance.id, process_key=version.process_key,
                      version=version.version, data=data or {})
         _commit_command(instance)
-        if events.after_commit():
-            db.session.expire(instance)
         return instance
     except runtime.EngineError as err:
         db.session.rollback()
