@@ -50,20 +50,31 @@ def _date(value: Any) -> date | None:
     return date.fromisoformat(str(value)[:10])
 
 
+def _locked(model: type[Any], row_id: int) -> Any:
+    """The row read fresh and locked (``SELECT ... FOR UPDATE``) until the instance command commits.
+
+    Fresh: the request may have read this row before the step. Locked: two instances of one project
+    (its lifecycle and change requests) must not read the same figures and overwrite each other's
+    changes. On SQLite the command's ``BEGIN IMMEDIATE`` already serialises writers.
+    """
+    return db.session.get(model, row_id, populate_existing=True, with_for_update=True)
+
+
 def _project(call: OperatorCall) -> Project:
     project_id = call.params.get("project_id") or call.data.get("project_id")
-    # Fresh and locked: the request may have read this row before the step, and two instances of
-    # one project (its lifecycle and a change request) must not overwrite each other's changes.
-    project = db.session.get(Project, int(project_id), populate_existing=True,
-                             with_for_update=True) if project_id else None
+    project = _locked(Project, int(project_id)) if project_id else None
     if project is None:
         raise EngineError(f"project {project_id} does not exist")
     return project
 
 
 def _change_request(call: OperatorCall) -> ChangeRequest:
-    cr = db.session.get(ChangeRequest, int(call.params.get("cr_id") or 0), populate_existing=True,
-                        with_for_update=True)
+    """The change request, locked, after its project: always project first, so no two steps deadlock."""
+    cr_id = int(call.params.get("cr_id") or 0)
+    project_id = db.session.scalar(select(ChangeRequest.project_id).where(ChangeRequest.id == cr_id))
+    if project_id is not None:
+        _locked(Project, project_id)
+    cr = _locked(ChangeRequest, cr_id) if project_id is not None else None
     if cr is None:
         raise EngineError(f"change request {call.params.get('cr_id')} does not exist")
     return cr
@@ -286,7 +297,7 @@ def save_status_report(call: OperatorCall) -> dict[str, Any]:
 
 @register_operator("pmo/SavePmoReview")
 def save_pmo_review(call: OperatorCall) -> dict[str, Any]:
-    report = db.session.get(StatusReport, int(call.params.get("report_id") or 0))
+    report = _locked(StatusReport, int(call.params.get("report_id") or 0))
     if report is None:
         raise EngineError(f"status report {call.params.get('report_id')} does not exist")
     d = call.data
@@ -303,7 +314,7 @@ def register_change_request(call: OperatorCall) -> dict[str, Any]:
     """Create the change request, or update it when the requester revised a rejected one."""
     project = _project(call)
     p = call.params
-    cr = db.session.get(ChangeRequest, int(call.data.get("cr_id") or 0)) if call.data.get("cr_id") else None
+    cr = _locked(ChangeRequest, int(call.data["cr_id"])) if call.data.get("cr_id") else None
     if cr is None:
         number = max((c.number for c in project.change_requests), default=0) + 1
         cr = ChangeRequest(number=number, requested_by=str(p.get("requested_by") or _actor(call)),
@@ -375,7 +386,7 @@ def record_change_decision(call: OperatorCall) -> dict[str, Any]:
 def apply_change_to_baseline(call: OperatorCall) -> dict[str, Any]:
     """An approved change moves the baseline: budget, target date and the milestones not yet reached."""
     cr = _change_request(call)
-    project = cr.project
+    project = _locked(Project, cr.project_id)  # read under the lock: not ``cr.project`` (a stale copy)
     cost = cr.assessed_cost_impact if cr.assessed_cost_impact is not None else cr.cost_impact
     days = cr.assessed_schedule_days if cr.assessed_schedule_days is not None else cr.schedule_impact_days
     project.budget_baseline = (project.budget_baseline or project.budget_estimate or Decimal("0")) + cost
