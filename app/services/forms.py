@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
+from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
 
 import jsonschema
-from jinja2 import TemplateError
-from jinja2.sandbox import SandboxedEnvironment
+import regex
 
+from ..engine import templating
 from ..extensions import db
 from ..models import Deployment
 from .errors import Invalid, NotFound
 
-_JINJA = SandboxedEnvironment(autoescape=False)
+PATTERN_SECONDS = 0.5  # all ``pattern`` checks of one validation together
+MAX_DEPTH = 64         # nesting of a form document (deploy refuses deeper ones; see bundle.py)
 
 
 @lru_cache(maxsize=1024)
@@ -26,17 +30,93 @@ def _file_json(deployment_id: int, name: str) -> str:
     return found.content.decode("utf-8")
 
 
+def _fill(node: Any, data: dict[str, Any]) -> Any:
+    """A copy of the parsed form with Jinja placeholders filled in its string values.
+
+    Filled after parsing, value by value: whatever a name holds (quotes, control characters,
+    ``", "enum": [...]``) stays inside its string and can never become JSON syntax.
+    """
+    if isinstance(node, dict):
+        return {key: _fill(value, data) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_fill(value, data) for value in node]
+    if isinstance(node, str) and templating.has_template(node):
+        return templating.render_or(node, data, fallback=node)
+    return node
+
+
 def load_form(deployment_id: int, name: str | None, data: dict[str, Any] | None = None) -> dict[str, Any] | None:
-    """The form file as JSON; Jinja placeholders in it are filled from task data (SpiffArena does too)."""
+    """The form file as JSON; Jinja placeholders in its string values are filled from task data
+    (SpiffArena fills them too, but into the JSON text, where a quote in a name breaks the form)."""
     if not name:
         return None
-    text = _file_json(deployment_id, name)
-    if data is not None and "{{" in text:
-        try:
-            text = _JINJA.from_string(text).render(**data)
-        except TemplateError:
-            pass  # keep the raw form rather than fail to show the task
-    return json.loads(text)
+    doc = json.loads(_file_json(deployment_id, name))
+    return _fill(doc, data) if data is not None else doc
+
+
+# -- validation with bounded regular expressions -------------------------------------------------
+
+_DEADLINE = threading.local()
+_TIMED_OUT = "the value could not be checked against its pattern in time"
+
+
+def _search(pattern: str, text: str) -> bool | None:
+    """``re.search`` in the ``regex`` engine, within the validation's budget, without holding the
+    interpreter (``concurrent=True``); None when it ran out of time. A form's ``pattern`` meets
+    every user's input, so a backtracking pattern must not stall the server."""
+    remaining = getattr(_DEADLINE, "at", time.monotonic() + PATTERN_SECONDS) - time.monotonic()
+    try:
+        return regex.search(pattern, text, timeout=max(remaining, 0.001), concurrent=True) is not None
+    except TimeoutError:
+        return None
+
+
+def _pattern(validator: Any, patrn: str, instance: Any, schema: dict[str, Any]) -> Iterator[jsonschema.ValidationError]:
+    if not validator.is_type(instance, "string"):
+        return
+    found = _search(patrn, instance)
+    if found is None:
+        yield jsonschema.ValidationError(_TIMED_OUT)
+    elif not found:
+        yield jsonschema.ValidationError(f"{instance!r} does not match {patrn!r}")
+
+
+def _pattern_properties(validator: Any, patterns: dict[str, Any], instance: Any,
+                        schema: dict[str, Any]) -> Iterator[jsonschema.ValidationError]:
+    if not validator.is_type(instance, "object"):
+        return
+    for patrn, subschema in patterns.items():
+        for key, value in instance.items():
+            found = _search(patrn, key)
+            if found is None:
+                yield jsonschema.ValidationError(_TIMED_OUT, path=[key])
+            elif found:
+                yield from validator.descend(value, subschema, path=key, schema_path=patrn)
+
+
+@lru_cache(maxsize=16)
+def _bounded_class(cls: type) -> type:
+    return jsonschema.validators.extend(cls, {"pattern": _pattern, "patternProperties": _pattern_properties})
+
+
+def validator_for(schema: dict[str, Any]) -> Any:
+    """A validator for ``schema`` whose regular expressions run with a timeout."""
+    cls = jsonschema.validators.validator_for(schema)
+    return _bounded_class(cls)(schema, format_checker=cls.FORMAT_CHECKER)
+
+
+class pattern_budget:  # noqa: N801 - used like a function: ``with pattern_budget():``
+    """One deadline for every ``pattern`` of one validation."""
+
+    def __enter__(self) -> None:
+        self._previous = getattr(_DEADLINE, "at", None)
+        _DEADLINE.at = time.monotonic() + PATTERN_SECONDS
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._previous is None:
+            del _DEADLINE.at
+        else:
+            _DEADLINE.at = self._previous
 
 
 def validate(schema: dict[str, Any] | None, data: dict[str, Any]) -> None:
@@ -45,10 +125,11 @@ def validate(schema: dict[str, Any] | None, data: dict[str, Any]) -> None:
         raise Invalid("submitted data must be a JSON object", errors={"": ["must be an object"]})
     if not schema:
         return
-    validator_cls = jsonschema.validators.validator_for(schema)
-    validator = validator_cls(schema, format_checker=validator_cls.FORMAT_CHECKER)
+    validator = validator_for(schema)
     errors: dict[str, list[str]] = {}
-    for error in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.path))):
+    with pattern_budget():
+        found = sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.path)))
+    for error in found:
         path = "/".join(str(p) for p in error.path)
         if error.validator == "required" and isinstance(error.instance, dict):
             missing = [r for r in error.validator_value if r not in error.instance]

@@ -18,6 +18,8 @@ from typing import Any
 
 import jsonschema
 
+from ..services import forms
+
 PREFIX = "f:"
 COUNT_PREFIX = "n:"
 MAX_ROWS = 200
@@ -88,7 +90,8 @@ def _required_now(schema: dict[str, Any], value: Any) -> set[str]:
     if "if" in schema and isinstance(value, dict) and all(
             k in value for k in (schema["if"].get("required") or schema["if"].get("properties") or {})):
         try:
-            matches = jsonschema.Draft7Validator(schema["if"]).is_valid(value)
+            with forms.pattern_budget():
+                matches = forms.validator_for(schema["if"]).is_valid(value)
         except Exception:  # noqa: BLE001
             matches = False
         branch = schema.get("then" if matches else "else") or {}
@@ -366,10 +369,11 @@ def validate(schema: dict[str, Any] | None, data: dict[str, Any]) -> dict[str, l
     """Every error at its JSON-pointer path, in words a person understands."""
     if not schema:
         return {}
-    cls = jsonschema.validators.validator_for(schema)
-    validator = cls(schema, format_checker=cls.FORMAT_CHECKER)
+    validator = forms.validator_for(schema)  # ``pattern`` with a timeout: it meets every user's input
     errors: dict[str, list[str]] = {}
-    for error in validator.iter_errors(data):
+    with forms.pattern_budget():
+        found = list(validator.iter_errors(data))
+    for error in found:
         for leaf in _leaves(error):
             path = "/".join(str(p) for p in leaf.path)
             if leaf.validator == "required" and isinstance(leaf.instance, dict):
