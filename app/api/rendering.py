@@ -5,18 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 import nh3
-from jinja2.sandbox import SandboxedEnvironment
 from markdown_it import MarkdownIt
 
-_JINJA = SandboxedEnvironment(autoescape=False)
+from ..engine import templating
+
 _MARKDOWN = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
 
 
 def render_template(text: str, data: dict[str, Any]) -> str:
-    try:
-        return _JINJA.from_string(text).render(data)
-    except Exception:  # noqa: BLE001 - a broken placeholder shows the raw text, never a 500
-        return text
+    """Jinja on a budget (every viewer renders it): a broken or too costly template shows the raw text."""
+    return templating.render_or(text, data, fallback=text)
 
 
 def render_instructions(text: str | None, data: dict[str, Any]) -> str:

@@ -13,18 +13,15 @@ import contextvars
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
 from typing import Any
 
 from flask import current_app
-from jinja2 import TemplateError
-from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy import select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, joinedload, undefer
 from sqlalchemy.orm.exc import StaleDataError
 
-from ..engine import runtime
+from ..engine import runtime, templating
 from ..engine.bundle import INITIATOR_LANE, normalize_role
 from ..engine.helpers import SCRIPT_HELPERS
 from ..engine.sandbox import Sandbox
@@ -37,7 +34,6 @@ from .errors import BadRequest, Conflict, Forbidden, NotFound, StepFailed
 
 # Set while a command's transaction is being opened, so SQLite starts it with BEGIN IMMEDIATE.
 WRITE_TRANSACTION: contextvars.ContextVar[bool] = contextvars.ContextVar("pmo_write_txn", default=False)
-_TITLES = SandboxedEnvironment(autoescape=False)
 
 
 @dataclass
@@ -198,19 +194,10 @@ def _record_failure(instance_id: int, actor: Actor, action: str, err: runtime.En
 
 # -- the inbox projection ----------------------------------------------------------------------
 
-@lru_cache(maxsize=1024)
-def _title_template(template: str):  # noqa: ANN202
-    """Compiled once per title text: compiling a Jinja template costs more than the engine step."""
-    return _TITLES.from_string(template)
-
-
 def _render_title(template: str, data: dict[str, Any]) -> str:
-    if "{{" not in template and "{%" not in template:
-        return template
-    try:
-        return _title_template(template).render(**data)[:500]
-    except TemplateError:
-        return template[:500]
+    """The task title, rendered inside the command's write transaction: so on a tight budget
+    (templating.TITLE_SECONDS); a broken or too costly title shows its raw text."""
+    return templating.render_or(template, data, fallback=template, seconds=templating.TITLE_SECONDS)[:500]
 
 
 def _candidates(info: runtime.HumanTaskInfo, instance: ProcessInstance) -> tuple[list[str], list[str]]:
