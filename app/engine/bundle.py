@@ -294,11 +294,33 @@ def _check_dmn(name: str, tree: etree._ElementTree, problems: list[Problem]) -> 
                     problems.append(Problem(p.file, p.line, rule.get("id"), p.message))
 
 
+MAX_FORM_DEPTH = 64  # objects and arrays inside each other; real forms use a handful
+
+
+def _depth_exceeds(doc: Any, limit: int) -> bool:
+    """Iterative (a recursive walk would hit the recursion limit on exactly the documents it checks)."""
+    stack = [(doc, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, (dict, list)):
+            if depth > limit:
+                return True
+            stack.extend((child, depth + 1) for child in (node.values() if isinstance(node, dict) else node))
+    return False
+
+
 def _check_form(name: str, content: bytes, problems: list[Problem]) -> Any:
+    too_deep = f"nested more than {MAX_FORM_DEPTH} levels deep (objects and arrays inside each other)"
     try:
         doc = json.loads(content)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         problems.append(Problem(name, getattr(exc, "lineno", None), None, f"not valid JSON: {exc}"))
+        return None
+    except RecursionError:  # the JSON decoder's own depth limit
+        problems.append(Problem(name, None, None, too_deep))
+        return None
+    if _depth_exceeds(doc, MAX_FORM_DEPTH):
+        problems.append(Problem(name, None, None, too_deep))
         return None
     if not isinstance(doc, dict):
         problems.append(Problem(name, 1, None, "a form file must hold a JSON object"))
