@@ -57,10 +57,14 @@ def _engine_options(url: str) -> dict[str, Any]:
 
 
 def _configure_engine(engine: Engine) -> None:
-    """SQLite: WAL, foreign keys, and BEGIN IMMEDIATE for instance commands (no lost updates)."""
+    """SQLite: WAL, foreign keys, and BEGIN IMMEDIATE for every write transaction.
+
+    Writers that start as readers and upgrade fail at once with "database is locked" when another
+    writer committed meanwhile; ``BEGIN IMMEDIATE`` (see services/transactions.py) makes them wait.
+    """
     if engine.dialect.name != "sqlite":
         return
-    from .services.instances import WRITE_TRANSACTION
+    from .services.transactions import WRITE_TRANSACTION
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, record):  # noqa: ANN001

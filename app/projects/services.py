@@ -15,6 +15,7 @@ from ..models.instance import TaskStatus
 from ..services import instances
 from ..services.errors import BadRequest, Conflict, Forbidden, NotFound
 from ..services.instances import Actor
+from ..services.transactions import write_transaction
 from .models import ChangeRequest, LessonLearned, Phase, Project, ProjectStatus
 
 LIFECYCLE_PROCESS = "project_lifecycle"
@@ -54,21 +55,21 @@ def create_project(name: str, project_manager: str, sponsor: str, actor: Actor) 
     _user_with_role(sponsor, "sponsor")
     if project_manager == sponsor:
         raise BadRequest("the sponsor and the project manager must be different people")
-    project = Project(name=name, project_manager=project_manager, sponsor=sponsor, created_by=actor.username,
-                      phase=Phase.INITIATION, status=ProjectStatus.PROPOSED)
-    db.session.add(project)
-    db.session.commit()
+    with write_transaction():
+        project = Project(name=name, project_manager=project_manager, sponsor=sponsor, created_by=actor.username,
+                          phase=Phase.INITIATION, status=ProjectStatus.PROPOSED)
+        db.session.add(project)
     data = {**binding(project), "suggested_code": f"PRJ-{project.id:04d}", "requested_by": actor.username}
     try:
         instances.start(LIFECYCLE_PROCESS, actor, data, business_key=project.business_key)
     finally:
         # Even a failed first step leaves an instance (in error) to link to.
-        latest = db.session.scalars(select(ProcessInstance.id).where(
-            ProcessInstance.business_key == project.business_key,
-            ProcessInstance.process_key == LIFECYCLE_PROCESS).order_by(ProcessInstance.id.desc())).first()
-        project = db.session.get(Project, project.id)
-        project.lifecycle_instance_id = latest
-        db.session.commit()
+        with write_transaction():
+            latest = db.session.scalars(select(ProcessInstance.id).where(
+                ProcessInstance.business_key == project.business_key,
+                ProcessInstance.process_key == LIFECYCLE_PROCESS).order_by(ProcessInstance.id.desc())).first()
+            project = db.session.get(Project, project.id, populate_existing=True, with_for_update=True)
+            project.lifecycle_instance_id = latest
     return project
 
 

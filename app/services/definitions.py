@@ -18,6 +18,7 @@ from ..extensions import db
 from ..models import Deployment, DeploymentFile, ProcessVersion
 from . import audit
 from .errors import Invalid, NotFound
+from .transactions import write_transaction
 
 
 @dataclass
@@ -44,15 +45,16 @@ def validate_files(files: list[bundle_mod.BundleFile]) -> bundle_mod.Bundle:
 
 def deploy(files: list[bundle_mod.BundleFile], actor: str, source: str = "") -> DeployResult:
     """Deploy a bundle in one transaction: changed processes get a new version, unchanged are a no-op."""
-    parsed = validate_files(files)
+    parsed = validate_files(files)  # parsed before the write transaction: it may take a while
     result = DeployResult(deployment_id=None)
-    latest = _latest_versions(list(parsed.processes))
-    changed = {k: p for k, p in parsed.processes.items()
-               if k not in latest or latest[k].content_hash != p.content_hash}
-    result.unchanged = [latest[k] for k in parsed.processes if k not in changed]
-    if not changed:
-        return result
-    try:
+    # The latest versions are read inside the write transaction, so two deploys number in turn.
+    with write_transaction():
+        latest = _latest_versions(list(parsed.processes))
+        changed = {k: p for k, p in parsed.processes.items()
+                   if k not in latest or latest[k].content_hash != p.content_hash}
+        result.unchanged = [latest[k] for k in parsed.processes if k not in changed]
+        if not changed:
+            return result
         deployment = Deployment(deployed_by=actor, source=source)
         for name, content in sorted(parsed.files.items()):
             deployment.files.append(DeploymentFile(name=name, content=content,
@@ -72,10 +74,6 @@ def deploy(files: list[bundle_mod.BundleFile], actor: str, source: str = "") -> 
         audit.record(actor, "deploy", source=source,
                      versions={v.process_key: v.version for v in result.created},
                      unchanged=[v.process_key for v in result.unchanged])
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
     result.deployment_id = deployment.id
     for v, proc in ((v, changed[v.process_key]) for v in result.created):
         _SPEC_CACHE.put(v.id, (proc.spec, proc.subprocess_specs))

@@ -25,6 +25,7 @@ from ..models.people import DelegationReason
 from . import audit, instances
 from .errors import BadRequest, Conflict, Forbidden, Invalid
 from .instances import Actor
+from .transactions import in_write_transaction, write_transaction
 
 
 def _active_user(username: str) -> User:
@@ -52,6 +53,12 @@ def delegate(task_id: str, actor: Actor, delegate_to: str, note: str = "") -> De
     elif task.assignee != actor.username:
         raise Forbidden("only the assignee can delegate this task")
     instances.assign(task_id, actor, delegate_to)
+    return _record_delegation(task_id, actor, delegate_to, note)
+
+
+@in_write_transaction
+def _record_delegation(task_id: str, actor: Actor, delegate_to: str, note: str) -> Delegation:
+    """After the assignment (a command of its own): the delegation row, its audit entry and notice."""
     task = db.session.get(HumanTask, task_id)
     for old in db.session.scalars(select(Delegation).where(Delegation.task_id == task_id, Delegation.active.is_(True),
                                                            Delegation.delegate == actor.username)):
@@ -66,7 +73,6 @@ def delegate(task_id: str, actor: Actor, delegate_to: str, note: str = "") -> De
 
     notifications.notify(db.session, [delegate_to], "delegated", task,
                          f"{actor.username} delegated a task to you: {task.title}", record.note)
-    db.session.commit()
     return record
 
 
@@ -76,10 +82,10 @@ def return_to_owner(task_id: str, actor: Actor) -> Delegation:
     if record is None or record.delegate != actor.username:
         raise Forbidden("this task was not delegated to you")
     instances.assign(task_id, actor, record.owner)
-    record = db.session.get(Delegation, record.id)
-    record.active = False
-    record.ended_at = utcnow()
-    db.session.commit()
+    with write_transaction():
+        record = db.session.get(Delegation, record.id, populate_existing=True)
+        record.active = False
+        record.ended_at = utcnow()
     return record
 
 
@@ -108,6 +114,7 @@ def assignable_users(task: HumanTask, exclude: Iterable[str] = ()) -> list[User]
 
 # -- out of office -----------------------------------------------------------------------------------
 
+@in_write_transaction
 def set_out_of_office(user: User, stand_in: str, starts_at: datetime, ends_at: datetime,
                       note: str = "") -> OutOfOffice:
     errors: dict[str, list[str]] = {}
@@ -133,17 +140,16 @@ def set_out_of_office(user: User, stand_in: str, starts_at: datetime, ends_at: d
     db.session.add(record)
     audit.record(user.username, "out_of_office", stand_in=stand_in, starts_at=starts_at.isoformat(),
                  ends_at=ends_at.isoformat())
-    db.session.commit()
     return record
 
 
+@in_write_transaction
 def cancel_out_of_office(user: User) -> int:
     rows = current_out_of_office(user.username, include_future=True)
     for row in rows:
         row.cancelled = True
     if rows:
         audit.record(user.username, "out_of_office_cancelled")
-    db.session.commit()
     return len(rows)
 
 

@@ -9,7 +9,6 @@ being in error (with the message, task and line) in a second, small transaction,
 
 from __future__ import annotations
 
-import contextvars
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -31,9 +30,8 @@ from ..models.base import utcnow
 from ..models.instance import InstanceStatus, TaskStatus
 from . import audit, definitions, events, forms, notifications
 from .errors import BadRequest, Conflict, Forbidden, NotFound, StepFailed
-
-# Set while a command's transaction is being opened, so SQLite starts it with BEGIN IMMEDIATE.
-WRITE_TRANSACTION: contextvars.ContextVar[bool] = contextvars.ContextVar("pmo_write_txn", default=False)
+from .transactions import WRITE_TRANSACTION  # noqa: F401 - kept importable from here
+from .transactions import begin_write as _begin_write  # the one write start (SQLite: BEGIN IMMEDIATE)
 
 
 @dataclass
@@ -74,21 +72,6 @@ def _commit_keeping_loaded() -> Session:
     finally:
         session.expire_on_commit = previous
     return session
-
-
-def _begin_write() -> None:
-    """End any read transaction the request holds and start a write transaction.
-
-    The objects read so far are not expired: the command re-reads what it relies on under the
-    lock (the instance with ``populate_existing``, a task's status), and reloading the rest would
-    cost a query each.
-    """
-    _commit_keeping_loaded()
-    token = WRITE_TRANSACTION.set(True)
-    try:
-        db.session.connection()
-    finally:
-        WRITE_TRANSACTION.reset(token)
 
 
 def _commit_command(instance: ProcessInstance) -> None:

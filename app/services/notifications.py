@@ -28,6 +28,7 @@ from ..models import HumanTask, Notification, ProcessInstance, User, UserRole
 from ..models.base import utcnow
 from ..models.instance import TaskStatus
 from ..models.people import NotificationKind
+from .transactions import write_transaction
 
 log = logging.getLogger(__name__)
 MAX_ROLE_FANOUT = 500
@@ -147,20 +148,23 @@ def unread_count(username: str) -> int:
 
 
 def mark_read(username: str, ids: Iterable[int] | None = None) -> int:
-    stmt = update(Notification).where(Notification.username == username, Notification.read_at.is_(None))
-    if ids is not None:
-        stmt = stmt.where(Notification.id.in_(list(ids)))
-    result = db.session.execute(stmt.values(read_at=utcnow()))
-    db.session.commit()
+    with write_transaction():
+        stmt = update(Notification).where(Notification.username == username, Notification.read_at.is_(None))
+        if ids is not None:
+            stmt = stmt.where(Notification.id.in_(list(ids)))
+        result = db.session.execute(stmt.values(read_at=utcnow()))
     return result.rowcount or 0
 
 
 def mark_task_read(username: str, task_id: str) -> None:
-    """Opening a task reads its notices."""
-    db.session.execute(update(Notification).where(
-        and_(Notification.username == username, Notification.task_id == task_id, Notification.read_at.is_(None)))
-        .values(read_at=utcnow()))
-    db.session.commit()
+    """Opening a task reads its notices: a page load (GET), so it writes only when one is unread,
+    in its own write transaction, keeping what the page has loaded."""
+    unread = and_(Notification.username == username, Notification.task_id == task_id,
+                  Notification.read_at.is_(None))
+    if not db.session.scalar(select(exists().where(unread))):
+        return
+    with write_transaction(keep_loaded=True):
+        db.session.execute(update(Notification).where(unread).values(read_at=utcnow()))
 
 
 # -- e-mail ------------------------------------------------------------------------------------------

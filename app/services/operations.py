@@ -25,6 +25,7 @@ from ..models.instance import InstanceStatus, TaskStatus
 from . import audit, events, instances
 from .errors import BadRequest, Conflict, NotFound
 from .instances import Actor
+from .transactions import in_write_transaction, write_transaction
 
 OVERDUE_TIMER_SECONDS = 10.0
 
@@ -102,22 +103,23 @@ def terminate(instance_id: int, actor: Actor, reason: str | None) -> ProcessInst
 
 def redeliver(message_id: int, actor: Actor, reason: str | None = None) -> Message:
     """Queue an undelivered message again (e.g. after the receiving process was deployed)."""
-    message = db.session.get(Message, message_id)
-    if message is None:
-        raise NotFound(f"message {message_id} does not exist")
-    if message.status != MessageStatus.UNMATCHED:
-        raise Conflict(f"message {message_id} is {message.status}; only unmatched messages can be redelivered")
-    message.status = MessageStatus.PENDING
-    message.note = None
-    audit.record(actor.username, "message_redeliver", message_id=message_id, name=message.name,
-                 reason=(reason or "").strip())
-    db.session.commit()
+    with write_transaction():
+        message = db.session.get(Message, message_id, populate_existing=True, with_for_update=True)
+        if message is None:
+            raise NotFound(f"message {message_id} does not exist")
+        if message.status != MessageStatus.UNMATCHED:
+            raise Conflict(f"message {message_id} is {message.status}; only unmatched messages can be redelivered")
+        message.status = MessageStatus.PENDING
+        message.note = None
+        audit.record(actor.username, "message_redeliver", message_id=message_id, name=message.name,
+                     reason=(reason or "").strip())
     events.dispatch_pending()
     return db.session.get(Message, message_id)
 
 
 # -- heartbeats and health -------------------------------------------------------------------
 
+@in_write_transaction
 def beat(kind: str, detail: str = "") -> None:
     """Record that a background process of ``kind`` is alive (one row per host and process)."""
     import os
@@ -129,7 +131,6 @@ def beat(kind: str, detail: str = "") -> None:
     else:
         row.seen_at = utcnow()
         row.detail = detail
-    db.session.commit()
 
 
 def heartbeats(kind: str, within_seconds: float = 30.0) -> list[Heartbeat]:

@@ -12,6 +12,7 @@ from ..extensions import db
 from ..models import User, UserRole
 from . import audit
 from .errors import BadRequest, Conflict, Invalid, NotFound, Unauthorized
+from .transactions import in_write_transaction
 
 
 def min_password_length() -> int:
@@ -46,6 +47,7 @@ def list_users() -> list[User]:
     return list(db.session.scalars(select(User).order_by(User.username)))
 
 
+@in_write_transaction
 def create(username: str, password: str, roles: Iterable[str], email: str = "", display_name: str = "",
            actor: str = "system", *, check_password_policy: bool = True) -> User:
     """Create a user. Only the demo seed skips the password policy (its passwords are public)."""
@@ -64,10 +66,10 @@ def create(username: str, password: str, roles: Iterable[str], email: str = "", 
     user.role_rows = [UserRole(role=r) for r in role_list]
     db.session.add(user)
     audit.record(actor, "user_create", username=username, roles=role_list, email=email)
-    db.session.commit()
     return user
 
 
+@in_write_transaction
 def update(username: str, *, actor: str, password: str | None = None, roles: Iterable[str] | None = None,
            email: str | None = None, display_name: str | None = None, active: bool | None = None) -> User:
     user = get(username)
@@ -96,7 +98,6 @@ def update(username: str, *, actor: str, password: str | None = None, roles: Ite
             user.token_generation += 1
         changes["active"] = active
     audit.record(actor, "user_update", username=username, **changes)
-    db.session.commit()
     return user
 
 

@@ -19,6 +19,7 @@ from ..models.base import utcnow
 from ..models.instance import TaskStatus
 from ..services import audit, delegation, forms, inbox, instances, notifications
 from ..services.errors import Conflict, Forbidden, Invalid, NotFound, ServiceError, StepFailed
+from ..services.transactions import write_transaction
 from . import bp, formrender
 
 MAX_COMMENT = 4000
@@ -226,19 +227,19 @@ def task_submit(task_id: str):  # noqa: ANN201
         return _render(task, values=data, focus=locals().get("focus"))
 
     if action == "save_draft":
-        draft = _draft(task) or TaskDraft(task_id=task.id, username=current_user.username)
-        draft.data = data
-        draft.saved_at = utcnow()
-        db.session.add(draft)
-        db.session.commit()
+        with write_transaction():
+            draft = _draft(task) or TaskDraft(task_id=task.id, username=current_user.username)
+            draft.data = data
+            draft.saved_at = utcnow()
+            db.session.add(draft)
         flash("Draft saved. You can come back to it later.", "info")
         return redirect(url_for("web.task_page", task_id=task.id))
 
     if action == "discard_draft":
-        draft = _draft(task)
-        if draft is not None:
-            db.session.delete(draft)
-            db.session.commit()
+        with write_transaction():
+            draft = _draft(task)
+            if draft is not None:
+                db.session.delete(draft)
         flash("Draft discarded.", "info")
         return redirect(url_for("web.task_page", task_id=task.id))
 
@@ -259,10 +260,10 @@ def task_submit(task_id: str):  # noqa: ANN201
     except (Forbidden, Conflict) as exc:
         flash(exc.detail[:1].upper() + exc.detail[1:] + ".", "error")
         return redirect(url_for("web.task_page", task_id=task.id)), 303
-    draft = db.session.get(TaskDraft, (task.id, current_user.username))
-    if draft is not None:
-        db.session.delete(draft)
-        db.session.commit()
+    with write_transaction():
+        draft = db.session.get(TaskDraft, (task.id, current_user.username))
+        if draft is not None:
+            db.session.delete(draft)
     following = inbox.next_task_for(current_user.username, current_user.roles, instance_id)
     flash(f"Done: {title}.", "success")
     params = {"completed": task.id}
@@ -339,12 +340,12 @@ def task_comment(task_id: str):  # noqa: ANN201
     if not body:
         flash("Write a comment before posting it.", "error")
         return redirect(url_for("web.task_page", task_id=task.id, _anchor="comments"), 303)
-    comment = TaskComment(task_id=task.id, instance_id=task.instance_id, author=current_user.username,
-                          body=body[:MAX_COMMENT])
-    db.session.add(comment)
-    audit.record(current_user.username, "comment", instance_id=task.instance_id, task_id=task.id,
-                 process_key=task.process_key, length=len(comment.body))
-    db.session.commit()
+    with write_transaction():
+        comment = TaskComment(task_id=task.id, instance_id=task.instance_id, author=current_user.username,
+                              body=body[:MAX_COMMENT])
+        db.session.add(comment)
+        audit.record(current_user.username, "comment", instance_id=task.instance_id, task_id=task.id,
+                     process_key=task.process_key, length=len(comment.body))
     flash("Comment posted.", "success")
     return redirect(url_for("web.task_page", task_id=task.id, _anchor="comments"), 303)
 
