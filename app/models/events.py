@@ -45,6 +45,7 @@ class MessageSubscription(db.Model):
 
 class MessageStatus:
     PENDING = "pending"
+    DISPATCHING = "dispatching"  # claimed by a dispatcher (claimed_by); taken again after the lease
     DELIVERED = "delivered"
     UNMATCHED = "unmatched"   # no one waited for it; kept and reported, never dropped
 
@@ -64,3 +65,6 @@ class Message(db.Model):
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     delivered_to: Mapped[list[int]] = mapped_column(JSONType, default=list)
     note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # Claim first, then deliver: the dispatcher's token and when it claimed the message.
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    claimed_by: Mapped[str | None] = mapped_column(String(40), nullable=True)

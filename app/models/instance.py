@@ -90,6 +90,8 @@ class HumanTask(db.Model):
     instructions: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Claimed (set) by the overdue pass in the transaction that adds the overdue notices: once per task.
+    overdue_notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     completed_by: Mapped[str | None] = mapped_column(String(80), nullable=True)
     # Segregation of duties: users who may not act on this task (e.g. whoever raised the request).

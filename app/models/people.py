@@ -75,7 +75,9 @@ class Notification(db.Model):
     body: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    email_status: Mapped[str] = mapped_column(String(10), default="pending")  # pending | sent | skipped | failed
+    email_status: Mapped[str] = mapped_column(String(10), default="pending")  # pending | sending | sent | skipped | failed
+    # When a mailer claimed it ("sending"); a claim older than the lease (its mailer died) is taken again.
+    email_claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     __table_args__ = (
         Index("ix_notifications_user_read", "username", "read_at", "created_at"),

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import contextvars
 import logging
+import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import delete, func, insert, or_, select
+from sqlalchemy import and_, delete, func, insert, or_, select, update
 
 from ..engine import clock, runtime
 from ..extensions import db
@@ -20,6 +23,7 @@ from ..models import InstanceTimer, Message, MessageSubscription, ProcessInstanc
 from ..models.base import utcnow
 from ..models.events import MessageStatus
 from ..models.instance import InstanceStatus
+from .transactions import write_transaction
 
 log = logging.getLogger(__name__)
 _DISPATCHING: contextvars.ContextVar[bool] = contextvars.ContextVar("pmo_dispatching", default=False)
@@ -68,6 +72,7 @@ def sync(instance: ProcessInstance, workflow) -> None:  # noqa: ANN001
         db.session.add(Message(name=name, payload=payload, correlations=correlations,
                                source_instance_id=instance.id, status=MessageStatus.PENDING))
         _PENDING_FLAG.set(True)
+    _mark_delivered(instance)
 
 
 def has_due_timer(instance_id: int, now: datetime | None = None) -> bool:
@@ -96,7 +101,7 @@ def due_instance_ids(limit: int = 100, now: datetime | None = None) -> list[int]
              .join(ProcessInstance, ProcessInstance.id == InstanceTimer.instance_id)
              .where(InstanceTimer.due_at <= now, ProcessInstance.status == InstanceStatus.RUNNING)
              .order_by(InstanceTimer.due_at).limit(limit))
-    if db.session.get_bind().dialect.name == "postgresql":
+    if _is_postgres():
         query = query.with_for_update(skip_locked=True, of=InstanceTimer)
     seen: dict[int, None] = {}
     for instance_id, _due in db.session.execute(query):
@@ -117,13 +122,13 @@ def lease_due_instances(limit: int, lease_seconds: float, now: datetime | None =
              .where(InstanceTimer.due_at <= now, ProcessInstance.status == InstanceStatus.RUNNING,
                     or_(InstanceTimer.enqueued_at.is_(None), InstanceTimer.enqueued_at < expired))
              .order_by(InstanceTimer.due_at).limit(limit))
-    if db.session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True, of=InstanceTimer)
     ids: dict[int, None] = {}
-    for timer in db.session.scalars(query):
-        timer.enqueued_at = now
-        ids.setdefault(timer.instance_id, None)
-    db.session.commit()
+    with write_transaction():
+        if _is_postgres():
+            query = query.with_for_update(skip_locked=True, of=InstanceTimer)
+        for timer in db.session.scalars(query):
+            timer.enqueued_at = now
+            ids.setdefault(timer.instance_id, None)
     return list(ids)
 
 
@@ -179,60 +184,148 @@ def after_commit() -> bool:
     return True
 
 
+class ClaimLost(Exception):
+    """The message's lease ran out and another dispatcher claimed it: this delivery rolls back."""
+
+
+@dataclass
+class _Delivery:
+    """The claimed message a command is delivering (see ``_mark_delivered``)."""
+
+    message_id: int
+    token: str
+    instance_id: int
+    note: str | None = None
+    marked: bool = False
+
+
+_DELIVERY: contextvars.ContextVar[_Delivery | None] = contextvars.ContextVar("pmo_delivery", default=None)
+
+
+def _is_postgres() -> bool:
+    return db.session.get_bind().dialect.name == "postgresql"
+
+
+def _claimable(now: datetime):  # noqa: ANN202 - a SQL condition
+    """Pending, or claimed by a dispatcher that did not finish within the lease (it died)."""
+    from .notifications import claim_lease_seconds
+
+    expired = now - timedelta(seconds=claim_lease_seconds())
+    return or_(Message.status == MessageStatus.PENDING,
+               and_(Message.status == MessageStatus.DISPATCHING, Message.claimed_at < expired))
+
+
 def dispatch_pending(limit: int = 1000) -> int:
-    """Deliver pending messages, including those their delivery throws in turn. Returns how many."""
+    """Deliver pending messages, including those their delivery throws in turn. Returns how many.
+
+    Claim first, then deliver: each message is claimed (status "dispatching" with this
+    dispatcher's token, committed) before anything is done with it, so two dispatchers never take
+    the same message; the delivering command itself marks it delivered, conditioned on the token,
+    so a delivery is recorded exactly once even when a slow dispatcher's lease ran out.
+    """
     from . import definitions, instances  # import here: instances imports this module
 
     token = _DISPATCHING.set(True)
     delivered = 0
     try:
         for _ in range(limit):
-            db.session.commit()
-            message = db.session.scalars(
-                select(Message).where(Message.status == MessageStatus.PENDING).order_by(Message.id).limit(1)
-            ).first()
-            if message is None:
+            claim = _claim_next()
+            if claim is None:
                 break
-            delivered += _deliver_one(message, instances, definitions)
+            delivered += _deliver_one(*claim, instances, definitions)
             _PENDING_FLAG.set(False)
     finally:
         _DISPATCHING.reset(token)
     return delivered
 
 
-def _claim(message_id: int, status: str, targets: list[int], note: str | None) -> bool:
-    """Mark the message as handled unless another dispatcher did first."""
-    msg = db.session.get(Message, message_id, with_for_update=True, populate_existing=True)
-    if msg is None or msg.status != MessageStatus.PENDING:
-        db.session.rollback()
-        return False
-    msg.status, msg.delivered_to, msg.note, msg.delivered_at = status, targets, note, utcnow()
-    db.session.commit()
-    return True
+def _claim_next() -> tuple[int, str] | None:
+    """Claim the oldest claimable message for this dispatcher: (message id, claim token)."""
+    now = utcnow()
+    token = uuid.uuid4().hex
+    with write_transaction():
+        query = select(Message.id).where(_claimable(now)).order_by(Message.id).limit(1)
+        if _is_postgres():
+            query = query.with_for_update(skip_locked=True)
+        message_id = db.session.scalar(query)
+        if message_id is None:
+            return None
+        claimed = db.session.execute(
+            update(Message).where(Message.id == message_id, _claimable(now))
+            .values(status=MessageStatus.DISPATCHING, claimed_at=now, claimed_by=token)
+            .execution_options(synchronize_session=False)).rowcount
+    return (message_id, token) if claimed else None
 
 
-def _deliver_one(message: Message, instances, definitions) -> int:  # noqa: ANN001
-    name, payload, correlations, message_id = message.name, message.payload, dict(message.correlations), message.id
+def _settle(message_id: int, token: str, status: str, targets: list[int], note: str | None) -> bool:
+    """Record the outcome of a claimed message, unless its claim was lost (then another dispatcher owns it)."""
+    done = db.session.execute(
+        update(Message).where(Message.id == message_id, Message.status == MessageStatus.DISPATCHING,
+                              Message.claimed_by == token)
+        .values(status=status, delivered_to=targets, note=note, delivered_at=utcnow())
+        .execution_options(synchronize_session=False)).rowcount
+    return bool(done)
+
+
+def _mark_delivered(instance: ProcessInstance) -> None:
+    """Inside the command that hands the claimed message to ``instance``: mark it delivered in the
+    same transaction (called from ``sync``), so delivery and record commit or roll back together."""
+    delivery = _DELIVERY.get()
+    if delivery is None or delivery.marked or instance.id != delivery.instance_id:
+        return
+    if not _settle(delivery.message_id, delivery.token, MessageStatus.DELIVERED, [instance.id], delivery.note):
+        raise ClaimLost(f"message {delivery.message_id} was claimed by another dispatcher")
+    delivery.marked = True
+
+
+def _receive(instances, instance_id: int, message_id: int, token: str, name: str, payload: Any,  # noqa: ANN001
+             correlations: dict[str, Any], note: str | None = None) -> None:
+    delivery = _Delivery(message_id, token, instance_id, note)
+    reset = _DELIVERY.set(delivery)
+    try:
+        instances.receive_message(instance_id, name, payload, correlations, message_id)
+    finally:
+        _DELIVERY.reset(reset)
+    if not delivery.marked:  # the instance had nothing to sync the mark into (cannot happen today)
+        raise ClaimLost(f"message {message_id} was not recorded as delivered")
+
+
+def _deliver_one(message_id: int, token: str, instances, definitions) -> int:  # noqa: ANN001
+    message = db.session.get(Message, message_id, populate_existing=True)
+    name, payload, correlations = message.name, message.payload, dict(message.correlations)
+    source = message.source_instance_id
     candidates = db.session.execute(
         select(MessageSubscription.instance_id, MessageSubscription.correlations)
         .join(ProcessInstance, ProcessInstance.id == MessageSubscription.instance_id)
         .where(MessageSubscription.name == name, ProcessInstance.status == InstanceStatus.RUNNING)
         .order_by(MessageSubscription.instance_id)).all()
     for instance_id, waiting in candidates:
-        if instance_id == message.source_instance_id or not runtime.correlations_match(waiting, correlations):
+        if instance_id == source or not runtime.correlations_match(waiting, correlations):
             continue
         try:
-            instances.receive_message(instance_id, name, payload, correlations, message_id)
+            _receive(instances, instance_id, message_id, token, name, payload, correlations)
+        except ClaimLost as exc:
+            log.warning("%s; leaving it to that dispatcher", exc)
+            return 0
         except Exception as exc:  # noqa: BLE001 - the receiver is now in error; try the next one
             log.warning("message %s could not be delivered to instance %s: %s", message_id, instance_id, exc)
             continue
-        return 1 if _claim(message_id, MessageStatus.DELIVERED, [instance_id], None) else 0
+        return 1
     for version in definitions.list_latest():
         spec, _ = definitions.spec_for(version)
         if name in runtime.message_start_names(spec):
-            instance = instances.start_by_message(version, name, payload, correlations, message_id)
-            return 1 if _claim(message_id, MessageStatus.DELIVERED, [instance.id], "started a new instance") else 0
-    _claim(message_id, MessageStatus.UNMATCHED, [], "no instance or process was waiting for this message")
+            # If this dispatcher dies after the start, the new instance waits for the message and
+            # the retry after the lease delivers it there (it is then one of the candidates above).
+            instance = instances.start(version.process_key, instances.SYSTEM, {}, version=version)
+            try:
+                _receive(instances, instance.id, message_id, token, name, payload, correlations,
+                         "started a new instance")
+            except ClaimLost as exc:
+                log.warning("%s; leaving it to that dispatcher", exc)
+                return 0
+            return 1
+    with write_transaction():
+        _settle(message_id, token, MessageStatus.UNMATCHED, [], "no instance or process was waiting for this message")
     return 0
 
 
@@ -242,5 +335,5 @@ def unmatched_messages() -> list[Message]:
 
 
 def has_pending_messages() -> bool:
-    return db.session.scalar(select(func.count()).select_from(Message)
-                             .where(Message.status == MessageStatus.PENDING)) > 0
+    """Messages waiting for a dispatcher, including claims whose dispatcher died."""
+    return db.session.scalar(select(func.count()).select_from(Message).where(_claimable(utcnow()))) > 0

@@ -16,11 +16,12 @@ from __future__ import annotations
 import logging
 import smtplib
 from collections.abc import Iterable
+from datetime import timedelta
 from email.message import EmailMessage
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from ..extensions import db
@@ -117,18 +118,43 @@ def record_decision(session: Session, instance: ProcessInstance, task: HumanTask
                f"{task.title}")
 
 
+def _is_postgres() -> bool:
+    return db.session.get_bind().dialect.name == "postgresql"
+
+
+def claim_lease_seconds() -> float:
+    """How long a claim (an e-mail being sent, a message being delivered) holds before it is retried."""
+    return float(current_app.config.get("CLAIM_LEASE_SECONDS", 300))
+
+
 def overdue_pass(limit: int = 1000) -> int:
-    """One "overdue" notice per overdue open task and person; returns how many were created."""
+    """One "overdue" notice per overdue open task and person; returns how many were created.
+
+    Claim first, in the same transaction as the notices: a conditional UPDATE of the task's
+    ``overdue_notified_at`` (only the pass that changes it notifies), so two schedulers never send
+    a notice twice and a pass that dies leaves nothing half done. On PostgreSQL the candidates are
+    read FOR UPDATE SKIP LOCKED: a second pass skips the tasks the first is handling.
+    """
     now = utcnow()
-    already = exists().where(Notification.task_id == HumanTask.id, Notification.kind == NotificationKind.OVERDUE)
-    tasks = list(db.session.scalars(select(HumanTask).where(
-        HumanTask.status == TaskStatus.READY, HumanTask.due_at < now, ~already)
-        .order_by(HumanTask.due_at).limit(limit)))
     created = 0
-    for task in tasks:
-        created += len(notify(db.session, _recipients(db.session, task), NotificationKind.OVERDUE, task,
-                              f"Overdue: {task.title}", f"It was due {task.due_at:%Y-%m-%d %H:%M UTC}."))
-    db.session.commit()
+    with write_transaction():
+        query = (select(HumanTask.id).where(HumanTask.status == TaskStatus.READY, HumanTask.due_at < now,
+                                            HumanTask.overdue_notified_at.is_(None))
+                 .order_by(HumanTask.due_at, HumanTask.id).limit(limit))
+        if _is_postgres():
+            query = query.with_for_update(skip_locked=True)
+        candidates = list(db.session.scalars(query))
+        if not candidates:
+            return 0
+        claimed = set(db.session.scalars(
+            update(HumanTask).where(HumanTask.id.in_(candidates), HumanTask.overdue_notified_at.is_(None))
+            .values(overdue_notified_at=now).returning(HumanTask.id)
+            .execution_options(synchronize_session=False)))
+        tasks = db.session.scalars(select(HumanTask).where(HumanTask.id.in_(claimed))
+                                   .order_by(HumanTask.due_at, HumanTask.id))
+        for task in tasks:
+            created += len(notify(db.session, _recipients(db.session, task), NotificationKind.OVERDUE, task,
+                                  f"Overdue: {task.title}", f"It was due {task.due_at:%Y-%m-%d %H:%M UTC}."))
     return created
 
 
@@ -191,39 +217,79 @@ def send_email(to: str, subject: str, body: str, config: dict[str, Any] | None =
         smtp.send_message(message)
 
 
-def _email_body(note: Notification, base_url: str) -> str:
-    lines = [note.title, ""]
-    if note.body:
-        lines += [note.body, ""]
-    if note.task_id:
-        lines.append(f"Open the task: {base_url.rstrip('/')}/tasks/{note.task_id}")
+def _email_body(title: str, body: str | None, task_id: str | None, base_url: str) -> str:
+    lines = [title, ""]
+    if body:
+        lines += [body, ""]
+    if task_id:
+        lines.append(f"Open the task: {base_url.rstrip('/')}/tasks/{task_id}")
     lines += ["", "You receive this because of your tasks in PMO Flow."]
     return "\n".join(lines)
 
 
+EMAIL_BATCH = 20  # claimed at once: sent well within the lease even at the SMTP timeout each
+
+
+def _claim_emails(batch: int) -> list[tuple[int, str, str, str, str | None]]:
+    """Claim up to ``batch`` notices to e-mail (pending, or "sending" past the lease: their mailer
+    died) and commit the claim before sending, so another mailer skips them. Returns their fields."""
+    now = utcnow()
+    claimable = or_(Notification.email_status == "pending",
+                    and_(Notification.email_status == "sending",
+                         Notification.email_claimed_at < now - timedelta(seconds=claim_lease_seconds())))
+    with write_transaction():
+        query = select(Notification.id).where(claimable).order_by(Notification.id).limit(batch)
+        if _is_postgres():
+            query = query.with_for_update(skip_locked=True)
+        ids = list(db.session.scalars(query))
+        if not ids:
+            return []
+        claimed = list(db.session.scalars(
+            update(Notification).where(Notification.id.in_(ids), claimable)
+            .values(email_status="sending", email_claimed_at=now).returning(Notification.id)
+            .execution_options(synchronize_session=False)))
+        return [tuple(row) for row in db.session.execute(
+            select(Notification.id, Notification.username, Notification.title, Notification.body,
+                   Notification.task_id).where(Notification.id.in_(claimed)).order_by(Notification.id))]
+
+
+def _email_done(note_id: int, status: str) -> None:
+    with write_transaction():
+        db.session.execute(update(Notification).where(Notification.id == note_id,
+                                                      Notification.email_status == "sending")
+                           .values(email_status=status).execution_options(synchronize_session=False))
+
+
 def deliver_pending_emails(limit: int = 200) -> int:
-    """Send pending notices by e-mail (once each); a no-op unless SMTP_HOST is set. Returns sent count."""
+    """Send pending notices by e-mail (once each); a no-op unless SMTP_HOST is set. Returns sent count.
+
+    Claim first, then send, then record: two mailers never take the same notice. A mailer that dies
+    between claim and record leaves it "sending"; it is sent again after the lease (at least once:
+    SMTP gives no way to ask whether the message went out).
+    """
     config = current_app.config
     if not smtp_enabled(config):
         return 0
-    notes = list(db.session.scalars(select(Notification).where(Notification.email_status == "pending")
-                                    .order_by(Notification.id).limit(limit)))
-    emails = dict(db.session.execute(select(User.username, User.email).where(
-        User.username.in_({n.username for n in notes}))).all()) if notes else {}
     base_url = config.get("SERVER_NAME_HINT", "http://127.0.0.1:5000")
-    sent = 0
-    for note in notes:
-        address = emails.get(note.username) or ""
-        if "@" not in address:
-            note.email_status = "skipped"
-            continue
-        try:
-            send_email(address, f"[PMO Flow] {note.title}", _email_body(note, base_url), config)
-        except (OSError, smtplib.SMTPException) as exc:
-            log.warning("e-mail to %s failed: %s", address, exc)
-            note.email_status = "failed"
-            continue
-        note.email_status = "sent"
-        sent += 1
-    db.session.commit()
+    sent = handled = 0
+    while handled < limit:
+        notes = _claim_emails(min(EMAIL_BATCH, limit - handled))
+        if not notes:
+            break
+        handled += len(notes)
+        emails = dict(db.session.execute(select(User.username, User.email).where(
+            User.username.in_({n[1] for n in notes}))).all())
+        for note_id, username, title, body, task_id in notes:
+            address = emails.get(username) or ""
+            if "@" not in address:
+                _email_done(note_id, "skipped")
+                continue
+            try:
+                send_email(address, f"[PMO Flow] {title}", _email_body(title, body, task_id, base_url), config)
+            except (OSError, smtplib.SMTPException) as exc:
+                log.warning("e-mail to %s failed: %s", address, exc)
+                _email_done(note_id, "failed")
+                continue
+            _email_done(note_id, "sent")
+            sent += 1
     return sent

@@ -20,8 +20,25 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    pass
+    # work claims: overdue notices, e-mails and messages are claimed before they are handled (item 8)
+    with op.batch_alter_table('human_tasks', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('overdue_notified_at', sa.DateTime(timezone=True), nullable=True))
+    with op.batch_alter_table('notifications', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('email_claimed_at', sa.DateTime(timezone=True), nullable=True))
+    with op.batch_alter_table('messages', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('claimed_at', sa.DateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('claimed_by', sa.String(length=40), nullable=True))
+    # the overdue notices sent before the claim column existed count as sent
+    op.execute("UPDATE human_tasks SET overdue_notified_at = created_at WHERE EXISTS (SELECT 1 FROM notifications "
+               "n WHERE n.task_id = human_tasks.id AND n.kind = 'overdue')")
 
 
 def downgrade() -> None:
-    pass
+    # work claims (item 8)
+    with op.batch_alter_table('messages', schema=None) as batch_op:
+        batch_op.drop_column('claimed_by')
+        batch_op.drop_column('claimed_at')
+    with op.batch_alter_table('notifications', schema=None) as batch_op:
+        batch_op.drop_column('email_claimed_at')
+    with op.batch_alter_table('human_tasks', schema=None) as batch_op:
+        batch_op.drop_column('overdue_notified_at')
