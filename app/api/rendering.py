@@ -6,10 +6,26 @@ from typing import Any
 
 import nh3
 from markdown_it import MarkdownIt
+from markdown_it.common.utils import escapeHtml
+from markdown_it.token import Token
 
 from ..engine import templating
 
 _MARKDOWN = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
+# No <img> ever reaches a viewer: an image written by one user would load from the author's
+# server in every approver's browser (a tracking pixel); a same-origin one could fire a GET.
+_NO_IMAGES = frozenset(nh3.ALLOWED_TAGS) - {"img", "picture", "source"}
+
+
+def _image_as_link(self: Any, tokens: list[Token], idx: int, options: Any, env: Any) -> str:
+    """``![alt](src)`` becomes a link to src labelled by its alt text (the reader may follow it)."""
+    token = tokens[idx]
+    src = str(token.attrGet("src") or "")
+    label = self.renderInlineAsText(token.children or [], options, env) or src
+    return f'<a href="{escapeHtml(src)}">{escapeHtml(label)}</a>'
+
+
+_MARKDOWN.add_render_rule("image", _image_as_link)
 
 
 def render_template(text: str, data: dict[str, Any]) -> str:
@@ -21,4 +37,4 @@ def render_instructions(text: str | None, data: dict[str, Any]) -> str:
     """Safe HTML for the instructions of a task ("" when there are none)."""
     if not text:
         return ""
-    return nh3.clean(_MARKDOWN.render(render_template(text, data)))
+    return nh3.clean(_MARKDOWN.render(render_template(text, data)), tags=_NO_IMAGES)
