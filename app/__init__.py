@@ -2,28 +2,34 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
+from . import converters, security, throttle
 from .extensions import csrf, db, login_manager
 from .settings import load_settings
 
 
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     settings = load_settings(overrides)
-    app = Flask(__name__, template_folder="web/templates", static_folder="web/static")
+    instance = str(settings.get("INSTANCE_PATH") or "") or None  # where the generated secret key lives
+    app = Flask(__name__, template_folder="web/templates", static_folder="web/static",
+                instance_path=str(Path(instance).resolve()) if instance else None)
+    converters.install(app.url_map)  # before any route: path ids bounded to what a column holds
     app.config.update(settings)
     app.config["SQLALCHEMY_DATABASE_URI"] = settings["DATABASE_URL"]
-    app.config.setdefault("MAX_CONTENT_LENGTH", settings.get("MAX_UPLOAD_BYTES"))
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = _engine_options(settings["DATABASE_URL"])
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)
+    security.configure(app)  # secret key, MAX_CONTENT_LENGTH, headers, cookie flags
 
     db.init_app(app)
     login_manager.init_app(app)
     csrf.init_app(app)
+    throttle.init_app(app)
     with app.app_context():
         _configure_engine(db.engine)
 

@@ -160,6 +160,7 @@ def _print_logins(app: Flask) -> None:
 def serve(host: str, port: int, scheduler: bool) -> None:
     """Run PMO Flow in one process (threaded). For several processes use gunicorn (see README)."""
     app = _make_app()
+    _require_secret_key_beyond_loopback(app, host)
     _require_migrated(app)
     thread = None
     if scheduler:
@@ -221,6 +222,14 @@ def _default_concurrency(celery_args: tuple[str, ...]) -> list[str]:
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     # Each process holds its own database connections: at most 8 unless asked for more.
     return ["--concurrency", str(min(2 * cpus, 8))]
+
+
+def _require_secret_key_beyond_loopback(app: Flask, host: str) -> None:
+    """Only this machine may reach a server whose key was generated here: others need SECRET_KEY."""
+    from .security import GENERATED, is_loopback, refusal
+
+    if app.config.get("SECRET_KEY_SOURCE") == GENERATED and not is_loopback(host):
+        _fail(refusal(f"--host {host} listens beyond this machine"))
 
 
 def _require_migrated(app: Flask) -> None:

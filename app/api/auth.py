@@ -7,6 +7,7 @@ from flask import current_app, g, request
 from ..services import users
 from ..services.errors import Forbidden, Unauthorized
 from ..services.instances import Actor
+from ..throttle import throttle_login
 from . import bp
 from .docs import doc
 from .io import body, dump
@@ -42,7 +43,8 @@ def require_roles(*roles: str) -> Actor:
 
 @bp.post("/auth/token")
 @doc(summary="Exchange a username and password for a bearer token", tags=["auth"], public=True,
-     body=TokenIn, responses={200: TokenOut})
+     body=TokenIn, responses={200: TokenOut}, errors=(429,))
+@throttle_login
 def issue_token():  # noqa: ANN201
     creds = body(TokenIn)
     user = users.authenticate(creds["username"], creds["password"])

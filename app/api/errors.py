@@ -7,7 +7,13 @@ from typing import Any
 
 from flask import Response, current_app, json, request
 from marshmallow import ValidationError
-from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
+from werkzeug.exceptions import (
+    HTTPException,
+    MethodNotAllowed,
+    NotFound,
+    RequestEntityTooLarge,
+    TooManyRequests,
+)
 from werkzeug.routing import RequestRedirect
 
 from ..extensions import db
@@ -67,6 +73,32 @@ def _http_problem(exc: HTTPException) -> Response:
 
 @bp.errorhandler(HTTPException)
 def _http_error(exc: HTTPException) -> Response:
+    return _http_problem(exc)
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def _too_large(exc: RequestEntityTooLarge) -> Response:
+    """Registered by code so it wins over the web UI's app-wide 413 page."""
+    return problem(413, "Payload too large", exc.description or "the request body is too large",
+                   type_=problem_type("payload-too-large"))
+
+
+@bp.errorhandler(TooManyRequests)
+def _too_many(exc: TooManyRequests) -> Response:
+    """Sign-in throttling (app.throttle): 429 with Retry-After in seconds."""
+    from ..throttle import retry_after
+
+    wait = retry_after(exc)
+    return problem(429, "Too many requests", f"too many failed sign-in attempts; try again in {wait} s",
+                   type_=problem_type("too-many-requests"), headers={"Retry-After": str(wait)})
+
+
+def api_problem_for(exc: HTTPException) -> Response:
+    """The API's answer to ``exc`` for URLs under /api/ that no API route matched."""
+    if isinstance(exc, RequestEntityTooLarge):
+        return _too_large(exc)
+    if isinstance(exc, TooManyRequests):
+        return _too_many(exc)
     return _http_problem(exc)
 
 

@@ -10,6 +10,7 @@ from ..models.base import utcnow
 from ..models.instance import InstanceStatus, TaskStatus
 
 MAX_PER_PAGE = 200
+MAX_PAGE = 10**9  # (page - 1) * per_page stays far inside a 64-bit OFFSET
 
 
 class ProblemSchema(Schema):
@@ -22,7 +23,8 @@ class ProblemSchema(Schema):
 
 
 class PageQuery(Schema):
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    # Bounded: a page whose offset does not fit in 64 bits reached the database as a 500.
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
     per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=MAX_PER_PAGE))
 
 

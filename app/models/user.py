@@ -22,6 +22,9 @@ class User(UserMixin, db.Model):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     # Bumped when the password changes or the user is deactivated: old API tokens stop working.
     token_generation: Mapped[int] = mapped_column(Integer, default=0)
+    # Bumped on sign-out, a password change or deactivation: every browser session of the user ends
+    # (the session holds the generation it was signed in with; see get_id and the user loader).
+    session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     role_rows: Mapped[list[UserRole]] = relationship(
@@ -45,6 +48,11 @@ class User(UserMixin, db.Model):
     @property
     def is_active(self) -> bool:  # Flask-Login
         return self.active
+
+    def get_id(self) -> str:
+        """What Flask-Login keeps in the session: the id and the session generation, so a session
+        signed in before the last sign-out or password change no longer loads its user."""
+        return f"{self.id}:{self.session_generation or 0}"
 
 
 class UserRole(db.Model):

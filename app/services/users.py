@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select
+from sqlalchemy import update as sql_update
+from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..extensions import db
 from ..models import User, UserRole
@@ -79,6 +82,7 @@ def update(username: str, *, actor: str, password: str | None = None, roles: Ite
             raise Invalid("password too short", errors={"password": [f"at least {min_password_length()} characters"]})
         user.set_password(password)
         user.token_generation += 1
+        user.session_generation = (user.session_generation or 0) + 1
         changes["password"] = "changed"
     if roles is not None:
         role_list = _check_roles(roles)
@@ -96,15 +100,45 @@ def update(username: str, *, actor: str, password: str | None = None, roles: Ite
         user.active = active
         if not active:
             user.token_generation += 1
+            user.session_generation = (user.session_generation or 0) + 1
         changes["active"] = active
     audit.record(actor, "user_update", username=username, **changes)
     return user
 
 
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash made the same way as users' hashes, checked when there is no such user, so an
+    unknown name costs the same key derivation as a known one (no timing oracle)."""
+    return generate_password_hash("no user has this password")
+
+
 def authenticate(username: str, password: str) -> User:
     user = find(username or "")
-    if user is None or not user.active or not user.check_password(password or ""):
+    # Always exactly one hash check: unknown, deactivated and known users take the same time.
+    matches = check_password_hash(user.password_hash if user is not None else _dummy_hash(), password or "")
+    if user is None or not user.active or not matches:
         raise Unauthorized("wrong username or password")
+    return user
+
+
+@in_write_transaction
+def end_sessions(user: User) -> None:
+    """Sign ``user`` out everywhere: sessions carry the generation they started with."""
+    db.session.execute(sql_update(User).where(User.id == user.id)
+                       .values(session_generation=User.session_generation + 1))
+
+
+def session_user(session_id: str) -> User | None:
+    """The user of a browser session id ``"<id>:<generation>"``; None once that generation ended
+    (sign-out, password change, deactivation) or for an old-style id without a generation."""
+    user_id, sep, generation = str(session_id or "").partition(":")
+    if not sep or not user_id.isascii() or not user_id.isdigit() or not generation.isascii() \
+            or not generation.isdigit() or len(user_id) > 18 or len(generation) > 18:
+        return None
+    user = db.session.get(User, int(user_id))
+    if user is None or (user.session_generation or 0) != int(generation):
+        return None
     return user
 
 

@@ -20,14 +20,19 @@ from flask import (
     send_from_directory,
     url_for,
 )
+from flask_limiter.errors import RateLimitExceeded
 from flask_login import current_user, login_required, login_user, logout_user
+from werkzeug.exceptions import RequestEntityTooLarge
 
-from ..extensions import db, login_manager
+from .. import throttle
+from ..api.errors import api_problem_for
+from ..extensions import login_manager
 from ..models import User
 from ..models.base import utcnow
 from ..services import inbox, users
 from ..services.errors import Unauthorized
 from ..settings import REPO_ROOT
+from ..throttle import throttle_login
 
 bp = Blueprint("web", __name__)
 
@@ -43,11 +48,10 @@ login_manager.login_message_category = "info"
 
 
 @login_manager.user_loader
-def load_user(user_id: str) -> User | None:
-    try:
-        return db.session.get(User, int(user_id))
-    except (TypeError, ValueError):
-        return None
+def load_user(session_id: str) -> User | None:
+    """The session's user while its session generation is current (ended by sign-out, a
+    password change or deactivation: a copied cookie is then worthless)."""
+    return users.session_user(session_id)
 
 
 def _safe_next(target: str | None) -> str | None:
@@ -113,6 +117,7 @@ def show_filter(value: object) -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@throttle_login
 def login():  # noqa: ANN201
     next_url = _safe_next(request.values.get("next"))
     if current_user.is_authenticated:
@@ -134,9 +139,43 @@ def login():  # noqa: ANN201
 
 @bp.post("/logout")
 def logout():  # noqa: ANN201
+    if current_user.is_authenticated:
+        users.end_sessions(current_user)  # every session of the user, not only this cookie
     logout_user()
     flash("You have signed out.", "info")
     return redirect(url_for("web.login"))
+
+
+@bp.app_errorhandler(RateLimitExceeded)
+def _too_many_sign_ins(exc: RateLimitExceeded):  # noqa: ANN202
+    """The sign-in page again, saying when to retry (the API answers problem+json itself)."""
+    if request.path.startswith("/api/"):
+        return api_problem_for(exc)
+    wait = throttle.retry_after(exc)
+    flash(f"Too many failed sign-in attempts. Try again in {_duration(wait)}.", "error")
+    page = render_template("login.html", username=request.form.get("username", "").strip()[:80],
+                           next_url=_safe_next(request.values.get("next")))
+    return page, 429, {"Retry-After": str(wait)}
+
+
+@bp.app_errorhandler(RequestEntityTooLarge)
+def _too_large(exc: RequestEntityTooLarge):  # noqa: ANN202
+    if request.path.startswith("/api/"):
+        return api_problem_for(exc)
+    limit = int(current_app.config.get("MAX_CONTENT_LENGTH") or 0)
+    return render_template("error.html", status=413, title="Too much data",
+                           message=f"What you sent is larger than the limit of {_size(limit)}. "
+                                   "Send a smaller file or less text."), 413
+
+
+def _duration(seconds: int) -> str:
+    if seconds < 90:
+        return f"{seconds} second{'s' if seconds != 1 else ''}"
+    return f"{round(seconds / 60)} minutes"
+
+
+def _size(size: int) -> str:
+    return f"{size / 1048576:g} MiB" if size >= 1048576 else f"{size:,} bytes"
 
 
 @bp.get("/")

@@ -6,6 +6,7 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
+from ..converters import MAX_ID
 from ..extensions import db
 from ..models import User
 from ..services import delegation, notifications
@@ -25,7 +26,9 @@ def notifications_page():  # noqa: ANN201
 @bp.post("/notifications/read")
 @login_required
 def notifications_read():  # noqa: ANN201
-    ids = [int(i) for i in request.form.getlist("id") if i.isdigit()]
+    # ASCII digits within what an id column holds: "²".isdigit() is true (int() then failed) and
+    # a 30-digit id overflowed the database; either was a 500.
+    ids = [int(i) for i in request.form.getlist("id") if i.isascii() and i.isdigit() and len(i) <= 10 and int(i) <= MAX_ID]
     count = notifications.mark_read(current_user.username, ids or None)
     flash(f"{count} notification{'s' if count != 1 else ''} marked as read.", "info")
     return redirect(url_for("web.notifications_page"), 303)

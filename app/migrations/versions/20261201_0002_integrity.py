@@ -20,6 +20,9 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    # session generation: sign-out, a password change and deactivation end every session (item 17)
+    with op.batch_alter_table('users', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('session_generation', sa.Integer(), server_default='0', nullable=False))
     # work claims: overdue notices, e-mails and messages are claimed before they are handled (item 8)
     with op.batch_alter_table('human_tasks', schema=None) as batch_op:
         batch_op.add_column(sa.Column('overdue_notified_at', sa.DateTime(timezone=True), nullable=True))
@@ -42,3 +45,6 @@ def downgrade() -> None:
         batch_op.drop_column('email_claimed_at')
     with op.batch_alter_table('human_tasks', schema=None) as batch_op:
         batch_op.drop_column('overdue_notified_at')
+    # session generation (item 17)
+    with op.batch_alter_table('users', schema=None) as batch_op:
+        batch_op.drop_column('session_generation')
