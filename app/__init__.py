@@ -22,7 +22,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     converters.install(app.url_map)  # before any route: path ids bounded to what a column holds
     app.config.update(settings)
     app.config["SQLALCHEMY_DATABASE_URI"] = settings["DATABASE_URL"]
-    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = _engine_options(settings["DATABASE_URL"])
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = _engine_options(
+        settings["DATABASE_URL"], int(settings.get("DATABASE_CONNECT_TIMEOUT_SECONDS") or 10))
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)
     security.configure(app)  # secret key, MAX_CONTENT_LENGTH, headers, cookie flags
 
@@ -56,10 +57,12 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     return app
 
 
-def _engine_options(url: str) -> dict[str, Any]:
+def _engine_options(url: str, connect_timeout: int) -> dict[str, Any]:
+    """SQLite waits for the write lock; PostgreSQL gives up on a silent server instead of hanging."""
     if url.startswith("sqlite"):
         return {"connect_args": {"timeout": 30, "check_same_thread": False}}
-    return {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 20}
+    return {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 20,
+            "connect_args": {"connect_timeout": connect_timeout}}
 
 
 def _configure_engine(engine: Engine) -> None:
