@@ -94,6 +94,12 @@ def build_bundle(directory: Path) -> None:
                   xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core"
                   id="Definitions_bench" targetNamespace="http://bpmn.io/schema/bpmn">
   <bpmn:process id="bench_20" name="Bench 20 steps" isExecutable="true">
+    <bpmn:extensionElements>
+      <spiffworkflow:properties>
+        <spiffworkflow:property name="startableBy" value="{LANES[0]}" />
+        <spiffworkflow:property name="startDataFields" value="project" />
+      </spiffworkflow:properties>
+    </bpmn:extensionElements>
     <bpmn:laneSet id="LaneSet_bench">
 {lanes}
     </bpmn:laneSet>

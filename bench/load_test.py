@@ -40,6 +40,9 @@ PROCESS = """<?xml version="1.0" encoding="UTF-8"?>
                   xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core"
                   id="Definitions_load" targetNamespace="http://pmo.example/load">
   <bpmn:process id="load_flow" name="Load test flow" isExecutable="true">
+    <bpmn:extensionElements><spiffworkflow:properties>
+      <spiffworkflow:property name="startableBy" value="project_manager" />
+    </spiffworkflow:properties></bpmn:extensionElements>
     <bpmn:startEvent id="start" />
     <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="draft" />
     <bpmn:userTask id="draft" name="Draft status report">
@@ -52,14 +55,22 @@ PROCESS = """<?xml version="1.0" encoding="UTF-8"?>
       <bpmn:timerEventDefinition id="td"><bpmn:timeDuration>"PT1S"</bpmn:timeDuration></bpmn:timerEventDefinition>
     </bpmn:intermediateCatchEvent>
     <bpmn:sequenceFlow id="f3" sourceRef="cool_off" targetRef="review" />
-    <bpmn:userTask id="review" name="Review status report" />
+    <bpmn:userTask id="review" name="Review status report">
+      <bpmn:extensionElements><spiffworkflow:properties>
+        <spiffworkflow:property name="dataFields" value="rag, summary" />
+      </spiffworkflow:properties></bpmn:extensionElements>
+    </bpmn:userTask>
     <bpmn:sequenceFlow id="f4" sourceRef="review" targetRef="check" />
     <bpmn:exclusiveGateway id="check" default="f6" />
     <bpmn:sequenceFlow id="f5" sourceRef="check" targetRef="publish">
       <bpmn:conditionExpression>rag == "green"</bpmn:conditionExpression>
     </bpmn:sequenceFlow>
     <bpmn:sequenceFlow id="f6" sourceRef="check" targetRef="publish" />
-    <bpmn:userTask id="publish" name="Publish status report" />
+    <bpmn:userTask id="publish" name="Publish status report">
+      <bpmn:extensionElements><spiffworkflow:properties>
+        <spiffworkflow:property name="dataFields" value="rag, summary" />
+      </spiffworkflow:properties></bpmn:extensionElements>
+    </bpmn:userTask>
     <bpmn:sequenceFlow id="f7" sourceRef="publish" targetRef="end" />
     <bpmn:endEvent id="end" />
   </bpmn:process>

@@ -25,7 +25,7 @@ ERROR_TITLES = {
 def doc(*, summary: str, tags: list[str], responses: dict[int, type[Schema] | Schema | str | dict | None],
         body: type[Schema] | Schema | dict | None = None, body_type: str = "application/json",
         body_required: bool = True, query: type[Schema] | None = None, errors: tuple[int, ...] = (),
-        public: bool = False, description: str = "") -> Callable:
+        public: bool = False, description: str = "", headers: tuple[dict[str, Any], ...] = ()) -> Callable:
     """Describe a route for the OpenAPI document.
 
     ``responses`` maps success codes to a schema (or a description string, or None for no body);
@@ -37,7 +37,7 @@ def doc(*, summary: str, tags: list[str], responses: dict[int, type[Schema] | Sc
         fn._openapi = {  # type: ignore[attr-defined]
             "summary": summary, "tags": tags, "responses": responses, "body": body, "body_type": body_type,
             "body_required": body_required, "query": query, "errors": errors, "public": public,
-            "description": description or (fn.__doc__ or "").strip(),
+            "description": description or (fn.__doc__ or "").strip(), "headers": headers,
         }
         return fn
 
@@ -50,6 +50,7 @@ def operation_for(meta: dict[str, Any], path_params: list[dict[str, Any]]) -> di
         op["description"] = meta["description"]
     if meta["query"] is not None:
         op["parameters"].append({"in": "query", "schema": meta["query"]})
+    op["parameters"].extend({"in": "header", **h} for h in meta.get("headers", ()))
     if meta["body"] is not None:
         op["requestBody"] = {"required": meta["body_required"],
                              "content": {meta["body_type"]: {"schema": meta["body"]}}}

@@ -34,11 +34,17 @@ def _managed(instance_id: int) -> tuple[ProcessInstance, Actor]:
 
 @bp.post("/process-instances")
 @doc(summary="Start an instance of the latest version of a process", tags=TAGS, body=InstanceStartIn,
-     responses={201: InstanceOut}, errors=(404,),
-     description="422 with type step-failed when the first step failed (the instance is kept, in error).")
+     responses={201: InstanceOut}, errors=(403, 404),
+     description="Only the roles the process names in its `startableBy` property may start it (the "
+                 "definition's `startable_by`); a process without one is started by the server only "
+                 "(403). `data` holds the start form's fields (`startFormJsonSchemaFilename`) or the "
+                 "fields of `startDataFields`, and nothing else: 422 names each unknown, invalid or "
+                 "server-owned field (such as `lane_owners`, `requested_by`, `project_id`). 422 with "
+                 "type step-failed when the first step failed (the instance is kept, in error).")
 def start_instance():  # noqa: ANN201
     data = body(InstanceStartIn)
-    instance = instance_service.start(data["process_key"], current_actor(), data["data"], data["business_key"])
+    instance = instance_service.start_by_user(data["process_key"], current_actor(), data["data"],
+                                              data["business_key"])
     return _answer(instance, 201)
 
 

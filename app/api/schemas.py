@@ -117,6 +117,8 @@ class VersionOut(Schema):
     description = fields.String()
     file = fields.String(attribute="bpmn_file")
     forms = fields.List(fields.String())
+    startable_by = fields.List(fields.String(), attribute="start_roles", dump_only=True, metadata={
+        "description": "roles that may start it by hand (its startableBy property); empty: the server starts it"})
     deployment_id = fields.Integer()
     created_at = fields.DateTime()
 
@@ -207,8 +209,10 @@ class InstanceOut(InstanceSummaryOut):
 
 class InstanceStartIn(Schema):
     process_key = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    data = fields.Dict(load_default=dict)
-    business_key = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
+    data = fields.Dict(load_default=dict, metadata={
+        "description": "the start form's fields (or the process's startDataFields); never server-owned keys"})
+    business_key = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200),
+                                 metadata={"description": "free text; keys starting with project: are the server's"})
 
 
 class InstanceQuery(PageQuery):
@@ -270,7 +274,8 @@ class AssignIn(Schema):
 
 
 class CompleteIn(Schema):
-    data = fields.Dict(load_default=dict, metadata={"description": "the form's values"})
+    data = fields.Dict(load_default=dict, metadata={
+        "description": "the form's values: only its fields (read-only ones unchanged or left out)"})
 
 
 class CompleteOut(Schema):

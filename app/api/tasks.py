@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from flask import current_app, json, request
+
 from ..models import HumanTask
 from ..services import forms, queries
 from ..services import instances as instance_service
 from . import bp
 from .auth import current_actor
 from .docs import doc
-from .io import View, body, dump, query
+from .errors import PROBLEM_MIMETYPE, problem_type
+from .io import View, _schema, body, dump, query
 from .rendering import render_instructions
 from .schemas import AssignIn, CompleteIn, CompleteOut, TaskDetailOut, TaskPageOut, TaskQuery
 
@@ -65,11 +68,32 @@ def assign_task(task_id: str):  # noqa: ANN201
 
 @bp.post("/tasks/<task_id>/complete")
 @doc(summary="Complete a task with its form data", tags=TAGS, body=CompleteIn, responses={200: CompleteOut},
-     errors=(403, 404, 409),
-     description="422 lists every form field error (JSON pointer path -> messages); 422 with type "
-                 "step-failed when the engine failed after the task (the instance is in error).")
+     errors=(400, 403, 404, 409),
+     headers=({"name": "Idempotency-Key", "required": False, "schema": {"type": "string", "maxLength": 200},
+               "description": "Send the same key when retrying: a completion that already went through "
+                              "with it answers 200 with the instance as it is now."},),
+     description="Only the fields of the task's form are taken (a task without a form: the fields its "
+                 "process declares with `dataFields`, else none); read-only fields keep the process's "
+                 "value. 422 lists every field error (JSON pointer path -> messages), unknown fields "
+                 "included; 422 with type step-failed when the engine failed after the task (the instance "
+                 "is in error). 409 with type already-completed when the caller completed this task "
+                 "already: the body carries `instance` and `next_tasks` as a 200 would.")
 def complete_task(task_id: str):  # noqa: ANN201
     actor = current_actor()
     data = body(CompleteIn)["data"]
-    instance = instance_service.complete(task_id, actor, data)
+    key = request.headers.get("Idempotency-Key")
+    try:
+        instance = instance_service.complete(task_id, actor, data, idempotency_key=key)
+    except instance_service.AlreadyCompleted as exc:
+        return _already_completed(exc, actor)
     return dump(CompleteOut, {"instance": instance, "next_tasks": queries.actionable_tasks(instance.id, actor)})
+
+
+def _already_completed(exc: instance_service.AlreadyCompleted, actor: instance_service.Actor):  # noqa: ANN202
+    """409 that still tells a client whose first answer was lost what its completion led to."""
+    instance = instance_service.get(exc.instance_id)
+    result = _schema(CompleteOut).dump({"instance": instance,
+                                        "next_tasks": queries.actionable_tasks(instance.id, actor)})
+    payload = {"type": problem_type("already-completed"), "title": "Conflict", "status": 409,
+               "detail": exc.detail, "task_id": exc.task_id, **result}
+    return current_app.response_class(json.dumps(payload), status=409, mimetype=PROBLEM_MIMETYPE)

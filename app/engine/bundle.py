@@ -40,8 +40,24 @@ DMN_NAMESPACES = (
     "http://www.omg.org/spec/DMN/20180521/MODEL/",
     "http://www.omg.org/spec/DMN/20151101/dmn.xsd",
 )
-FORM_PROPERTIES = ("formJsonSchemaFilename", "formUiSchemaFilename")
+# Process properties (``spiffworkflow:properties`` under ``bpmn:process``) that say who may start
+# it by hand and with what data. No ``startableBy``: only the server (the projects module, another
+# process, a message) starts it, so a process is safe by default.
+STARTABLE_BY = "startableBy"
+START_FORM = "startFormJsonSchemaFilename"
+START_DATA_FIELDS = "startDataFields"
+# A task property: the fields a task without a form accepts (none when it is not given).
+DATA_FIELDS = "dataFields"
+FORM_PROPERTIES = ("formJsonSchemaFilename", "formUiSchemaFilename", START_FORM)
 INITIATOR_LANE = "process_initiator"
+# Task data the server sets (the projects module's binding, the routing and segregation-of-duties
+# variables): a caller never supplies them when starting a process.
+SERVER_OWNED_KEYS = frozenset({
+    "lane_owners", "requested_by", "project_id", "process_initiator", "project_code", "project_name",
+    "project_manager", "sponsor", "suggested_code", "cr_id", "project_lane_owners",
+})
+# Form fields that would let whoever fills the form pick who acts next or who is kept out.
+ROUTING_KEYS = frozenset({"lane_owners", "project_lane_owners", "process_initiator"})
 MAX_FILES = 500
 MAX_TOTAL_BYTES = 20 * 1024 * 1024
 
@@ -87,6 +103,8 @@ class ParsedProcess:
     spec_dict: dict[str, Any]
     forms: list[str]
     content_hash: str
+    # Who may start it by hand and with what data: {"roles": [...], "form": name | None, "fields": [...]}.
+    start_policy: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -97,6 +115,65 @@ class Bundle:
 
 def normalize_role(name: str) -> str:
     return re.sub(r"[\s\-]+", "_", name.strip()).lower()
+
+
+def split_names(value: str | None) -> list[str]:
+    """A comma-separated property value as a list of names (blanks dropped)."""
+    return [n.strip() for n in (value or "").split(",") if n.strip()]
+
+
+def process_properties(proc: etree._Element) -> dict[str, str]:
+    """The ``spiffworkflow:property`` values declared on the process element itself."""
+    found: dict[str, str] = {}
+    for prop in proc.findall(f"{{{BPMN_NS}}}extensionElements/{{{SPIFF_NS}}}properties/{{{SPIFF_NS}}}property"):
+        if prop.get("name"):
+            found[prop.get("name")] = prop.get("value") or ""
+    return found
+
+
+def start_policy(proc: etree._Element) -> dict[str, Any]:
+    """Who may start the process by hand (roles) and which start data it takes (form or fields)."""
+    props = process_properties(proc)
+    return {"roles": sorted({normalize_role(r) for r in split_names(props.get(STARTABLE_BY))}),
+            "form": props.get(START_FORM) or None,
+            "fields": sorted(set(split_names(props.get(START_DATA_FIELDS))))}
+
+
+def _sub_schemas(schema: dict[str, Any]) -> Iterable[dict[str, Any]]:
+    """The schema and the sub-schemas that add fields to the same object (allOf, if/then, ...)."""
+    yield schema
+    for key in ("allOf", "anyOf", "oneOf"):
+        for sub in schema.get(key) or []:
+            if isinstance(sub, dict):
+                yield from _sub_schemas(sub)
+    for key in ("if", "then", "else"):
+        if isinstance(schema.get(key), dict):
+            yield from _sub_schemas(schema[key])
+    for key in ("dependencies", "dependentSchemas"):
+        for sub in (schema.get(key) or {}).values():
+            if isinstance(sub, dict):
+                yield from _sub_schemas(sub)
+
+
+def form_fields(schema: dict[str, Any] | None, ui: dict[str, Any] | None = None) -> tuple[set[str], set[str]]:
+    """(fields, read-only fields) of a form's top-level object.
+
+    Read-only: ``readOnly`` in the schema, or ``ui:readonly`` / ``ui:disabled`` / a hidden widget in
+    the UI schema; the process sets those, whoever fills the form never does.
+    """
+    fields: set[str] = set()
+    readonly: set[str] = set()
+    if not isinstance(schema, dict):
+        return fields, readonly
+    ui = ui if isinstance(ui, dict) else {}
+    for sub in _sub_schemas(schema):
+        for key, prop in (sub.get("properties") or {}).items():
+            fields.add(key)
+            prop_ui = ui.get(key) if isinstance(ui.get(key), dict) else {}
+            if (isinstance(prop, dict) and prop.get("readOnly")) or prop_ui.get("ui:readonly") \
+                    or prop_ui.get("ui:disabled") or prop_ui.get("ui:widget") == "hidden":
+                readonly.add(key)
+    return fields, readonly
 
 
 # -- reading files ----------------------------------------------------------------------------------
@@ -188,8 +265,54 @@ def _owner(el: etree._Element) -> etree._Element:
     return node if node is not None else el
 
 
+def _excluded_variables(trees: Iterable[etree._ElementTree]) -> frozenset[str]:
+    """Variables any ``excludeUsers`` property of the bundle names (who is kept out of a step)."""
+    names: set[str] = set()
+    for tree in trees:
+        for prop in tree.getroot().iter(f"{{{SPIFF_NS}}}property"):
+            if prop.get("name") == "excludeUsers":
+                names.update(split_names(prop.get("value")))
+    return frozenset(names)
+
+
+def _check_data_rules(name: str, proc: etree._Element, forms: dict[str, Any], roles: set[str],
+                      protected: frozenset[str], problems: list[Problem]) -> None:
+    """Who may start the process, and which data a caller may set when starting it or in a step.
+
+    Start data never carries a server-owned key; no step (form or ``dataFields``) lets the person
+    completing it set who acts next or who segregation of duties keeps out (``protected``).
+    """
+    props = process_properties(proc)
+    label = proc.get("id")
+    for role in split_names(props.get(STARTABLE_BY)):
+        if normalize_role(role) not in roles:
+            problems.append(Problem(name, proc.sourceline, label, f"{STARTABLE_BY} names '{role}', which is not a "
+                                                                   f"known role (known: {', '.join(sorted(roles))})"))
+    start_form = forms.get(props.get(START_FORM) or "")
+    start_fields = set(split_names(props.get(START_DATA_FIELDS)))
+    if props.get(START_FORM) and start_fields:
+        problems.append(Problem(name, proc.sourceline, label,
+                                f"declare start data with {START_FORM} or {START_DATA_FIELDS}, not both"))
+    start_fields |= form_fields(start_form)[0]
+    for key in sorted(start_fields & (SERVER_OWNED_KEYS | protected)):
+        problems.append(Problem(name, proc.sourceline, label,
+                                f"start data may not include '{key}': the server sets it"))
+    forbidden = ROUTING_KEYS | protected
+    for task in proc.iter():
+        if not isinstance(task.tag, str):
+            continue
+        task_props = {p.get("name"): p.get("value") or "" for p in task.findall(
+            f"{{{BPMN_NS}}}extensionElements/{{{SPIFF_NS}}}properties/{{{SPIFF_NS}}}property")}
+        keys = set(split_names(task_props.get(DATA_FIELDS)))
+        keys |= form_fields(forms.get(task_props.get("formJsonSchemaFilename") or ""))[0]
+        for key in sorted(keys & forbidden):
+            problems.append(Problem(name, task.sourceline, _el_label(task),
+                                    f"a step may not let its user set '{key}': it decides who acts or who is "
+                                    "kept out (segregation of duties)"))
+
+
 def _check_bpmn(name: str, tree: etree._ElementTree, forms: dict[str, Any], roles: set[str],
-                process_ids: set[str], problems: list[Problem]) -> bool:
+                process_ids: set[str], problems: list[Problem], protected: frozenset[str] = frozenset()) -> bool:
     """Our own checks on one BPMN file. Returns False if the file must not reach the parser."""
     root = tree.getroot()
     fatal = False
@@ -200,6 +323,8 @@ def _check_bpmn(name: str, tree: etree._ElementTree, forms: dict[str, Any], role
         if not proc.get("id"):
             problems.append(Problem(name, proc.sourceline, None, "bpmn:process has no id"))
             fatal = True
+        else:
+            _check_data_rules(name, proc, forms, roles, protected, problems)
     ids = {el.get("id") for el in root.iter() if isinstance(el.tag, str) and el.get("id")}
     for flow in root.iter(f"{{{BPMN_NS}}}sequenceFlow"):
         for attr in ("sourceRef", "targetRef"):
@@ -372,6 +497,7 @@ def load_bundle(files: list[BundleFile], roles: Iterable[str]) -> Bundle:
     process_ids = {
         p.get("id") for t in trees.values() for p in t.getroot().findall(f"{{{BPMN_NS}}}process") if p.get("id")
     }
+    protected = _excluded_variables(trees.values())
     parser = SpiffBpmnParser()
     usable: dict[str, etree._ElementTree] = {}
     for fname, tree in trees.items():
@@ -391,7 +517,7 @@ def load_bundle(files: list[BundleFile], roles: Iterable[str]) -> Bundle:
             continue
         xsd = _xsd_problems(fname, tree)
         problems.extend(xsd)
-        if _check_bpmn(fname, tree, forms, role_set, process_ids, problems) and not xsd:
+        if _check_bpmn(fname, tree, forms, role_set, process_ids, problems, protected) and not xsd:
             usable[fname] = tree
 
     for fname, tree in usable.items():
@@ -413,14 +539,17 @@ def load_bundle(files: list[BundleFile], roles: Iterable[str]) -> Bundle:
             except (ValidationException, SpiffWorkflowException, KeyError, TypeError, ValueError) as exc:
                 problems.append(_problem_from_spiff(fname, exc, element=key))
                 continue
-            form_names = _referenced_forms(spec, subprocess_specs)
-            digest = hashlib.sha256(json.dumps(spec_dict, sort_keys=True, default=str).encode())
+            policy = start_policy(proc)
+            form_names = sorted(set(_referenced_forms(spec, subprocess_specs)) | (
+                {policy["form"]} if policy["form"] else set()))
+            # The start policy is part of the version: changing who may start a process deploys anew.
+            digest = hashlib.sha256(json.dumps([spec_dict, policy], sort_keys=True, default=str).encode())
             for form in form_names:
                 digest.update(form.encode() + b"\0" + by_name.get(form, b""))
             bundle.processes[key] = ParsedProcess(
                 key=key, name=proc.get("name") or key, file=fname, spec=spec,
                 subprocess_specs=subprocess_specs, spec_dict=spec_dict, forms=form_names,
-                content_hash=digest.hexdigest(),
+                content_hash=digest.hexdigest(), start_policy=policy,
             )
     if problems:
         raise BundleInvalid(problems)

@@ -94,6 +94,8 @@ class HumanTask(db.Model):
     overdue_notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     completed_by: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    # The Idempotency-Key the completion came with: a retry with the same key gets the same answer.
+    completion_key: Mapped[str | None] = mapped_column(String(200), nullable=True)
     # Segregation of duties: users who may not act on this task (e.g. whoever raised the request).
     excluded_users: Mapped[list[str]] = mapped_column(JSONType, default=list)
 

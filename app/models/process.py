@@ -60,7 +60,14 @@ class ProcessVersion(db.Model):
     deployment_id: Mapped[int] = mapped_column(ForeignKey("deployments.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     description: Mapped[str] = mapped_column(Text, default="")
+    # Who may start it by hand and with what data (bundle.start_policy). NULL (versions deployed
+    # before it existed) or no roles: only the server starts it.
+    start_policy: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
 
     deployment: Mapped[Deployment] = relationship(lazy="select")
+
+    @property
+    def start_roles(self) -> list[str]:
+        return list((self.start_policy or {}).get("roles") or [])
 
     __table_args__ = (UniqueConstraint("process_key", "version"),)

@@ -66,7 +66,7 @@ def deploy(files: list[bundle_mod.BundleFile], actor: str, source: str = "") -> 
             version = ProcessVersion(
                 process_key=key, version=(previous.version + 1) if previous else 1, name=proc.name,
                 content_hash=proc.content_hash, spec=proc.spec_dict, bpmn_file=proc.file,
-                forms=proc.forms, deployment_id=deployment.id,
+                forms=proc.forms, deployment_id=deployment.id, start_policy=proc.start_policy,
             )
             db.session.add(version)
             result.created.append(version)

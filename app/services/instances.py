@@ -20,6 +20,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, joinedload, undefer
 from sqlalchemy.orm.exc import StaleDataError
 
+from ..engine import bundle as bundle_rules
 from ..engine import runtime, templating
 from ..engine.bundle import INITIATOR_LANE, normalize_role
 from ..engine.helpers import SCRIPT_HELPERS
@@ -29,7 +30,7 @@ from ..models import HumanTask, HumanTaskCandidate, ProcessInstance, ProcessVers
 from ..models.base import utcnow
 from ..models.instance import InstanceStatus, TaskStatus
 from . import audit, definitions, events, forms, notifications
-from .errors import BadRequest, Conflict, Forbidden, NotFound, StepFailed
+from .errors import BadRequest, Conflict, Forbidden, Invalid, NotFound, StepFailed
 from .transactions import WRITE_TRANSACTION  # noqa: F401 - kept importable from here
 from .transactions import begin_write as _begin_write  # the one write start (SQLite: BEGIN IMMEDIATE)
 
@@ -118,8 +119,14 @@ def _save(instance: ProcessInstance, workflow) -> None:  # noqa: ANN001
 def _run_command(instance_id: int, actor: Actor, action: str,
                  change: Callable[[ProcessInstance, Any], dict[str, Any] | None], *,
                  task_id: str | None = None, audit_data: dict[str, Any] | None = None,
-                 allowed: tuple[str, ...] = InstanceStatus.ACTIVE) -> ProcessInstance:
-    """Run one command on one instance in one transaction (see the module docstring)."""
+                 allowed: tuple[str, ...] = InstanceStatus.ACTIVE, repairs: bool = False) -> ProcessInstance:
+    """Run one command on one instance in one transaction (see the module docstring).
+
+    Only a repair (``repairs``: retry, skip) clears an incident, or the failed command itself done
+    again successfully (the same task completed with other data); terminate ends the instance. Any
+    other command on an instance in error (a claim, another task) leaves it in error, so it stays on
+    the operations page until someone repairs it.
+    """
     try:
         _begin_write()
         instance = _lock(instance_id)
@@ -128,7 +135,7 @@ def _run_command(instance_id: int, actor: Actor, action: str,
         engine = _script_engine(instance, actor, instance.process_key)
         workflow = _load(instance, engine)
         extra = change(instance, workflow) or {}
-        if instance.status == InstanceStatus.ERROR:
+        if instance.status == InstanceStatus.ERROR and (repairs or _redoes_failed_command(instance, action, task_id)):
             instance.status = InstanceStatus.RUNNING
             instance.error = None
         _save(instance, workflow)
@@ -158,6 +165,12 @@ def _run_command(instance_id: int, actor: Actor, action: str,
         raise
 
 
+def _redoes_failed_command(instance: ProcessInstance, action: str, task_id: str | None) -> bool:
+    """The command that failed (e.g. completing this task), now done without failing: a repair."""
+    error = instance.error or {}
+    return bool(task_id) and error.get("action") == action and error.get("command_task_id") == task_id
+
+
 def _record_failure(instance_id: int, actor: Actor, action: str, err: runtime.EngineError,
                     task_id: str | None, audit_data: dict[str, Any] | None) -> None:
     """Make the failure visible: instance in error with the message, and an audit entry."""
@@ -165,7 +178,8 @@ def _record_failure(instance_id: int, actor: Actor, action: str, err: runtime.En
         _begin_write()
         instance = _lock(instance_id)
         instance.status = InstanceStatus.ERROR
-        instance.error = {**err.as_dict(), "action": action, "at": utcnow().isoformat(), "actor": actor.username}
+        instance.error = {**err.as_dict(), "action": action, "at": utcnow().isoformat(), "actor": actor.username,
+                          "command_task_id": task_id}
         audit.record(actor.username, "step_failed", instance_id=instance_id, task_id=task_id,
                      process_key=instance.process_key, failed_action=action, error=err.as_dict(),
                      submitted=audit_data or {})
@@ -261,7 +275,11 @@ def _sync_human_tasks(instance: ProcessInstance, workflow, actor: Actor,  # noqa
 
 def start(process_key: str, actor: Actor, data: dict[str, Any] | None = None,
           business_key: str | None = None, version: ProcessVersion | None = None) -> ProcessInstance:
-    """Start an instance of the newest version of ``process_key`` and run it until it waits."""
+    """Start an instance of the newest version of ``process_key`` and run it until it waits.
+
+    The server-side path: ``data`` is trusted as it is (the projects module binds a process to its
+    project, PM and sponsor here). What a user sends goes through ``start_by_user``.
+    """
     if data is not None and not isinstance(data, dict):
         raise BadRequest("data must be a JSON object")
     version = version or definitions.latest_version(process_key)
@@ -283,6 +301,76 @@ def start(process_key: str, actor: Actor, data: dict[str, Any] | None = None,
     except Exception:
         db.session.rollback()
         raise
+
+
+# Business keys the server gives (``project:<id>`` ties an instance to a project and its visibility).
+SERVER_BUSINESS_KEY_PREFIXES = ("project:",)
+
+
+def start_by_user(process_key: str, actor: Actor, data: dict[str, Any] | None = None,
+                  business_key: str | None = None) -> ProcessInstance:
+    """Start a process by hand (the API): a role its ``startableBy`` names, only the start data it declares.
+
+    403 when the process is not started by hand or not by the actor's roles; 422 naming each field
+    that is server-owned, unknown to the start form (or ``startDataFields``) or invalid.
+    """
+    if data is not None and not isinstance(data, dict):
+        raise BadRequest("data must be a JSON object")
+    version = definitions.latest_version(process_key)
+    roles = version.start_roles
+    if not roles:
+        raise Forbidden(f"process '{process_key}' is not started by hand: the server starts it "
+                        "(another process, a message or the projects module)")
+    if not actor.roles & set(roles):
+        raise Forbidden(f"only {', '.join(roles)} may start process '{process_key}'")
+    errors: dict[str, list[str]] = {}
+    if business_key and business_key.startswith(SERVER_BUSINESS_KEY_PREFIXES):
+        errors["business_key"] = [f"business keys starting with {', '.join(SERVER_BUSINESS_KEY_PREFIXES)} "
+                                  "are given by the server"]
+    policy = version.start_policy or {}
+    schema = forms.load_form(version.deployment_id, policy["form"]) if policy.get("form") else None
+    accepted = _accepted_data(data or {}, schema, None, policy.get("fields") or [], {}, errors, "start",
+                              server_owned=bundle_rules.SERVER_OWNED_KEYS)
+    return start(process_key, actor, accepted, business_key, version=version)
+
+
+def _accepted_data(data: dict[str, Any], schema: dict[str, Any] | None, ui: dict[str, Any] | None,
+                   fields: list[str], current: dict[str, Any], errors: dict[str, list[str]], what: str, *,
+                   server_owned: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """The values a start or a step takes, validated; Invalid naming every other field and why.
+
+    Only the form's fields are taken (without a form: the declared ``fields``, else none), so a
+    caller cannot set a process variable the form does not ask for. A read-only field may be sent
+    back unchanged (the web form does) and is then left out; a changed one is refused.
+    """
+    if schema is not None:
+        known, readonly = bundle_rules.form_fields(schema, ui)
+    else:
+        known, readonly = set(fields), set()
+    accepted: dict[str, Any] = {}
+    for key, value in data.items():
+        if key in server_owned:
+            errors.setdefault(key, []).append("server-owned: the server sets it, a caller never does")
+        elif key not in known:
+            reason = f"not a field of this {what}'s form" if schema is not None else (
+                f"not one of the fields this {what} takes ({', '.join(sorted(known))})" if known
+                else f"this {what} takes no data")
+            errors.setdefault(key, []).append(reason)
+        elif key in readonly:
+            if key not in current or current[key] != value:
+                errors.setdefault(key, []).append("read-only: the process sets it")
+        else:
+            accepted[key] = value
+    if schema is not None:
+        try:
+            forms.validate(schema, {**{k: current[k] for k in readonly if k in current}, **accepted})
+        except Invalid as exc:
+            for path, messages in (exc.errors or {}).items():
+                errors.setdefault(path, []).extend(m for m in messages if m not in errors.get(path, []))
+    if errors:
+        count = sum(len(v) for v in errors.values())
+        raise Invalid(f"the {what} data has {count} error(s)", errors=errors)
+    return accepted
 
 
 def _new_instance(version: ProcessVersion, actor: Actor, business_key: str | None,
@@ -503,32 +591,84 @@ def _set_assignee(task: HumanTask, actor: Actor, username: str | None, action: s
     return db.session.get(HumanTask, task.id)
 
 
-def complete(task_id: str, actor: Actor, data: dict[str, Any] | None) -> ProcessInstance:
-    """Validate ``data`` against the task's form and complete the task; the engine runs on."""
-    task = _open_task_for(task_id, actor)
+class AlreadyCompleted(Conflict):
+    """The task was completed by this same user: a retried completion (its first answer was lost)."""
+
+    def __init__(self, task: HumanTask) -> None:
+        super().__init__(f"task {task.id} is already completed by you (at {task.completed_at:%Y-%m-%d %H:%M:%S} UTC)"
+                         if task.completed_at else f"task {task.id} is already completed by you")
+        self.task_id = task.id
+        self.instance_id = task.instance_id
+
+
+MAX_IDEMPOTENCY_KEY = 200
+
+
+def complete(task_id: str, actor: Actor, data: dict[str, Any] | None,
+             idempotency_key: str | None = None) -> ProcessInstance:
+    """Complete the task with the form's fields of ``data`` (validated); the engine runs on.
+
+    Only what the task's form asks for is applied (a task without a form: its ``dataFields``,
+    else nothing): 422 names any other field. A completion retried by the same user is told apart:
+    with the same ``idempotency_key`` it answers the instance as it is now, without one
+    ``AlreadyCompleted`` (409) carries the result.
+    """
+    if idempotency_key is not None and not 0 < len(idempotency_key) <= MAX_IDEMPOTENCY_KEY:
+        raise BadRequest(f"Idempotency-Key must have 1 to {MAX_IDEMPOTENCY_KEY} characters")
+    task = visible_task(task_id, actor)
+    if task.status == TaskStatus.COMPLETED and task.completed_by == actor.username:
+        if idempotency_key and task.completion_key == idempotency_key:
+            return get(task.instance_id)
+        raise AlreadyCompleted(task)
+    if task.status != TaskStatus.READY:
+        raise Conflict(f"task {task_id} is already {task.status}")
     _check_segregation(task, actor)
     if task.assignee and task.assignee != actor.username:
         raise Forbidden(f"task is claimed by {task.assignee}")
     if not task.assignee and not is_candidate(task, actor):
         raise Forbidden("you are not a candidate for this task (your roles do not match its lane)")
     data = data or {}
+    if not isinstance(data, dict):
+        raise Invalid("submitted data must be a JSON object", errors={"data": ["must be an object"]})
+    audit_data: dict[str, Any] = {"data": data, "element_id": task.element_id}
 
     def change(inst: ProcessInstance, workflow) -> dict[str, Any]:  # noqa: ANN001
         # Re-checked under the lock: someone may have completed or claimed it since the checks above.
-        status, assignee = db.session.execute(
-            select(HumanTask.status, HumanTask.assignee).where(HumanTask.id == task_id)).one()
+        status, assignee, completed_by, key = db.session.execute(
+            select(HumanTask.status, HumanTask.assignee, HumanTask.completed_by, HumanTask.completion_key)
+            .where(HumanTask.id == task_id)).one()
+        if status == TaskStatus.COMPLETED and completed_by == actor.username:
+            raise _Replay if idempotency_key and key == idempotency_key else AlreadyCompleted(
+                db.session.get(HumanTask, task_id, populate_existing=True))
         if status != TaskStatus.READY:
             raise Conflict(f"task {task_id} is already {status}")
         if assignee and assignee != actor.username:
             raise Conflict(f"task was claimed by {assignee} in the meantime")
-        # Validated here, with the version the locked instance runs, so the instance is read once.
-        forms.validate(forms.load_form(inst.process_version.deployment_id, task.form_schema_file), data)
-        runtime.complete_user_task(workflow, task_id, data)
-        notifications.record_decision(db.session, inst, task, actor.username, data)
+        # Checked here, with the version the locked instance runs, so the instance is read once.
+        deployment_id = inst.process_version.deployment_id
+        schema = forms.load_form(deployment_id, task.form_schema_file)
+        ui = forms.load_form(deployment_id, task.form_ui_file) if schema is not None else None
+        found = runtime.find_task(workflow, task_id)
+        props = ((getattr(found.task_spec, "extensions", None) or {}).get("properties") or {}) if found else {}
+        accepted = _accepted_data(data, schema, ui, bundle_rules.split_names(props.get(bundle_rules.DATA_FIELDS)),
+                                  (found.data if found is not None else {}), {}, "task")
+        audit_data["data"] = accepted
+        runtime.complete_user_task(workflow, task_id, accepted)
+        if idempotency_key:
+            db.session.execute(update(HumanTask).where(HumanTask.id == task_id).values(
+                completion_key=idempotency_key))
+        notifications.record_decision(db.session, inst, task, actor.username, accepted)
         return {}
 
-    return _run_command(task.instance_id, actor, "complete_task", change, task_id=task_id,
-                        audit_data={"data": data, "element_id": task.element_id})
+    try:
+        return _run_command(task.instance_id, actor, "complete_task", change, task_id=task_id,
+                            audit_data=audit_data)
+    except _Replay:
+        return get(task.instance_id)
+
+
+class _Replay(Exception):
+    """Raised inside ``complete`` to roll back quietly: the same completion, retried with its key."""
 
 
 def terminate(instance_id: int, actor: Actor, reason: str = "") -> ProcessInstance:
@@ -570,7 +710,7 @@ def retry(instance_id: int, actor: Actor, reason: str = "") -> ProcessInstance:
         runtime.advance(workflow)
         return {"reason": reason, "previous_error": failed.get("message")}
 
-    return _run_command(instance_id, actor, "retry", change, allowed=(InstanceStatus.ERROR,))
+    return _run_command(instance_id, actor, "retry", change, allowed=(InstanceStatus.ERROR,), repairs=True)
 
 
 def skip_failed_step(instance_id: int, actor: Actor, element_id: str, reason: str) -> ProcessInstance:
@@ -581,7 +721,7 @@ def skip_failed_step(instance_id: int, actor: Actor, element_id: str, reason: st
         element = runtime.skip_task(workflow, element_id)
         return {"reason": reason, "skipped": element, "previous_error": failed.get("message")}
 
-    return _run_command(instance_id, actor, "skip_step", change, allowed=(InstanceStatus.ERROR,))
+    return _run_command(instance_id, actor, "skip_step", change, allowed=(InstanceStatus.ERROR,), repairs=True)
 
 
 # -- reading ----------------------------------------------------------------------------------

@@ -14,10 +14,19 @@ TWO_STEPS_BPMN = b"""<?xml version="1.0" encoding="UTF-8"?>
                   xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core"
                   id="Definitions_two" targetNamespace="http://bpmn.io/schema/bpmn">
   <bpmn:process id="two_steps" name="Two steps" isExecutable="true">
+    <bpmn:extensionElements>
+      <spiffworkflow:properties>
+        <spiffworkflow:property name="startableBy" value="project_manager" />
+        <spiffworkflow:property name="startDataFields" value="name" />
+      </spiffworkflow:properties>
+    </bpmn:extensionElements>
     <bpmn:startEvent id="start" />
     <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="first" />
     <bpmn:userTask id="first" name="First step for {{ name }}">
       <bpmn:extensionElements>
+        <spiffworkflow:properties>
+          <spiffworkflow:property name="dataFields" value="value" />
+        </spiffworkflow:properties>
         <spiffworkflow:instructionsForEndUser>Hello **{{ name }}** &lt;script&gt;alert(1)&lt;/script&gt;</spiffworkflow:instructionsForEndUser>
       </bpmn:extensionElements>
     </bpmn:userTask>

@@ -20,6 +20,14 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    # start policy of a process version, idempotent completions (issue 9, items 1 and 7)
+    from sqlalchemy.dialects import postgresql
+
+    with op.batch_alter_table('process_versions', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('start_policy', sa.JSON().with_variant(postgresql.JSONB(), 'postgresql'),
+                                      nullable=True))
+    with op.batch_alter_table('human_tasks', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('completion_key', sa.String(length=200), nullable=True))
     # session generation: sign-out, a password change and deactivation end every session (item 17)
     with op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.add_column(sa.Column('session_generation', sa.Integer(), server_default='0', nullable=False))
@@ -48,3 +56,8 @@ def downgrade() -> None:
     # session generation (item 17)
     with op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.drop_column('session_generation')
+    # start policy of a process version, idempotent completions (issue 9, items 1 and 7)
+    with op.batch_alter_table('human_tasks', schema=None) as batch_op:
+        batch_op.drop_column('completion_key')
+    with op.batch_alter_table('process_versions', schema=None) as batch_op:
+        batch_op.drop_column('start_policy')
