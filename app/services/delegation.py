@@ -4,9 +4,13 @@
   delegate becomes the assignee (through ``instances.assign``), a ``Delegation`` row records owner
   and delegate, and the owner's "Delegated by me" view lists the task until it is done.
 - **Out of office**: a user names a stand-in for a period. New tasks that would go to them by name
-  go to the stand-in, and new tasks offered to their roles are offered to the stand-in too
-  (``apply_out_of_office``, called from ``notifications.record_for_new_tasks`` inside the
-  instance command that creates the tasks).
+  go to the stand-in (``apply_out_of_office``, called from ``notifications.record_for_new_tasks``
+  inside the instance command that creates the tasks); tasks offered to a role stay with the role.
+
+Whoever takes a task for someone else (a stand-in, a delegate) must hold the task's role, may not
+be kept out of it by segregation of duties, and never holds two ballots of one vote (two tasks of
+the same step open at once, e.g. the parallel CCB ballots): ``refusal`` says why not. Such a task
+stays with its owner.
 """
 
 from __future__ import annotations
@@ -14,9 +18,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
+from ..engine.bundle import INITIATOR_LANE, normalize_role
 from ..extensions import db
 from ..models import Delegation, HumanTask, HumanTaskCandidate, OutOfOffice, User, UserRole
 from ..models.base import utcnow
@@ -47,7 +52,10 @@ def delegate(task_id: str, actor: Actor, delegate_to: str, note: str = "") -> De
     task = instances.visible_task(task_id, actor)
     if task.status != TaskStatus.READY:
         raise Conflict(f"task {task_id} is already {task.status}")
-    _active_user(delegate_to)
+    delegate_user = _active_user(delegate_to)
+    reason = refusal(db.session, task, delegate_to, set(delegate_user.roles))
+    if reason:
+        raise Forbidden(f"{delegate_to} cannot take this task: {reason}")
     if task.assignee is None:
         instances.claim(task_id, actor)
     elif task.assignee != actor.username:
@@ -96,6 +104,56 @@ def active_delegation(task_id: str) -> Delegation | None:
 
 def delegations_of(task_id: str) -> list[Delegation]:
     return list(db.session.scalars(select(Delegation).where(Delegation.task_id == task_id).order_by(Delegation.id)))
+
+
+def task_role(task: HumanTask) -> str | None:
+    """The role a task belongs to (its lane); None for the initiator's own steps."""
+    if not task.lane or normalize_role(task.lane) == INITIATOR_LANE:
+        return None
+    return normalize_role(task.lane)
+
+
+def _same_vote(session: Session, task: HumanTask, batch: Iterable[HumanTask] = ()) -> list[HumanTask]:
+    """Other tasks of the same step of the same instance open while ``task`` is: its vote's ballots.
+
+    A step that comes round again (a loop) is not the same vote: its earlier task was done before
+    this one was created.
+    """
+    def same_step(other: HumanTask) -> bool:
+        return (other is not task and other.id != task.id and other.instance_id == task.instance_id
+                and other.element_id == task.element_id and other.bpmn_process_id == task.bpmn_process_id)
+
+    found = {t.id: t for t in batch if same_step(t)}
+    if task.created_at is not None:
+        with session.no_autoflush:
+            for other in session.scalars(select(HumanTask).where(
+                    HumanTask.instance_id == task.instance_id, HumanTask.element_id == task.element_id,
+                    HumanTask.id != task.id,
+                    or_(HumanTask.status == TaskStatus.READY,
+                        and_(HumanTask.status == TaskStatus.COMPLETED, HumanTask.completed_at >= task.created_at)))):
+                if same_step(other):
+                    found.setdefault(other.id, other)
+    return list(found.values())
+
+
+def _holds(task: HumanTask, username: str) -> bool:
+    return (task.assignee == username or task.completed_by == username
+            or any(c.username == username for c in task.candidates))
+
+
+def refusal(session: Session, task: HumanTask, username: str, roles: set[str],
+            batch: Iterable[HumanTask] = ()) -> str | None:
+    """Why ``username`` may not take ``task`` for someone else (stand-in or delegate); None if they may."""
+    if username in (task.excluded_users or []):
+        return "segregation of duties keeps them out of it"
+    role = task_role(task)
+    if role is None:
+        return "it is a step of whoever started the process, not of a role"
+    if role not in {normalize_role(r) for r in roles}:
+        return f"they do not hold its role ({role})"
+    if any(_holds(other, username) for other in _same_vote(session, task, batch)):
+        return "they already hold a ballot of the same vote"
+    return None
 
 
 def assignable_users(task: HumanTask, exclude: Iterable[str] = ()) -> list[User]:
@@ -175,8 +233,10 @@ def apply_out_of_office(session: Session, rows: Iterable[HumanTask]) -> None:
 
     A task assigned to an away user by name is assigned to the stand-in (with a delegation row, so
     the away user finds it in "Delegated by me" when back); a task offered to an away user by name
-    or to one of their roles is also offered to the stand-in. Stand-ins excluded from a task by
-    segregation of duties are skipped.
+    is also offered to the stand-in. Only when ``refusal`` finds nothing against the stand-in: one
+    without the task's role, kept out by segregation of duties, or already holding a ballot of the
+    same vote is skipped (audited), and the task stays with its owner. Tasks offered to a role stay
+    with the role: a stand-in with that role sees them anyway.
     """
     rows = [r for r in rows if r.status == TaskStatus.READY]
     if not rows:
@@ -186,29 +246,31 @@ def apply_out_of_office(session: Session, rows: Iterable[HumanTask]) -> None:
         OutOfOffice.cancelled.is_(False), OutOfOffice.starts_at <= now, OutOfOffice.ends_at > now))}
     if not away:
         return
+    named = [r for r in rows if r.assignee in away or any(c.username in away for c in r.candidates)]
+    if not named:
+        return
+    stand_ins = {o.stand_in for o in away.values()}
     roles_of: dict[str, set[str]] = {}
     for username, role in session.execute(
             select(User.username, UserRole.role).join(UserRole, UserRole.user_id == User.id)
-            .where(User.username.in_(away))).all():
+            .where(User.username.in_(stand_ins))).all():
         roles_of.setdefault(username, set()).add(role)
-    for row in rows:
-        excluded = set(row.excluded_users or [])
+    for row in named:
         names = {c.username for c in row.candidates if c.username}
-        roles = {c.role for c in row.candidates if c.role}
-        added: set[str] = set()
-        if row.assignee in away:
-            record = away[row.assignee]
-            if record.stand_in not in excluded:
-                session.add(Delegation(task_id=row.id, instance_id=row.instance_id, owner=row.assignee,
-                                       delegate=record.stand_in, reason=DelegationReason.OUT_OF_OFFICE,
-                                       note=f"{row.assignee} is out of office until "
-                                            f"{record.ends_at:%Y-%m-%d}"))
-                row.assignee = record.stand_in
-                added.add(record.stand_in)
-        for username, record in away.items():
-            if record.stand_in in excluded or record.stand_in in names or record.stand_in in added:
+        for username in sorted(u for u in names | {row.assignee} if u in away):
+            record = away[username]
+            stand_in = record.stand_in
+            if stand_in in names or stand_in == row.assignee:
                 continue
-            if username in names or roles & roles_of.get(username, set()):
-                added.add(record.stand_in)
-        for stand_in in sorted(added - names):
+            reason = refusal(session, row, stand_in, roles_of.get(stand_in, set()), batch=rows)
+            if reason:
+                audit.record("system", "out_of_office_not_routed", instance_id=row.instance_id, task_id=row.id,
+                             process_key=row.process_key, owner=username, stand_in=stand_in, reason=reason)
+                continue
+            if row.assignee == username:
+                session.add(Delegation(task_id=row.id, instance_id=row.instance_id, owner=username,
+                                       delegate=stand_in, reason=DelegationReason.OUT_OF_OFFICE,
+                                       note=f"{username} is out of office until {record.ends_at:%Y-%m-%d}"))
+                row.assignee = stand_in
             row.candidates.append(HumanTaskCandidate(username=stand_in))
+            names.add(stand_in)
