@@ -22,11 +22,13 @@ from flask import (
 )
 from flask_limiter.errors import RateLimitExceeded
 from flask_login import current_user, login_required, login_user, logout_user
-from werkzeug.exceptions import RequestEntityTooLarge
+from flask_wtf.csrf import CSRFError
+from markupsafe import escape
+from werkzeug.exceptions import HTTPException, InternalServerError, RequestEntityTooLarge
 
 from .. import throttle
 from ..api.errors import api_problem_for
-from ..extensions import login_manager
+from ..extensions import db, login_manager
 from ..models import User
 from ..models.base import utcnow
 from ..services import inbox, users
@@ -166,6 +168,67 @@ def _too_large(exc: RequestEntityTooLarge):  # noqa: ANN202
     return render_template("error.html", status=413, title="Too much data",
                            message=f"What you sent is larger than the limit of {_size(limit)}. "
                                    "Send a smaller file or less text."), 413
+
+
+# What a person is told for each HTTP error, in the product's layout (the API answers problem+json).
+_ERROR_PAGES: dict[int, tuple[str, str]] = {
+    400: ("Something was wrong with that request",
+          "The page could not understand what was sent. Go back and try again."),
+    403: ("You cannot open this page", "Your roles do not give you access to this page. "
+          "If you think they should, ask a PMO administrator."),
+    404: ("Page not found", "There is nothing here, or it is not visible to you. "
+          "It may have been completed, withdrawn or moved."),
+    405: ("That action is not possible here", "This page cannot be used that way. "
+          "Go back and use the buttons on the page."),
+    500: ("Something went wrong on our side", "Nothing you sent was saved by the step that failed. "
+          "The error has been logged; please try again in a moment."),
+}
+
+
+def _error_page(status: int, title: str, message: str):  # noqa: ANN202
+    """The error page in the layout; a bare page if the layout itself cannot render (database down)."""
+    try:
+        return render_template("error.html", status=status, title=title, message=message), status
+    except Exception:  # noqa: BLE001 - the answer matters more than the layout
+        current_app.logger.exception("the error page could not be rendered")
+        body = (f"<!doctype html><title>{escape(title)} · PMO Flow</title><h1>{escape(title)}</h1>"
+                f"<p>{escape(message)}</p><p><a href=\"/\">Back to my tasks</a></p>")
+        return body, status
+
+
+@bp.app_errorhandler(CSRFError)
+def _form_expired(exc: CSRFError):  # noqa: ANN202
+    if request.path.startswith("/api/"):
+        return api_problem_for(exc)
+    return _error_page(400, "This form has expired",
+                       "The page was open too long, or you signed in again in another window, so the form "
+                       "could not be checked. Nothing was saved. Go back, reload the page and send it again.")
+
+
+@bp.app_errorhandler(HTTPException)
+def _http_error_page(exc: HTTPException):  # noqa: ANN202
+    """Every other HTTP error outside the API as a page of the product, with a way back."""
+    if request.path.startswith("/api/"):
+        return api_problem_for(exc)
+    code = exc.code or 500
+    title, message = _ERROR_PAGES.get(code, (exc.name, exc.description or exc.name))
+    response = _error_page(code, title, message)
+    if code == 405 and getattr(exc, "valid_methods", None):
+        return (*response, {"Allow": ", ".join(sorted(exc.valid_methods))})
+    return response
+
+
+@bp.app_errorhandler(InternalServerError)
+def _server_error_page(exc: InternalServerError):  # noqa: ANN202
+    """An unexpected failure: roll back whatever the request began, log it, and say so politely."""
+    try:
+        db.session.rollback()
+    except Exception:  # noqa: BLE001
+        current_app.logger.exception("rollback after an unexpected error failed")
+    if request.path.startswith("/api/"):
+        return api_problem_for(exc)
+    title, message = _ERROR_PAGES[500]
+    return _error_page(500, title, message)
 
 
 def _duration(seconds: int) -> str:
