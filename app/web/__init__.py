@@ -79,6 +79,13 @@ def age_filter(when: datetime | None) -> str:
     return "just now"
 
 
+@bp.app_template_filter("ago")
+def ago_filter(when: datetime | None) -> str:
+    """"5 min ago", or "just now" (never "just now ago")."""
+    age = age_filter(when)
+    return age if age in ("", "just now") else f"{age} ago"
+
+
 @bp.app_template_filter("date")
 def date_filter(when: datetime | None) -> str:
     return when.strftime("%Y-%m-%d %H:%M UTC") if when else ""

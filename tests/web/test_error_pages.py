@@ -69,3 +69,25 @@ def test_the_api_keeps_problem_json(login):  # noqa: ANN001
     response = login("maria").client.get("/api/v1/no-such-thing")
     assert response.status_code in (401, 404)
     assert response.mimetype == "application/problem+json"
+
+
+def test_times_read_as_people_say_them(app):  # noqa: ANN001
+    from datetime import timedelta
+
+    from app.models.base import utcnow
+    from app.web import ago_filter
+
+    assert ago_filter(utcnow()) == "just now"
+    assert ago_filter(utcnow() - timedelta(minutes=5)) == "5 min ago"
+    assert ago_filter(None) == ""
+
+
+def test_a_new_task_page_says_just_now_not_just_now_ago(login, actors):  # noqa: ANN001
+    from app.services import instances
+
+    from .conftest import start_purchase
+
+    instance = start_purchase(actors)
+    task = instances.ready_tasks(instance.id)[0]
+    html = login("maria").html(f"/tasks/{task.id}")
+    assert "just now" in html and "just now ago" not in html
