@@ -19,8 +19,9 @@ install: $(BIN)/python
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e .
 	npm install --no-audit --no-fund
 
+# pmo init prints the URL that `make serve` will really serve (HOST and PORT as given to make).
 init: $(BIN)/python
-	$(BIN)/pmo init --demo
+	SERVER_NAME_HINT=http://$(HOST):$(PORT) $(BIN)/pmo init --demo
 
 serve: $(BIN)/python
 	$(BIN)/pmo serve --host $(HOST) --port $(PORT)
