@@ -255,6 +255,12 @@ def home():  # noqa: ANN201
     return render_template("home.html", tasks=tasks, now=utcnow())
 
 
+@bp.get("/favicon.ico")
+def favicon():  # noqa: ANN201
+    """Browsers ask for /favicon.ico on pages without a link to the icon (the API's JSON, files)."""
+    return send_from_directory(current_app.static_folder, "favicon.svg", mimetype="image/svg+xml", max_age=86400)
+
+
 @bp.get("/vendor/<package>/<path:filename>")
 def vendor(package: str, filename: str):  # noqa: ANN201
     """Files of node_modules/bpmn-js/dist and node_modules/dmn-js/dist, nothing else."""

@@ -91,3 +91,11 @@ def test_a_new_task_page_says_just_now_not_just_now_ago(login, actors):  # noqa:
     task = instances.ready_tasks(instance.id)[0]
     html = login("maria").html(f"/tasks/{task.id}")
     assert "just now" in html and "just now ago" not in html
+
+
+def test_the_favicon_is_served(login):  # noqa: ANN001
+    browser = login("maria")
+    assert 'rel="icon"' in browser.html("/")
+    for path in ("/favicon.ico", "/static/favicon.svg"):
+        response = browser.get(path)
+        assert response.status_code == 200 and response.mimetype == "image/svg+xml", path
