@@ -256,8 +256,27 @@ def deploy(paths: tuple[Path, ...]) -> None:
 
     app = _make_app()
     with app.app_context():
-        result = definitions.deploy_directory(list(paths), _actor_name())
+        result = definitions.deploy_directory(_with_forms(app, paths), _actor_name())
         _print_deploy_result(result)
+
+
+def _with_forms(app: Flask, paths: tuple[Path, ...]) -> list[Path]:
+    """The given paths, plus where their forms live: the configured FORMS_DIR (as `pmo init`
+    deploys it) and, for a single BPMN/DMN file, the form files beside it (a SpiffArena model
+    folder). Each file is read once, however many ways it is named."""
+    extra = [Path(app.config["FORMS_DIR"])]
+    for path in paths:
+        if path.is_file() and path.suffix.lower() in {".bpmn", ".dmn"}:
+            extra.extend(sorted(path.parent.glob("*.json")))
+    chosen: list[Path] = []
+    seen: set[Path] = set()
+    for path in [*paths, *(p for p in extra if p.exists())]:
+        resolved = path.resolve()
+        if resolved in seen or any(parent in seen for parent in resolved.parents):
+            continue
+        seen.add(resolved)
+        chosen.append(path)
+    return chosen
 
 
 def _print_deploy_result(result: Any) -> None:
@@ -279,7 +298,7 @@ def validate(paths: tuple[Path, ...]) -> None:
     app = _make_app()
     with app.app_context():
         try:
-            files = read_paths(list(paths))
+            files = read_paths(_with_forms(app, paths))
             bundle = definitions.validate_files(files)
         except BundleInvalid as exc:
             lines = [str(p) for p in exc.problems]

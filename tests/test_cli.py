@@ -280,3 +280,34 @@ def test_the_worker_runs_two_pool_processes_per_cpu_unless_told(monkeypatch):
     assert cli._default_concurrency(()) == ["--concurrency", "8"]
     for given in (("-c", "2"), ("--concurrency", "2"), ("--concurrency=2",)):
         assert cli._default_concurrency(given) == []
+
+
+def test_validate_a_workflow_folder_finds_the_forms_in_forms_dir(run, folders):
+    workflows, forms = folders
+    shutil.copy(FIXTURES / "approval.bpmn", workflows)
+    for form in FIXTURES.glob("*.json"):
+        shutil.copy(form, forms)
+    result = run("validate", str(workflows))
+    assert result.exit_code == 0, result.output
+    assert "simple_approval" in result.output
+    assert run("init").exit_code == 0  # init deploys both folders, as before
+    (workflows / "approval.bpmn").write_text((FIXTURES / "approval.bpmn").read_text().replace(
+        'name="Simple approval"', 'name="Simple approval, renamed"'))
+    deployed = run("deploy", str(workflows))
+    assert deployed.exit_code == 0, deployed.output
+    assert "created   simple_approval v2" in deployed.output
+
+
+def test_validate_one_bpmn_file_finds_the_forms_beside_it(run, tmp_path):
+    model = tmp_path / "model"
+    shutil.copytree(FIXTURES, model)
+    result = run("validate", str(model / "approval.bpmn"))
+    assert result.exit_code == 0, result.output
+    assert "simple_approval" in result.output
+
+
+def test_the_shipped_workflows_validate_as_named_in_the_readme(cli_db):
+    result = CliRunner().invoke(main, ["validate", "workflows/"], env={"DATABASE_URL": cli_db,
+                                "SECRET_KEY": "cli-test-secret"}, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "project_lifecycle" in result.output
