@@ -97,9 +97,56 @@ def return_to_owner(task_id: str, actor: Actor) -> Delegation:
     return record
 
 
+def take_back(task_id: str, actor: Actor) -> Delegation:
+    """The owner who delegated ``task_id`` takes it back while it is open (audited, the delegate notified).
+
+    Ends every active delegation of the task (a task passed on again comes back from the last
+    delegate too); the task is assigned to the owner again.
+    """
+    record = active_delegation(task_id)
+    owned = [d for d in db.session.scalars(select(Delegation).where(
+        Delegation.task_id == task_id, Delegation.active.is_(True), Delegation.owner == actor.username))]
+    if record is None or not owned:
+        raise Forbidden("you did not delegate this task")
+    task = db.session.get(HumanTask, task_id)
+    if task is None or task.status != TaskStatus.READY:
+        raise Conflict(f"task {task_id} is already {task.status if task else 'gone'}")
+    if actor.username in (task.excluded_users or []):
+        raise Forbidden("segregation of duties keeps you out of this task")
+    holder = task.assignee
+    instances._set_assignee(task, actor, actor.username, "take_back")  # the owner needs no assign right
+    return _end_delegations(task_id, actor, holder)
+
+
+@in_write_transaction
+def _end_delegations(task_id: str, actor: Actor, holder: str | None) -> Delegation:
+    task = db.session.get(HumanTask, task_id)
+    ended = list(db.session.scalars(select(Delegation).where(Delegation.task_id == task_id,
+                                                             Delegation.active.is_(True)).order_by(Delegation.id)))
+    now = utcnow()
+    for row in ended:
+        row.active = False
+        row.ended_at = now
+    audit.record(actor.username, "take_back", instance_id=task.instance_id, task_id=task_id,
+                 process_key=task.process_key, delegate=holder)
+    from . import notifications
+
+    if holder and holder != actor.username:
+        notifications.notify(db.session, [holder], "delegated", task,
+                             f"{actor.username} took back a task they had delegated to you: {task.title}",
+                             "You no longer need to act on it.")
+    return ended[-1]
+
+
 def active_delegation(task_id: str) -> Delegation | None:
     return db.session.scalars(select(Delegation).where(Delegation.task_id == task_id, Delegation.active.is_(True))
                               .order_by(Delegation.id.desc())).first()
+
+
+def owners(task_id: str) -> set[str]:
+    """Who delegated ``task_id`` and may take it back (the owners of its active delegations)."""
+    return set(db.session.scalars(select(Delegation.owner).where(Delegation.task_id == task_id,
+                                                                 Delegation.active.is_(True))))
 
 
 def delegations_of(task_id: str) -> list[Delegation]:

@@ -171,6 +171,7 @@ def _render(task: HumanTask, values: dict[str, Any] | None = None, errors: dict[
         can_delegate=is_open and (task.assignee == actor.username or (task.assignee is None and is_candidate)),
         delegates=delegation.assignable_users(task, exclude=[actor.username]) if is_open else [],
         delegation=active, can_return=bool(active and active.delegate == actor.username and is_open),
+        can_take_back=bool(is_open and active and actor.username in delegation.owners(task.id)),
         overdue=instances.overdue(task), now=utcnow(), back=_safe_back(request.values.get("back")),
         excluded=actor.username in (task.excluded_users or []),
     ), status
@@ -330,6 +331,14 @@ def task_delegate(task_id: str):  # noqa: ANN201
 def task_return(task_id: str):  # noqa: ANN201
     task = _task_or_404(task_id)
     return _run(task, lambda: delegation.return_to_owner(task.id, _actor()), "Returned to its owner.")
+
+
+@bp.post("/tasks/<task_id>/take-back")
+@login_required
+def task_take_back(task_id: str):  # noqa: ANN201
+    task = _task_or_404(task_id)
+    return _run(task, lambda: delegation.take_back(task.id, _actor()),
+                "You took the task back; the delegate was told.")
 
 
 @bp.post("/tasks/<task_id>/comments")
