@@ -8,6 +8,9 @@ operators, methods and filters that build big strings in one C call are bounded 
 
 from __future__ import annotations
 
+import hashlib
+import json
+import threading
 from collections import OrderedDict
 from functools import lru_cache
 from typing import Any
@@ -83,15 +86,32 @@ def _format(value: Any, *args: Any, **kwargs: Any) -> str:
 
 
 def environment(autoescape: bool = False) -> BudgetedEnvironment:
-    env = BudgetedEnvironment(autoescape=autoescape)
+    from .. import formatting
+
+    # finalize: a bare boolean reads Yes/No, None nothing, 1800000.0 as 1800000; the filters money,
+    # number, percent, yesno and day format by the one rule of app/formatting.py.
+    env = BudgetedEnvironment(autoescape=autoescape, finalize=formatting.finalize)
     env.filters.update(center=_width_bounded(do_center), indent=_width_bounded(do_indent), replace=_replace,
-                       join=_join, format=_format)
+                       join=_join, format=_format, **formatting.FILTERS)
     return env
 
 
 _ENV = environment()
-# Template texts that ran over budget: later renders skip them instead of burning the budget again.
-_OVER_BUDGET: OrderedDict[str, str] = OrderedDict()
+# Renders that ran over budget, by text, then by (budget, data): a later render of the same text
+# with the same data and budget is refused at once instead of burning the budget again. Not by
+# text alone: a title that timed out on one instance's data must still render for the others.
+_OVER_BUDGET: OrderedDict[str, dict[tuple[float, bytes | None], str]] = OrderedDict()
+_OVER_BUDGET_PER_TEXT = 16
+_OVER_BUDGET_LOCK = threading.Lock()
+
+
+def _fingerprint(data: dict[str, Any]) -> bytes | None:
+    """A digest of ``data`` (None when it cannot be serialised: such renders are never skipped)."""
+    try:
+        text = json.dumps(data, sort_keys=True, default=repr)
+    except (TypeError, ValueError, RecursionError):
+        return None
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 
 @lru_cache(maxsize=2048)
@@ -106,15 +126,24 @@ def has_template(text: str) -> bool:
 
 def render(text: str, data: dict[str, Any], seconds: float = TEXT_SECONDS) -> str:
     """Render ``text`` with ``data`` within ``seconds``; raise TemplateError or TemplateBudgetError."""
-    if text in _OVER_BUDGET:
-        raise TemplateBudgetError(_OVER_BUDGET[text])
+    refused = _OVER_BUDGET.get(text)
+    key = (seconds, _fingerprint(data)) if refused is not None else None  # digest only for such texts
+    if refused is not None and key[1] is not None and (reason := refused.get(key)) is not None:
+        raise TemplateBudgetError(reason)
     template = _compiled(text)
     try:
         out = sb.run_limited(lambda: template.render(data), seconds, MEMORY_LIMIT)
     except (sb.ScriptTimeout, sb.ScriptMemoryError) as exc:
-        _OVER_BUDGET[text] = str(exc)
-        while len(_OVER_BUDGET) > _OVER_BUDGET_SIZE:
-            _OVER_BUDGET.popitem(last=False)
+        key = key or (seconds, _fingerprint(data))
+        if key[1] is not None:
+            with _OVER_BUDGET_LOCK:
+                entries = _OVER_BUDGET.setdefault(text, {})
+                entries[key] = str(exc)
+                while len(entries) > _OVER_BUDGET_PER_TEXT:
+                    del entries[next(iter(entries))]
+                _OVER_BUDGET.move_to_end(text)
+                while len(_OVER_BUDGET) > _OVER_BUDGET_SIZE:
+                    _OVER_BUDGET.popitem(last=False)
         raise TemplateBudgetError(str(exc)) from exc
     if len(out) > MAX_OUTPUT:
         raise TemplateBudgetError(f"rendered text is longer than {MAX_OUTPUT} characters")

@@ -46,14 +46,27 @@ def test_instructions_fall_back_to_the_raw_text():
     assert render_template("Hello {{ name }}", {"name": "Quote\" test"}) == "Hello Quote\" test"
 
 
-def test_a_template_over_budget_is_not_rendered_again():
+def test_a_template_over_budget_is_not_rendered_again(monkeypatch):
     text = NESTED_LOOP + "<!-- once -->"
     with pytest.raises(SandboxError):
         templating.render(text, {}, seconds=0.1)
-    started = time.monotonic()
-    with pytest.raises(SandboxError):
+
+    def run_again(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        raise AssertionError("the refused template was rendered again")
+
+    monkeypatch.setattr(templating.sb, "run_limited", run_again)
+    with pytest.raises(SandboxError, match="time limit"):
         templating.render(text, {}, seconds=0.1)
-    assert time.monotonic() - started < 0.05
+
+
+def test_a_refusal_on_one_instances_data_does_not_refuse_the_text_for_others():
+    # The refusal used to be kept by text alone: one instance with many rows made the same title
+    # fall back to its raw text for every later instance, however small their data.
+    text = "Review {% for a in rows %}{% for b in rows %}.{% endfor %}{% endfor %}<!-- per data -->"
+    with pytest.raises(SandboxError):
+        templating.render(text, {"rows": list(range(5000))}, seconds=0.1)
+    assert templating.render(text, {"rows": [1, 2]}, seconds=0.1) == "Review ....<!-- per data -->"
+    assert templating.render_or(text, {"rows": [1]}, fallback=text, seconds=0.1) == "Review .<!-- per data -->"
 
 
 def test_ordinary_templates_still_render():
