@@ -87,6 +87,27 @@ def retry(instance_id: int, actor: Actor, reason: str | None = None) -> ProcessI
     return instances.retry(instance_id, actor, reason=(reason or "").strip())
 
 
+def retry_and_report(instance_id: int, actor: Actor, reason: str | None = None) -> tuple[ProcessInstance, str]:
+    """Retry, and say what really happened (a failed completion is not run again: its person redoes it)."""
+    before = dict(instances.get(instance_id).error or {})
+    instance = retry(instance_id, actor, reason)
+    task_id = before.get("command_task_id")
+    if before.get("action") == "complete_task" and task_id:
+        task = db.session.get(HumanTask, task_id)
+        who = before.get("actor") or "someone"
+        title = task.title if task is not None else "a task"
+        if task is not None and task.status == TaskStatus.READY:
+            holder = task.assignee or "its role"
+            return instance, (f"Instance {instance_id}: incident cleared, but nothing ran again. It came from "
+                              f"{who}'s completion of “{title}”, which was rolled back: the task is open again "
+                              f"for {holder}, who must complete it again once the cause is fixed.")
+        return instance, (f"Instance {instance_id}: incident cleared; it came from {who}'s completion of “{title}”, "
+                          f"which nothing ran again.")
+    open_tasks = instances.ready_tasks(instance_id)
+    after = (f"now waiting on “{open_tasks[0].title}”" if open_tasks else f"now {instance.status}")
+    return instance, f"Instance {instance_id}: retry done — the failed step ran again; the instance is {after}."
+
+
 def skip(instance_id: int, actor: Actor, reason: str | None) -> ProcessInstance:
     """Mark the failed automatic step as done without running it, and go on."""
     reason = _require_reason(reason)

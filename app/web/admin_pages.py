@@ -48,8 +48,12 @@ def repair(instance_id: int, action: str):  # noqa: ANN201
     if repair_fn is None:
         abort(404)
     try:
-        repair_fn(instance_id, Actor.of(current_user), request.form.get("reason", ""))
-        flash(f"Instance {instance_id}: {action} done.", "success")
+        if action == "retry":
+            _, report = operations.retry_and_report(instance_id, Actor.of(current_user), request.form.get("reason", ""))
+            flash(report, "success")
+        else:
+            repair_fn(instance_id, Actor.of(current_user), request.form.get("reason", ""))
+            flash(f"Instance {instance_id}: {'step skipped' if action == 'skip' else action + ' done'}.", "success")
     except ServiceError as exc:
         flash(f"Instance {instance_id}: {action} failed — {exc.detail}", "error")
     return redirect(url_for("admin.operations_page"))
