@@ -17,7 +17,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import Session, joinedload, undefer
+from sqlalchemy.orm import joinedload, undefer
 from sqlalchemy.orm.exc import StaleDataError
 
 from ..engine import bundle as bundle_rules
@@ -31,8 +31,8 @@ from ..models.base import utcnow
 from ..models.instance import InstanceStatus, TaskStatus
 from . import audit, definitions, events, forms, notifications
 from .errors import BadRequest, Conflict, Forbidden, Invalid, NotFound, StepFailed
-from .transactions import WRITE_TRANSACTION  # noqa: F401 - kept importable from here
 from .transactions import begin_write as _begin_write  # the one write start (SQLite: BEGIN IMMEDIATE)
+from .transactions import commit_keeping_loaded
 
 
 @dataclass
@@ -64,17 +64,6 @@ def _script_engine(instance: ProcessInstance | None, actor: Actor, process_key: 
 
 # -- the command executor -----------------------------------------------------------------------
 
-def _commit_keeping_loaded() -> Session:
-    """Commit without expiring what the session has loaded (the callers say why that is safe)."""
-    session = db.session()
-    previous, session.expire_on_commit = session.expire_on_commit, False
-    try:
-        session.commit()
-    finally:
-        session.expire_on_commit = previous
-    return session
-
-
 def _commit_command(instance: ProcessInstance) -> None:
     """Commit the command, then hand on what it queued (``events.after_commit``).
 
@@ -83,7 +72,7 @@ def _commit_command(instance: ProcessInstance) -> None:
     expired as usual (the inbox rows were changed with set-based statements the session does not
     see), and so is the instance when ``after_commit`` ran more work that may have changed it.
     """
-    session = _commit_keeping_loaded()
+    session = commit_keeping_loaded()
     keep = {id(instance), id(instance.process_version)}
     for obj in list(session.identity_map.values()):
         if id(obj) not in keep:
@@ -442,13 +431,6 @@ def receive_message(instance_id: int, name: str, payload: Any, correlations: dic
     return _run_command(instance_id, SYSTEM, "message_received", change, allowed=(InstanceStatus.RUNNING,))
 
 
-def start_by_message(version: ProcessVersion, name: str, payload: Any, correlations: dict[str, Any],
-                     message_id: int | None = None) -> ProcessInstance:
-    """Start an instance whose start event waits for ``name`` and hand it the message."""
-    instance = start(version.process_key, SYSTEM, {}, version=version)
-    return receive_message(instance.id, name, payload, correlations, message_id)
-
-
 def external_call(instance_id: int, task_id: str) -> tuple[runtime.ExternalCall, dict[str, Any]]:
     """The paused external call at ``task_id`` with its evaluated parameters and the task's data.
 
@@ -653,7 +635,10 @@ def complete(task_id: str, actor: Actor, data: dict[str, Any] | None,
         accepted = _accepted_data(data, schema, ui, bundle_rules.split_names(props.get(bundle_rules.DATA_FIELDS)),
                                   (found.data if found is not None else {}), {}, "task")
         audit_data["data"] = accepted
+        seen = _instructions_seen(task.instructions, found.data if found is not None else {})
         runtime.complete_user_task(workflow, task_id, accepted)
+        if seen is not None:
+            db.session.execute(update(HumanTask).where(HumanTask.id == task_id).values(instructions_seen=seen))
         if idempotency_key:
             db.session.execute(update(HumanTask).where(HumanTask.id == task_id).values(
                 completion_key=idempotency_key))
@@ -665,6 +650,15 @@ def complete(task_id: str, actor: Actor, data: dict[str, Any] | None,
                             audit_data=audit_data)
     except _Replay:
         return get(task.instance_id)
+
+
+def _instructions_seen(text: str | None, data: dict[str, Any]) -> str | None:
+    """The instructions rendered with the data the person saw (budgeted; None: nothing to keep)."""
+    if not text:
+        return None
+    from ..engine import templating
+
+    return templating.render_or(text, data, fallback=text)
 
 
 class _Replay(Exception):
