@@ -15,8 +15,22 @@ def _actor() -> instances.Actor:
     return instances.Actor.of(current_user)
 
 
-def _context(query: inbox.InboxQuery) -> dict:
+def _default_view(counts: dict[str, int]) -> str:
+    """The view the inbox opens on without ``?view=``: "Assigned to me" when it has work, else
+    "Available to claim" when that has (people whose work comes through their role)."""
+    if counts.get("mine", 0) == 0 and counts.get("available", 0) > 0:
+        return "available"
+    return "mine"
+
+
+def _query_and_counts() -> tuple[inbox.InboxQuery, dict[str, int]]:
     counts = inbox.counts(current_user.username, current_user.roles)
+    return inbox.InboxQuery.from_args(request.args, default_view=_default_view(counts)), counts
+
+
+def _context(query: inbox.InboxQuery, counts: dict[str, int] | None = None) -> dict:
+    if counts is None:
+        counts = inbox.counts(current_user.username, current_user.roles)
     page = inbox.view(current_user.username, current_user.roles, query, counts=counts)
     return {
         "page": page, "query": query, "counts": counts,
@@ -33,8 +47,8 @@ def _signature(page: inbox.Page, counts: dict[str, int]) -> str:
 @bp.get("/inbox")
 @login_required
 def inbox_page():  # noqa: ANN201
-    query = inbox.InboxQuery.from_args(request.args)
-    context = _context(query)
+    query, counts = _query_and_counts()
+    context = _context(query, counts)
     completed_title = None
     next_task = None
     if request.args.get("completed"):
@@ -57,8 +71,8 @@ def inbox_page():  # noqa: ANN201
 @login_required
 def inbox_live():  # noqa: ANN201
     """What the open inbox page polls: 204 when nothing changed, else the new list and counts."""
-    query = inbox.InboxQuery.from_args(request.args)
-    context = _context(query)
+    query, counts = _query_and_counts()
+    context = _context(query, counts)
     if request.args.get("sig") == context["signature"]:
         return "", 204
     html = render_template("_inbox_list.html", **context)
