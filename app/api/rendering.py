@@ -38,3 +38,11 @@ def render_instructions(text: str | None, data: dict[str, Any]) -> str:
     if not text:
         return ""
     return nh3.clean(_MARKDOWN.render(render_template(text, data)), tags=_NO_IMAGES)
+
+
+def task_instructions_html(task: Any, data: dict[str, Any]) -> str:
+    """A task's instructions as its person sees (or saw) them: a completed task shows the text rendered
+    when it was completed, an open one is rendered with ``data`` (the task's data now)."""
+    if task.status != "ready" and getattr(task, "instructions_seen", None) is not None:
+        return nh3.clean(_MARKDOWN.render(task.instructions_seen), tags=_NO_IMAGES)
+    return render_instructions(task.instructions, data)

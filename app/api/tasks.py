@@ -12,7 +12,7 @@ from .auth import current_actor
 from .docs import doc
 from .errors import PROBLEM_MIMETYPE, problem_type
 from .io import View, _schema, body, dump, query
-from .rendering import render_instructions
+from .rendering import task_instructions_html
 from .schemas import AssignIn, CompleteIn, CompleteOut, TaskDetailOut, TaskPageOut, TaskQuery
 
 TAGS = ["tasks"]
@@ -25,7 +25,7 @@ def _detail(task: HumanTask):  # noqa: ANN202
     view = View(task, instance=instance, data=data,
                 form_schema=forms.load_form(deployment_id, task.form_schema_file, data),
                 form_ui_schema=forms.load_form(deployment_id, task.form_ui_file, data),
-                instructions_html=render_instructions(task.instructions, data))
+                instructions_html=task_instructions_html(task, data))
     return dump(TaskDetailOut, view)
 
 

@@ -88,6 +88,9 @@ class HumanTask(db.Model):
     form_schema_file: Mapped[str | None] = mapped_column(String(300), nullable=True)
     form_ui_file: Mapped[str | None] = mapped_column(String(300), nullable=True)
     instructions: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # The instructions as the person saw them when they acted (Jinja rendered with the task's data at
+    # completion, Markdown not yet): a completed task's page shows this, not the template re-rendered.
+    instructions_seen: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # Claimed (set) by the overdue pass in the transaction that adds the overdue notices: once per task.

@@ -12,7 +12,7 @@ from flask import Response, abort, flash, redirect, render_template, request, ur
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from ..api.rendering import render_instructions
+from ..api.rendering import task_instructions_html
 from ..extensions import db
 from ..models import AuditEntry, HumanTask, TaskComment, TaskDraft
 from ..models.base import utcnow
@@ -131,7 +131,7 @@ def _render(task: HumanTask, values: dict[str, Any] | None = None, errors: dict[
     instance = instances.get(task.instance_id)
     is_open = task.status == TaskStatus.READY
     try:
-        data = instances.task_data(task) if is_open else {}
+        data = instances.task_data(task)  # a completed task: its data when it was completed
     except ServiceError:
         data = {}
     except Exception:  # noqa: BLE001 - show the page even when the instance cannot be loaded
@@ -162,7 +162,7 @@ def _render(task: HumanTask, values: dict[str, Any] | None = None, errors: dict[
     return render_template(
         "task.html", task=task, instance=instance, fields=fields, schema=schema, errors=errors or {},
         error_list=error_list, other_errors=other_errors, form_error=form_error, focus=focus,
-        instructions=render_instructions(task.instructions, data) if task.instructions else "",
+        instructions=task_instructions_html(task, data) if task.instructions else "",
         project=_project_summary(instance, data), decisions=_decisions(history, task.id), history=history,
         comments=comments, comment_titles=titles, draft=draft, is_open=is_open, can_act=can_act,
         can_claim=is_open and task.assignee is None and is_candidate,
