@@ -225,6 +225,27 @@ def _field(key: str, schema: dict[str, Any], ui: dict[str, Any], value: Any, err
     return item
 
 
+def new_row(schema: dict[str, Any] | None, path: str) -> Any:
+    """The value of a row added to the array at ``path``: ``{}`` for rows of objects, else empty (None).
+
+    A row of strings (an objective, a tag) starts as an empty input, not as the text ``{}``.
+    """
+    node: Any = schema or {}
+    for part in [p for p in path.split("/") if p]:
+        if not isinstance(node, dict):
+            return None
+        if node.get("type") == "array" or "items" in node:
+            node = node.get("items") or {}
+            if part.isdigit():
+                continue
+        node = (node.get("properties") or {}).get(part) or {}
+    items = (node.get("items") or {}) if isinstance(node, dict) else {}
+    typ = items.get("type")
+    if isinstance(typ, list):
+        typ = next((t for t in typ if t != "null"), None)
+    return {} if typ == "object" or (typ is None and "properties" in items) else None
+
+
 # -- reading a submitted form ---------------------------------------------------------------------
 
 def row_count(form: Any, path: str, fallback: int = 0) -> int:

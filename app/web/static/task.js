@@ -7,7 +7,7 @@
   var form = document.querySelector("form[data-focus]");
   if (form && !summary) {
     var target = "field-" + form.getAttribute("data-focus").replace(/[^A-Za-z0-9_-]/g, "-");
-    var el = document.getElementById(target);
+    var el = document.getElementById(target) || document.getElementById(target.replace(/-(\d+)$/, "-row-$1"));
     var input = el && (el.matches("input, select, textarea") ? el : el.querySelector("input, select, textarea"));
     if (input) { input.focus(); } else if (el) { el.scrollIntoView(); }
   }
