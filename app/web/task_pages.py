@@ -217,7 +217,7 @@ def task_submit(task_id: str):  # noqa: ANN201
         if kind == "add":
             rows = _get_path(data, target)
             if isinstance(rows, list) and len(rows) < formrender.MAX_ROWS:
-                rows.append({})
+                rows.append(formrender.new_row(schema, target))
                 focus = f"{target}/{len(rows) - 1}"
         else:
             path, _, index = target.rpartition("/")
