@@ -284,6 +284,8 @@ def _print_deploy_result(result: Any) -> None:
         click.echo(f"created   {v.process_key} v{v.version} ({v.name})")
     for v in result.unchanged:
         click.echo(f"unchanged {v.process_key} v{v.version} ({v.name})")
+    if getattr(result, "note", ""):
+        click.echo(result.note)
 
 
 @main.command()

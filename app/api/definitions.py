@@ -93,7 +93,10 @@ def _validated(files: list[BundleFile], problems: list[dict[str, Any]]) -> list[
      description="Deploys .bpmn/.dmn/.json files or .zip archives (field `files`, repeatable) as one "
                  "bundle: 201 when new versions were created, 200 when everything was unchanged, 422 "
                  "listing every problem (file, line, element, message) with nothing deployed. With "
-                 "`validate_only=true` answers 200 `{valid: true, processes}` or 422.")
+                 "`validate_only=true` answers 200 `{valid: true, processes}` or 422. DMN tables (and forms) "
+                 "sent without a BPMN file are deployed as a new version of every process that uses "
+                 "them, built from its latest deployed files (`note` says which); 422 when no deployed "
+                 "process uses them.")
 def deploy_definitions():  # noqa: ANN201
     actor = require_roles("process_owner", "admin")
     options = query(DeployQuery)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, fields, post_dump, validate
 
 from ..models.base import utcnow
 from ..models.instance import InstanceStatus, TaskStatus
@@ -144,6 +144,14 @@ class DeployOut(Schema):
     deployment_id = fields.Integer(allow_none=True, required=True)
     created = fields.List(fields.Nested(KeyVersionOut), required=True)
     unchanged = fields.List(fields.Nested(KeyVersionOut), required=True)
+    note = fields.String(metadata={"description": "what happened when it is not obvious (e.g. a DMN table "
+                                                   "uploaded alone: which processes got a new version)"})
+
+    @post_dump
+    def _drop_empty_note(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        if not data.get("note"):
+            data.pop("note", None)
+        return data
 
 
 class ValidateOut(Schema):

@@ -236,6 +236,16 @@ def _safe_parse(name: str, content: bytes, problems: list[Problem]) -> etree._El
     return tree
 
 
+def decision_ids(content: bytes) -> set[str]:
+    """The ids of the decisions a DMN file defines (what a businessRuleTask's calledDecisionId names)."""
+    tree = _safe_parse("(dmn)", content, [])
+    if tree is None:
+        return set()
+    root = tree.getroot()
+    ns = etree.QName(root).namespace
+    return {d.get("id") for d in root.iter(f"{{{ns}}}decision") if d.get("id")}
+
+
 def _xsd_problems(name: str, tree: etree._ElementTree) -> list[Problem]:
     with _XSD_LOCK:
         VALIDATOR.preprocess(tree)

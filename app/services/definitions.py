@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -26,6 +27,8 @@ class DeployResult:
     deployment_id: int | None
     created: list[ProcessVersion] = field(default_factory=list)
     unchanged: list[ProcessVersion] = field(default_factory=list)
+    # What happened when it is not obvious, e.g. a decision table uploaded alone.
+    note: str = ""
 
 
 def known_roles() -> list[str]:
@@ -46,6 +49,8 @@ def validate_files(files: list[bundle_mod.BundleFile]) -> bundle_mod.Bundle:
 def deploy(files: list[bundle_mod.BundleFile], actor: str, source: str = "") -> DeployResult:
     """Deploy a bundle in one transaction: changed processes get a new version, unchanged are a no-op."""
     parsed = validate_files(files)  # parsed before the write transaction: it may take a while
+    if not parsed.processes:
+        return _deploy_to_users(parsed, actor, source)
     result = DeployResult(deployment_id=None)
     # The latest versions are read inside the write transaction, so two deploys number in turn.
     with write_transaction():
@@ -76,6 +81,101 @@ def deploy(files: list[bundle_mod.BundleFile], actor: str, source: str = "") -> 
                      unchanged=[v.process_key for v in result.unchanged])
     result.deployment_id = deployment.id
     for v, proc in ((v, changed[v.process_key]) for v in result.created):
+        _SPEC_CACHE.put(v.id, (proc.spec, proc.subprocess_specs))
+    return result
+
+
+def _deploy_to_users(uploaded: bundle_mod.Bundle, actor: str, source: str) -> DeployResult:
+    """DMN tables and forms uploaded without a BPMN: a new version of every process that uses them.
+
+    Each such process is rebuilt from the files of its latest deployment with the uploaded files
+    in place of the old ones (a deployed DMN that defines an uploaded decision under another file
+    name is left out). A process that uses none of them is not touched; when no deployed process
+    uses them, nothing is deployed and the answer says so (422).
+    """
+    decisions = {d for name, content in uploaded.files.items() if name.endswith(".dmn")
+                 for d in bundle_mod.decision_ids(content)}
+    form_names = {name for name in uploaded.files if name.endswith(".json")}
+    what = ", ".join([*(f"decision {d}" for d in sorted(decisions)), *sorted(form_names)]) or "these files"
+    groups: dict[int, list[ProcessVersion]] = {}
+    for version in list_latest():
+        groups.setdefault(version.deployment_id, []).append(version)
+    plans: list[tuple[dict[str, bytes], list[bundle_mod.ParsedProcess]]] = []
+    users: list[str] = []
+    used: set[str] = set()
+    for deployment_id in sorted(groups):
+        versions = {v.process_key: v for v in groups[deployment_id]}
+        deployed = {f.name: f.content for f in db.session.get(Deployment, deployment_id).files}
+        mentions = any(f"calledDecisionId>{d}<".encode() in content
+                       for name, content in deployed.items() if name.endswith(".bpmn") for d in decisions)
+        changed_forms = {n for n in form_names if n in deployed and deployed[n] != uploaded.files[n]}
+        if not mentions and not any(set(v.forms or []) & form_names for v in versions.values()):
+            continue
+        files = {name: content for name, content in deployed.items()
+                 if not (name.endswith(".dmn") and bundle_mod.decision_ids(content) & decisions)}
+        files.update(uploaded.files)
+        try:
+            parsed = bundle_mod.load_bundle([bundle_mod.BundleFile(n, c) for n, c in files.items()], known_roles())
+        except bundle_mod.BundleInvalid as exc:
+            raise Invalid(f"with {what}, the deployed processes {', '.join(sorted(versions))} have "
+                          f"{len(exc.problems)} problem(s); nothing was deployed",
+                          errors=[p.as_dict() for p in exc.problems]) from exc
+        chosen = []
+        for key, proc in parsed.processes.items():
+            if key not in versions:
+                continue
+            spec_text = json.dumps(proc.spec_dict, default=str)
+            if not (any(f'"{d}"' in spec_text for d in decisions) or set(proc.forms) & form_names):
+                continue
+            users.append(key)
+            used.update(d for d in decisions if f'"{d}"' in spec_text)
+            if proc.content_hash != versions[key].content_hash or set(proc.forms) & changed_forms:
+                chosen.append(proc)
+        if chosen:
+            plans.append((files, chosen))
+    if not users:
+        problem = (f"no deployed process uses {what}: nothing was deployed. Upload it together with the "
+                   "BPMN file that calls it (a business rule task's calledDecisionId), or deploy that process first")
+        raise Invalid(problem, errors=[{"file": name, "line": None, "element": None, "message": problem}
+                                       for name in sorted(uploaded.files)])
+    result = DeployResult(deployment_id=None)
+    with write_transaction():
+        latest = _latest_versions(sorted(set(users)))
+        chosen_keys = {p.key for _, chosen in plans for p in chosen}
+        result.unchanged = [latest[k] for k in sorted(set(users)) if k not in chosen_keys]
+        specs = {}
+        for files, chosen in plans:
+            deployment = Deployment(deployed_by=actor, source=source)
+            for name, content in sorted(files.items()):
+                deployment.files.append(DeploymentFile(name=name, content=content,
+                                                       sha256=hashlib.sha256(content).hexdigest()))
+            db.session.add(deployment)
+            db.session.flush()
+            for proc in chosen:
+                previous = latest[proc.key]
+                version = ProcessVersion(
+                    process_key=proc.key, version=previous.version + 1, name=proc.name,
+                    content_hash=proc.content_hash, spec=proc.spec_dict, bpmn_file=proc.file, forms=proc.forms,
+                    deployment_id=deployment.id, start_policy=proc.start_policy)
+                db.session.add(version)
+                result.created.append(version)
+                specs[proc.key] = proc
+            result.deployment_id = deployment.id
+        db.session.flush()
+        if result.created:
+            result.note = (f"{what} deployed as a new version of every process that uses it, built from its "
+                           "latest deployed files: " + ", ".join(f"{v.process_key} v{v.version}"
+                                                                for v in result.created))
+        else:
+            result.note = (f"{what} is the same as deployed for " + ", ".join(v.process_key for v in result.unchanged)
+                           + ": nothing was deployed")
+        if decisions - used:
+            result.note += (f"; decision {', '.join(sorted(decisions - used))} is used by no deployed process "
+                            "(deploy it with the BPMN that calls it)")
+        audit.record(actor, "deploy", source=source, versions={v.process_key: v.version for v in result.created},
+                     unchanged=[v.process_key for v in result.unchanged], carried=sorted(decisions | form_names))
+    for v in result.created:
+        proc = specs[v.process_key]
         _SPEC_CACHE.put(v.id, (proc.spec, proc.subprocess_specs))
     return result
 
