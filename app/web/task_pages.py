@@ -17,7 +17,7 @@ from ..extensions import db
 from ..models import AuditEntry, HumanTask, TaskComment, TaskDraft
 from ..models.base import utcnow
 from ..models.instance import TaskStatus
-from ..services import audit, delegation, forms, inbox, instances, notifications
+from ..services import audit, ballots, delegation, forms, inbox, instances, notifications
 from ..services.errors import Conflict, Forbidden, Invalid, NotFound, ServiceError, StepFailed
 from ..services.transactions import write_transaction
 from . import bp, formrender
@@ -163,7 +163,7 @@ def _render(task: HumanTask, values: dict[str, Any] | None = None, errors: dict[
         "task.html", task=task, instance=instance, fields=fields, schema=schema, errors=errors or {},
         error_list=error_list, other_errors=other_errors, form_error=form_error, focus=focus,
         instructions=task_instructions_html(task, data) if task.instructions else "",
-        project=_project_summary(instance, data), decisions=_decisions(history, task.id), history=history,
+        project=_project_summary(instance, data), decisions=ballots.seal(_decisions(history, task.id), task.instance_id, actor.username), history=history,
         comments=comments, comment_titles=titles, draft=draft, is_open=is_open, can_act=can_act,
         can_claim=is_open and task.assignee is None and is_candidate,
         can_unclaim=is_open and task.assignee == actor.username,
