@@ -32,13 +32,15 @@ from pathlib import Path
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import delete, func, or_, select
 
 from ..extensions import db
-from ..models import HumanTask, ProcessInstance
+from ..models import HumanTask, Notification, ProcessInstance
 from ..models.instance import TaskStatus
+from ..models.people import NotificationKind
 from . import definitions, instances, users
 from .errors import Invalid, ServiceError
+from .transactions import write_transaction
 
 DEMO_FILE = "demo.toml"
 DEFAULT_PER_PROCESS = 2
@@ -113,8 +115,26 @@ def _existing(business_key: str) -> ProcessInstance | None:
 
 def seed() -> list[str]:
     """Start the planned demo instances and create the demo projects that do not exist yet; return
-    one line per instance or project."""
-    return seed_instances() + seed_projects()
+    one line per instance or project.
+
+    Seeded history does not notify: of the notices the seeding created, only "new task" notices of
+    tasks still open are kept (a demo user sees the work that waits for them, not the steps the
+    seeding completed as them or the decisions it made)."""
+    before = db.session.scalar(select(func.max(Notification.id))) or 0
+    report = seed_instances() + seed_projects()
+    _forget_seeded_history(before)
+    return report
+
+
+def _forget_seeded_history(after_id: int) -> int:
+    """Delete the notices created after ``after_id`` except "new task" notices of open tasks."""
+    still_open = select(HumanTask.id).where(HumanTask.status == TaskStatus.READY)
+    with write_transaction():
+        result = db.session.execute(delete(Notification).where(
+            Notification.id > after_id,
+            or_(Notification.kind != NotificationKind.NEW_TASK, Notification.task_id.is_(None),
+                Notification.task_id.not_in(still_open))).execution_options(synchronize_session=False))
+    return result.rowcount or 0
 
 
 def seed_instances() -> list[str]:
