@@ -35,6 +35,13 @@ def currency() -> str:
     return _setting("CURRENCY", DEFAULT_CURRENCY).upper()
 
 
+def currency_symbol() -> str:
+    """The configured currency's symbol ("€"), shown beside money inputs."""
+    from babel.numbers import get_currency_symbol
+
+    return get_currency_symbol(currency(), locale=locale())
+
+
 def locale() -> Locale:
     try:
         return Locale.parse(_setting("LOCALE", DEFAULT_LOCALE))
@@ -130,10 +137,35 @@ def is_percent_field(key: str) -> bool:
     return bool(re.search(r"(_pct|_percent|_percentage)$", key))
 
 
+def choice_titles(schema: dict[str, Any] | None) -> dict[Any, str]:
+    """The titles a form gives its choices (``oneOf`` with ``const``/``title``, or ``enum`` + ``enumNames``)."""
+    if not isinstance(schema, dict):
+        return {}
+    if isinstance(schema.get("oneOf"), list):
+        return {o["const"]: str(o.get("title", o["const"])) for o in schema["oneOf"]
+                if isinstance(o, dict) and "const" in o and isinstance(o["const"], str | int | float | bool)}
+    if isinstance(schema.get("enum"), list) and isinstance(schema.get("enumNames"), list):
+        return {v: str(n) for v, n in zip(schema["enum"], schema["enumNames"], strict=False)
+                if isinstance(v, str | int | float | bool)}
+    return {}
+
+
+def field_title(key: str, schema: dict[str, Any] | None) -> str:
+    """The form's title for a field, else a label made from its key."""
+    title = schema.get("title") if isinstance(schema, dict) else None
+    return str(title) if title else label(key)
+
+
 def show(value: Any, key: str = "", schema: dict[str, Any] | None = None) -> str:
-    """Any value as short text by the one rule (lists and objects flattened)."""
+    """Any value as short text by the one rule (lists and objects flattened). ``schema`` is the field's
+    form schema: its choice titles and its nested fields' titles are used when it has them."""
+    schema = schema if isinstance(schema, dict) else {}
     if value is None or value == "":
         return EMPTY
+    if not isinstance(value, dict | list):
+        choices = choice_titles(schema)
+        if value in choices and not (isinstance(value, bool) and not any(isinstance(c, bool) for c in choices)):
+            return choices[value]
     if isinstance(value, bool):
         return yesno(value)
     if isinstance(value, int | float | Decimal):
@@ -147,9 +179,15 @@ def show(value: Any, key: str = "", schema: dict[str, Any] | None = None) -> str
     if isinstance(value, date):
         return day(value)
     if isinstance(value, dict):
-        return "; ".join(f"{label(k)}: {show(v, k)}" for k, v in value.items())
+        props = schema.get("properties") if isinstance(schema.get("properties"), dict) else {}
+        # the parts of an amount (a budget by category) are amounts too
+        amounts = bool(key) and is_money_field(key, schema)
+        return "; ".join(f"{field_title(k, props.get(k))}: "
+                         f"{money(v) if amounts and isinstance(v, int | float) and not isinstance(v, bool) else show(v, k, props.get(k))}"
+                         for k, v in value.items())
     if isinstance(value, list):
-        return " | ".join(show(v, key) for v in value) or EMPTY
+        items = schema.get("items") if isinstance(schema.get("items"), dict) else {}
+        return " | ".join(show(v, key, items) for v in value) or EMPTY
     return str(value)
 
 

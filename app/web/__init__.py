@@ -26,7 +26,7 @@ from flask_wtf.csrf import CSRFError
 from markupsafe import escape
 from werkzeug.exceptions import HTTPException, InternalServerError, RequestEntityTooLarge
 
-from .. import throttle
+from .. import formatting, throttle
 from ..api.errors import api_problem_for
 from ..extensions import db, login_manager
 from ..models import User
@@ -98,7 +98,8 @@ def _layout_context() -> dict[str, object]:
         from ..services import notifications
 
         unread = notifications.unread_count(current_user.username)
-    return {"role_labels": current_app.config.get("ROLES", {}), "unread_notifications": unread}
+    return {"role_labels": current_app.config.get("ROLES", {}), "unread_notifications": unread,
+            "currency_symbol": formatting.currency_symbol()}
 
 
 @bp.app_template_filter("humanize")
@@ -108,21 +109,21 @@ def humanize_filter(key: object) -> str:
 
 
 @bp.app_template_filter("show")
-def show_filter(value: object) -> str:
-    """A submitted value as short text (lists and objects flattened)."""
-    if value is None or value == "":
-        return "—"
-    if isinstance(value, bool):
-        return "Yes" if value else "No"
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if isinstance(value, int | float):
-        return f"{value:,}"
-    if isinstance(value, dict):
-        return "; ".join(f"{humanize_filter(k)}: {show_filter(v)}" for k, v in value.items())
-    if isinstance(value, list):
-        return " | ".join(show_filter(v) for v in value) or "—"
-    return str(value)
+def show_filter(value: object, key: str = "", schema: dict | None = None) -> str:
+    """A value as short text by the one rule of app/formatting.py (money in the configured currency,
+    thousands separators, dates, Yes/No, percentages; lists and objects flattened). ``key`` (and the
+    field's ``schema``) tell money and percentages apart from plain numbers."""
+    return formatting.show(value, key, schema)
+
+
+@bp.app_template_filter("label")
+def label_filter(key: object) -> str:
+    """A data key as a label when no form title is known ("pm_recommendation" → "PM recommendation")."""
+    return formatting.label(key)
+
+
+for _name, _filter in formatting.FILTERS.items():  # money, number, percent, yesno, day: as in instructions
+    bp.add_app_template_filter(_filter, _name)
 
 
 @bp.route("/login", methods=["GET", "POST"])

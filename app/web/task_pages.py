@@ -20,7 +20,7 @@ from ..models.instance import TaskStatus
 from ..services import audit, ballots, delegation, forms, inbox, instances, notifications
 from ..services.errors import Conflict, Forbidden, Invalid, NotFound, ServiceError, StepFailed
 from ..services.transactions import write_transaction
-from . import bp, formrender
+from . import bp, diagram_names, formrender  # noqa: F401 - diagram_names: readable names on diagrams
 
 MAX_COMMENT = 4000
 
@@ -81,15 +81,26 @@ def _titles(task_ids: set[str]) -> dict[str, str]:
     return dict(db.session.execute(select(HumanTask.id, HumanTask.title).where(HumanTask.id.in_(task_ids))).all())
 
 
-def _decisions(history: list[AuditEntry], current_task_id: str) -> list[dict[str, Any]]:
-    """Earlier completed steps of this instance with what was entered (newest last)."""
+def _decisions(history: list[AuditEntry], current_task_id: str, deployment_id: int | None = None) -> list[dict[str, Any]]:
+    """Earlier completed steps of this instance with what was entered (newest last), each with its
+    form's fields (``fields``: key → field schema) so the page shows the form's titles, not keys."""
     steps = [e for e in history if e.action == "complete_task" and e.task_id != current_task_id]
-    titles = _titles({e.task_id for e in steps if e.task_id})
+    ids = {e.task_id for e in steps if e.task_id}
+    titles = _titles(ids)
+    form_files = dict(db.session.execute(select(HumanTask.id, HumanTask.form_schema_file)
+                                         .where(HumanTask.id.in_(ids))).all()) if ids else {}
+    schemas: dict[str, dict[str, Any]] = {}
     out = []
     for entry in steps:
         data = entry.details.get("data") or {}
+        name = form_files.get(entry.task_id)
+        if name and deployment_id is not None and name not in schemas:
+            try:
+                schemas[name] = (forms.load_form(deployment_id, name) or {}).get("properties") or {}
+            except Exception:  # noqa: BLE001 - a missing form: keys make the labels
+                schemas[name] = {}
         out.append({"at": entry.at, "actor": entry.actor, "title": titles.get(entry.task_id, entry.details.get(
-            "element_id", "")), "data": data, "task_id": entry.task_id})
+            "element_id", "")), "data": data, "task_id": entry.task_id, "fields": schemas.get(name or "", {})})
     return out
 
 
@@ -163,7 +174,7 @@ def _render(task: HumanTask, values: dict[str, Any] | None = None, errors: dict[
         "task.html", task=task, instance=instance, fields=fields, schema=schema, errors=errors or {},
         error_list=error_list, other_errors=other_errors, form_error=form_error, focus=focus,
         instructions=task_instructions_html(task, data) if task.instructions else "",
-        project=_project_summary(instance, data), decisions=ballots.seal(_decisions(history, task.id), task.instance_id, actor.username), history=history,
+        project=_project_summary(instance, data), decisions=ballots.seal(_decisions(history, task.id, instance.process_version.deployment_id), task.instance_id, actor.username), history=history,
         comments=comments, comment_titles=titles, draft=draft, is_open=is_open, can_act=can_act,
         can_claim=is_open and task.assignee is None and is_candidate,
         can_unclaim=is_open and task.assignee == actor.username,
