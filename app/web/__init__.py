@@ -272,4 +272,4 @@ def vendor(package: str, filename: str):  # noqa: ANN201
 
 
 # Route modules register on ``bp`` when imported (after ``bp`` exists).
-from . import account_pages, inbox_pages, task_pages  # noqa: E402, F401
+from . import account_pages, diagrams, inbox_pages, task_pages  # noqa: E402, F401

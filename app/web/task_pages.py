@@ -8,7 +8,7 @@ import copy
 from datetime import datetime, time
 from typing import Any
 
-from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
@@ -370,33 +370,7 @@ def task_comment(task_id: str):  # noqa: ANN201
     return redirect(url_for("web.task_page", task_id=task.id, _anchor="comments"), 303)
 
 
-def _file_defining(deployment, process_id: str):  # noqa: ANN001, ANN202
-    """The deployment's BPMN file that defines ``process_id`` (files were validated at deploy)."""
-    marker = f'id="{process_id}"'.encode()
-    for file in deployment.files:
-        if file.name.endswith(".bpmn") and b"process" in file.content and marker in file.content:
-            return file
-    return None
-
-
-@bp.get("/tasks/<task_id>/diagram.bpmn")
-@login_required
-def task_diagram(task_id: str):  # noqa: ANN201
-    """The BPMN XML of the task's process version, for the viewer (only to those who see the task)."""
-    task = _task_or_404(task_id)
-    instance = instances.get(task.instance_id)
-    version = instance.process_version
-    found = version.deployment.file(version.bpmn_file)
-    if task.bpmn_process_id and task.bpmn_process_id != version.process_key:
-        # A step of a called process: show that process's own diagram.
-        found = _file_defining(version.deployment, task.bpmn_process_id) or found
-    if found is None:
-        abort(404)
-    response = Response(found.content, mimetype="application/xml")
-    response.headers["Cache-Control"] = "private, max-age=300"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Content-Security-Policy"] = "default-src 'none'"
-    return response
+# The process diagram (/tasks/<task_id>/diagram.bpmn) is served by diagrams.py.
 
 
 def parse_local_datetime(day: str, clock: str = "") -> datetime | None:

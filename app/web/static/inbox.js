@@ -1,6 +1,10 @@
 /* Inbox live updates: poll a small endpoint; replace the list only when it changed. */
 (function () {
   "use strict";
+  var tab = document.querySelector('.tabs [aria-current="page"]');
+  if (tab && tab.scrollIntoView && tab.parentNode.scrollWidth > tab.parentNode.clientWidth) {
+    tab.parentNode.scrollLeft = tab.offsetLeft - tab.parentNode.offsetLeft - 12;  /* phones: the open view in sight */
+  }
   var box = document.getElementById("inbox-live");
   if (!box || !window.fetch) { return; }
   var status = document.getElementById("live-status");

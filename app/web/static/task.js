@@ -13,19 +13,88 @@
   }
   var box = document.getElementById("diagram");
   if (!box || !window.fetch) { return; }
-  function draw() {
-    if (!window.BpmnJS) { return; }
-    var viewer = new window.BpmnJS({ container: box });
-    fetch(box.getAttribute("data-xml-url"), { credentials: "same-origin" })
+  var card = document.getElementById("diagram-card") || box.parentNode;
+  var viewer = null;
+  var current = { url: box.getAttribute("data-xml-url"), element: box.getAttribute("data-element") };
+
+  /* Show the highlighted element at a readable scale (the whole process when it fits readably). */
+  function focusStep() {
+    var canvas = viewer.get("canvas");
+    canvas.zoom("fit-viewport");
+    var fit = canvas.viewbox();
+    var el = viewer.get("elementRegistry").get(current.element);
+    if (!el || fit.scale >= 0.9) { return; }
+    var scale = 1;
+    var outer = fit.outer;
+    var width = outer.width / scale, height = outer.height / scale;
+    canvas.viewbox({ x: el.x + el.width / 2 - width / 2, y: el.y + el.height / 2 - height / 2,
+                     width: width, height: height });
+  }
+
+  function load(url, element) {
+    current = { url: url, element: element };
+    return fetch(url, { credentials: "same-origin" })
       .then(function (r) { if (!r.ok) { throw new Error(r.status); } return r.text(); })
       .then(function (xml) { return viewer.importXML(xml); })
       .then(function () {
-        var canvas = viewer.get("canvas");
-        canvas.zoom("fit-viewport");
-        try { canvas.addMarker(box.getAttribute("data-element"), "current-step"); } catch (e) { /* not drawn */ }
+        try { viewer.get("canvas").addMarker(element, "current-step"); } catch (e) { /* not drawn */ }
+        focusStep();
         box.classList.add("loaded");
+      });
+  }
+
+  function setFull(on) {
+    card.classList.toggle("diagram-full", on);
+    document.documentElement.classList.toggle("diagram-open", on);
+    var button = card.querySelector('[data-diagram-action="full"]');
+    if (button) {
+      button.setAttribute("aria-pressed", on ? "true" : "false");
+      button.textContent = on ? "Close full screen" : "Full screen";
+    }
+    viewer.get("canvas").resized();
+    focusStep();
+  }
+
+  function act(action) {
+    var canvas = viewer.get("canvas");
+    if (action === "zoom-in" || action === "zoom-out") {
+      canvas.zoom(canvas.zoom() * (action === "zoom-in" ? 1.25 : 0.8));
+    } else if (action === "step") {
+      focusStep();
+    } else if (action === "whole") {
+      canvas.zoom("fit-viewport", "auto");
+    } else if (action === "full") {
+      setFull(!card.classList.contains("diagram-full"));
+    }
+  }
+
+  function draw() {
+    if (!window.BpmnJS) { return; }
+    viewer = new window.BpmnJS({ container: box });
+    load(current.url, current.element)
+      .then(function () {
+        Array.prototype.forEach.call(card.querySelectorAll("[data-diagram-tools]"), function (t) { t.hidden = false; });
       })
       .catch(function () { box.textContent = "The diagram could not be shown."; });
+    card.addEventListener("click", function (event) {
+      var button = event.target.closest("[data-diagram-action]");
+      if (button) { act(button.getAttribute("data-diagram-action")); return; }
+      var level = event.target.closest(".diagram-level");
+      if (!level) { return; }
+      event.preventDefault();
+      Array.prototype.forEach.call(card.querySelectorAll(".diagram-level"), function (l) {
+        if (l === level) { l.setAttribute("aria-current", "true"); } else { l.removeAttribute("aria-current"); }
+      });
+      var name = card.querySelector("[data-diagram-name]");
+      if (name) { name.textContent = level.getAttribute("data-name"); }
+      box.setAttribute("aria-label", "Diagram of " + level.getAttribute("data-name") + ", the way to this step highlighted");
+      load(level.getAttribute("data-xml-url"), level.getAttribute("data-element"))
+        .catch(function () { box.textContent = "The diagram could not be shown."; });
+    });
+    document.addEventListener("keydown", function (event) {
+      if (event.key === "Escape" && card.classList.contains("diagram-full")) { setFull(false); }
+    });
+    window.addEventListener("resize", function () { viewer.get("canvas").resized(); });
   }
   if (document.readyState === "complete") { draw(); } else { window.addEventListener("load", draw); }
 })();
