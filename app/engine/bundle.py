@@ -468,7 +468,36 @@ def _check_form(name: str, content: bytes, problems: list[Problem]) -> Any:
         except jsonschema.SchemaError as exc:
             where = "/".join(str(p) for p in exc.path) or "(root)"
             problems.append(Problem(name, None, where, f"invalid JSON Schema: {exc.message}"))
+        _check_rules(name, doc, "(root)", problems)
     return doc
+
+
+def _check_rules(name: str, node: Any, where: str, problems: list[Problem]) -> None:
+    """Each ``validationRules`` entry of a form (app/services/forms.py) names a field, has a message
+    and an ``assert`` expression that compiles in the sandbox."""
+    if isinstance(node, list):
+        for index, item in enumerate(node):
+            _check_rules(name, item, f"{where}/{index}", problems)
+        return
+    if not isinstance(node, dict):
+        return
+    rules = node.get("validationRules")
+    if rules is not None:
+        if not isinstance(rules, list):
+            problems.append(Problem(name, None, where, "validationRules must be a list of rules"))
+            rules = []
+        for index, rule in enumerate(rules):
+            at = f"{where}/validationRules/{index}"
+            if not isinstance(rule, dict) or not isinstance(rule.get("assert"), str) or not rule.get("field") \
+                    or not rule.get("message"):
+                problems.append(Problem(name, None, at, "a validation rule needs field, assert and message"))
+                continue
+            reason = check_compiles(rule["assert"], "eval")
+            if reason:
+                problems.append(Problem(name, None, at, f"the rule's assert does not compile: {reason}"))
+    for key, value in node.items():
+        if key != "validationRules" and isinstance(value, (dict, list)):
+            _check_rules(name, value, f"{where}/{key}" if where != "(root)" else key, problems)
 
 
 def _referenced_forms(spec, subprocess_specs: dict) -> list[str]:  # noqa: ANN001

@@ -119,6 +119,61 @@ class pattern_budget:  # noqa: N801 - used like a function: ``with pattern_budge
             _DEADLINE.at = self._previous
 
 
+# -- cross-field rules ----------------------------------------------------------------------------
+#
+# A form (at its top or in any object inside it, e.g. the rows of an array) may list rules that
+# JSON Schema cannot say, each an expression over the fields of that object, evaluated in the
+# script sandbox; a rule that does not hold is an error at its field, reported at submit (422):
+#
+#   "validationRules": [{"field": "target_end_date", "assert": "target_end_date > start_date",
+#                        "message": "must be after the start date"}]
+#
+# A rule is skipped while a field it reads is empty ("required" reports that), and a rule that
+# fails to evaluate is skipped too (deploy checks that every rule compiles).
+
+RULES = "validationRules"
+RULE_SECONDS = 0.5
+
+
+def rule_errors(schema: dict[str, Any] | None, data: Any) -> dict[str, list[str]]:
+    """The messages of the ``validationRules`` that do not hold, at their fields' paths."""
+    errors: dict[str, list[str]] = {}
+    if isinstance(schema, dict):
+        _check_rules(schema, data, "", errors, 0)
+    return errors
+
+
+def _check_rules(schema: dict[str, Any], value: Any, path: str, errors: dict[str, list[str]], depth: int) -> None:
+    if depth > MAX_DEPTH or not isinstance(schema, dict):
+        return
+    if isinstance(value, dict):
+        for rule in schema.get(RULES) or []:
+            if not isinstance(rule, dict) or not rule.get("assert"):
+                continue
+            if not _holds(str(rule["assert"]), value):
+                field = str(rule.get("field") or "")
+                key = "/".join(filter(None, [path, field]))
+                message = str(rule.get("message") or "this value is not allowed here")
+                if message not in errors.get(key, []):
+                    errors.setdefault(key, []).append(message)
+        for key, sub in (schema.get("properties") or {}).items():
+            if key in value and isinstance(sub, dict):
+                _check_rules(sub, value[key], f"{path}/{key}" if path else key, errors, depth + 1)
+    elif isinstance(value, list) and isinstance(schema.get("items"), dict):
+        for index, row in enumerate(value):
+            _check_rules(schema["items"], row, f"{path}/{index}" if path else str(index), errors, depth + 1)
+
+
+def _holds(expression: str, fields: dict[str, Any]) -> bool:
+    from ..engine.sandbox import Sandbox
+
+    context = {k: v for k, v in fields.items() if isinstance(k, str) and k.isidentifier() and v not in (None, "")}
+    try:
+        return bool(Sandbox(time_limit=RULE_SECONDS).evaluate(expression, context))
+    except Exception:  # noqa: BLE001 - a field it reads is empty, or the rule cannot be evaluated
+        return True
+
+
 def validate(schema: dict[str, Any] | None, data: dict[str, Any]) -> None:
     """Raise Invalid with every field error (JSON pointer path -> messages)."""
     if not isinstance(data, dict):
@@ -139,5 +194,7 @@ def validate(schema: dict[str, Any] | None, data: dict[str, Any]) -> None:
                     messages.append("this field is required")
             continue
         errors.setdefault(path, []).append(error.message)
+    for path, messages in rule_errors(schema, data).items():
+        errors.setdefault(path, []).extend(m for m in messages if m not in errors.get(path, []))
     if errors:
         raise Invalid(f"the form has {sum(len(v) for v in errors.values())} error(s)", errors=errors)

@@ -409,7 +409,7 @@ def validate(schema: dict[str, Any] | None, data: dict[str, Any]) -> dict[str, l
             message = _message(leaf)
             if message not in errors.get(path, []):
                 errors.setdefault(path, []).append(message)
-    return errors
+    return merge_errors(errors, forms.rule_errors(schema, data))  # the form's cross-field rules
 
 
 def _leaves(error: jsonschema.ValidationError) -> list[jsonschema.ValidationError]:

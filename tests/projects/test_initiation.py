@@ -73,12 +73,15 @@ def test_sponsor_rejects_and_lifecycle_ends(pmo):
     assert instances.get(iid).status == "completed"
 
 
-def test_charter_with_end_before_start_comes_back(pmo):
+def test_charter_with_end_before_start_is_refused_at_submit(pmo):
+    # Issue 16 item 15: a validation error at the field (the form's validationRules), no longer a
+    # task sent back to the same person with a note in its instructions.
     project, iid = new_project(pmo)
     bad = d(CHARTER) | {"target_end_date": "2026-01-01"}
-    pmo.do("maria", iid, "write_charter", bad)
-    task = pmo.task(iid, "write_charter")
-    assert "target end date must be after" in pmo.task_data(task)["charter_issues"][0]
+    with pytest.raises(Invalid) as info:
+        pmo.do("maria", iid, "write_charter", bad)
+    assert "target end date must be after" in info.value.errors["target_end_date"][0]
+    assert pmo.ready(iid) == ["write_charter"]
 
 
 def test_duplicate_project_code_is_reported_to_the_pmo(pmo):
