@@ -88,6 +88,16 @@ def test_inbox_and_task_page_fit_a_phone(live, phone) -> None:
     assert "Project" in label
     page.screenshot(path=str(SCREENSHOTS / "polish-inbox-phone.png"), full_page=True)
 
+    quinn = phone()
+    sign_in(quinn, url, "quinn")
+    quinn.goto(f"{url}/tasks/{live['ready']['quality_review']}")
+    assert _overflow(quinn) <= 0
+    widths = quinn.eval_on_selector_all('input[type="radio"], input[type="checkbox"]',
+                                        "els => els.map(e => e.getBoundingClientRect().width)")
+    assert widths and max(widths) < 40, widths  # full-width fields, but not stretched radio buttons
+    textarea = quinn.locator("textarea").first.bounding_box()
+    assert textarea["width"] >= PHONE["width"] - 100  # fields take the phone's width
+
 
 def test_diagram_shows_the_step_readably_zooms_and_goes_full_screen(live, new_page) -> None:
     from playwright.sync_api import expect
