@@ -113,6 +113,13 @@ def day(value: Any) -> str:
     return EMPTY if value in (None, "") else str(value)
 
 
+def moment(value: datetime | None) -> str:
+    """A point in time (UTC, as stored): "Dec 1, 2026, 20:50 UTC" (the calendar date as ``day``)."""
+    if value is None:
+        return ""
+    return f"{day(value)}, {value.strftime('%H:%M')} UTC"
+
+
 def finalize(value: Any) -> Any:
     """What a bare ``{{ value }}`` in an instruction or title prints: Yes/No for booleans, nothing for
     None, 1800000.0 as "1800000" (no separators here: a year or a code must not read "2,026")."""
@@ -144,9 +151,11 @@ def choice_titles(schema: dict[str, Any] | None) -> dict[Any, str]:
     if isinstance(schema.get("oneOf"), list):
         return {o["const"]: str(o.get("title", o["const"])) for o in schema["oneOf"]
                 if isinstance(o, dict) and "const" in o and isinstance(o["const"], str | int | float | bool)}
-    if isinstance(schema.get("enum"), list) and isinstance(schema.get("enumNames"), list):
-        return {v: str(n) for v, n in zip(schema["enum"], schema["enumNames"], strict=False)
-                if isinstance(v, str | int | float | bool)}
+    if isinstance(schema.get("enum"), list):
+        names = schema.get("enumNames") if isinstance(schema.get("enumNames"), list) else []
+        # as the form shows a choice without a name: "needs_work" → "Needs work"
+        return {v: str(names[i]) if i < len(names) else str(v).replace("_", " ").capitalize()
+                for i, v in enumerate(schema["enum"]) if isinstance(v, str)}
     return {}
 
 

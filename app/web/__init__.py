@@ -88,7 +88,8 @@ def ago_filter(when: datetime | None) -> str:
 
 @bp.app_template_filter("date")
 def date_filter(when: datetime | None) -> str:
-    return when.strftime("%Y-%m-%d %H:%M UTC") if when else ""
+    """A point in time by the one rule of app/formatting.py: "Dec 1, 2026, 20:50 UTC"."""
+    return formatting.moment(when)
 
 
 @bp.app_context_processor

@@ -28,7 +28,8 @@ def test_views_and_counts(login, actors):
     row = html[html.index(f'data-task-id="{review.id}"'):]
     assert "CRM-0042" in row and "Customer portal" in row and "Purchase request" in row
     assert "Project sponsor" in row and "High" in row and "Overdue" not in row[:2000]
-    assert "Amount" in row and "12,500.5" in row and "Needed by" in row and "2027-03-01" in row  # inboxFields
+    # inboxFields, by the one formatting rule (issue 16 item 4): money in the currency, a date for people
+    assert "Amount" in row and "€12,500.50" in row and "Needed by" in row and "Mar 1, 2027" in row
     maria = login("maria")
     html = maria.html("/inbox?view=waiting")
     assert "Approve purchase Laptops" in html and 'data-count="waiting">1<' in html

@@ -82,3 +82,17 @@ def test_money_inputs_show_the_configured_currency(seeded, login):
     page = login("maria").html(f"/tasks/{_task('write_charter', TaskStatus.COMPLETED).id}")
     assert '<span class="currency" aria-hidden="true">€</span>' in page
     assert "¤" not in page
+
+
+def _visible(html: str) -> str:
+    html = re.sub(r"<(script|style)[^>]*>.*?</\1>", " ", _main(html), flags=re.S)
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+
+
+def test_dates_read_one_way_on_the_task_page_and_in_the_inbox(seeded, login):
+    quinn = login("quinn")
+    page = _visible(quinn.html(f"/tasks/{_task('quality_review').id}"))
+    assert not re.search(r"\b\d{4}-\d{2}-\d{2}\b", page), re.findall(r".{30}\d{4}-\d{2}-\d{2}.{10}", page)
+    assert re.search(r"Planned start [A-Z][a-z]{2} \d{1,2}, \d{4}", page)
+    inbox = _visible(quinn.html("/inbox?view=all"))
+    assert not re.search(r"\b\d{4}-\d{2}-\d{2}\b", inbox), inbox
