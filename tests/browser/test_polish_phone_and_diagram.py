@@ -69,6 +69,23 @@ def phone(browser):
         context.close()
 
 
+TOUCH_DRAG = """() => {
+  const box = document.getElementById("diagram"), r = box.getBoundingClientRect();
+  const at = (type, id, x, y) => box.dispatchEvent(new PointerEvent(type, {pointerType: "touch", pointerId: id,
+    clientX: r.left + x, clientY: r.top + y, bubbles: true}));
+  at("pointerdown", 1, 200, 100); at("pointermove", 1, 150, 100); at("pointermove", 1, 100, 100);
+  at("pointerup", 1, 100, 100);
+}"""
+TOUCH_PINCH = """() => {
+  const box = document.getElementById("diagram"), r = box.getBoundingClientRect();
+  const at = (type, id, x, y) => box.dispatchEvent(new PointerEvent(type, {pointerType: "touch", pointerId: id,
+    clientX: r.left + x, clientY: r.top + y, bubbles: true}));
+  at("pointerdown", 1, 150, 150); at("pointerdown", 2, 200, 150);
+  at("pointermove", 1, 100, 150); at("pointermove", 2, 250, 150);
+  at("pointerup", 1, 100, 150); at("pointerup", 2, 250, 150);
+}"""
+
+
 def _overflow(page) -> int:  # noqa: ANN001
     return page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
 
@@ -97,6 +114,16 @@ def test_inbox_and_task_page_fit_a_phone(live, phone) -> None:
     assert widths and max(widths) < 40, widths  # full-width fields, but not stretched radio buttons
     textarea = quinn.locator("textarea").first.bounding_box()
     assert textarea["width"] >= PHONE["width"] - 100  # fields take the phone's width
+
+    # The diagram: one finger drags it, two fingers pinch (bpmn-js alone follows a mouse only).
+    quinn.locator("#diagram.loaded").wait_for(timeout=20_000)
+    step = quinn.locator('#diagram .djs-element.current-step')
+    before = step.bounding_box()
+    quinn.evaluate(TOUCH_DRAG)
+    after = step.bounding_box()
+    assert after["x"] < before["x"] - 40, (before, after)
+    quinn.evaluate(TOUCH_PINCH)
+    assert step.bounding_box()["width"] > after["width"] * 1.3
 
 
 def test_diagram_shows_the_step_readably_zooms_and_goes_full_screen(live, new_page) -> None:

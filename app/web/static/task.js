@@ -95,6 +95,41 @@
       if (event.key === "Escape" && card.classList.contains("diagram-full")) { setFull(false); }
     });
     window.addEventListener("resize", function () { viewer.get("canvas").resized(); });
+    touch();
+  }
+
+  /* Phones: bpmn-js moves and zooms with a mouse only; one finger drags, two fingers pinch. */
+  function touch() {
+    var points = {};
+    var last = null;
+    function spread() {
+      var p = Object.keys(points).map(function (k) { return points[k]; });
+      if (p.length < 2) { return null; }
+      var rect = box.getBoundingClientRect();
+      return { d: Math.hypot(p[0].x - p[1].x, p[0].y - p[1].y),
+               c: { x: (p[0].x + p[1].x) / 2 - rect.left, y: (p[0].y + p[1].y) / 2 - rect.top } };
+    }
+    box.addEventListener("pointerdown", function (e) {
+      if (e.pointerType !== "touch") { return; }
+      points[e.pointerId] = { x: e.clientX, y: e.clientY };
+      last = spread();
+    });
+    box.addEventListener("pointermove", function (e) {
+      if (e.pointerType !== "touch" || !points[e.pointerId]) { return; }
+      var canvas = viewer.get("canvas");
+      var before = points[e.pointerId];
+      points[e.pointerId] = { x: e.clientX, y: e.clientY };
+      var now = spread();
+      if (now && last && last.d > 0) {
+        canvas.zoom(Math.min(4, Math.max(0.2, canvas.zoom() * now.d / last.d)), now.c);
+        last = now;
+      } else if (!now) {
+        canvas.scroll({ dx: e.clientX - before.x, dy: e.clientY - before.y });
+      }
+    });
+    function up(e) { delete points[e.pointerId]; last = spread(); }
+    box.addEventListener("pointerup", up);
+    box.addEventListener("pointercancel", up);
   }
   if (document.readyState === "complete") { draw(); } else { window.addEventListener("load", draw); }
 })();
