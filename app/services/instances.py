@@ -653,12 +653,13 @@ def complete(task_id: str, actor: Actor, data: dict[str, Any] | None,
 
 
 def _instructions_seen(text: str | None, data: dict[str, Any]) -> str | None:
-    """The instructions rendered with the data the person saw (budgeted; None: nothing to keep)."""
+    """The instructions rendered with the data the person saw (budgeted). None when there are none or
+    they could not be rendered: the page then renders them from the completed task's data."""
     if not text:
         return None
     from ..engine import templating
 
-    return templating.render_or(text, data, fallback=text)
+    return templating.render_or(text, data, fallback="") or None
 
 
 class _Replay(Exception):

@@ -66,3 +66,11 @@ def test_a_completed_task_keeps_its_instructions_when_the_data_moves_on(seeded, 
     task = _completed("sponsor_review")
     kept = task.instructions_seen
     assert kept and "{{" not in kept and "{%" not in kept
+
+
+def test_instructions_that_cannot_render_are_not_kept_as_a_raw_template(app):
+    from app.services.instances import _instructions_seen
+
+    assert _instructions_seen("Charter of {{ name }}", {"name": "ERP"}) == "Charter of ERP"
+    assert _instructions_seen("Broken {{ 1 / 0 }}", {}) is None
+    assert _instructions_seen(None, {}) is None
