@@ -127,8 +127,8 @@ def _deploy_folders(app: Flask) -> None:
     folders = [Path(app.config["WORKFLOWS_DIR"]), Path(app.config["FORMS_DIR"])]
     folders = [f for f in folders if f.is_dir()]
     files = read_paths(folders)
-    if not any(f.name.endswith((".bpmn", ".dmn")) for f in files):
-        return  # nothing to deploy yet
+    if not any(f.name.endswith(".bpmn") for f in files):
+        return  # nothing to deploy yet (decision tables alone go into the processes that use them)
     result = definitions.deploy_directory(folders, "pmo init")
     _print_deploy_result(result)
 
