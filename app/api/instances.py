@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from ..models import ProcessInstance
+from ..services import ballots, queries
 from ..services import instances as instance_service
-from ..services import queries
 from ..services.errors import Forbidden
 from ..services.instances import Actor
 from . import bp
@@ -18,8 +18,10 @@ INSTANCE_MANAGERS = frozenset({"admin", "pmo"})
 
 
 def _answer(instance: ProcessInstance, status: int = 200):  # noqa: ANN202
+    data = instance_service.instance_data(instance)
+    hidden = ballots.sealed_variables(instance.id)  # an open vote's ballots stay sealed
     view = View(instance, ready_tasks=instance_service.ready_tasks(instance.id),
-                data=instance_service.instance_data(instance))
+                data={k: v for k, v in data.items() if k not in hidden} if hidden else data)
     return dump(InstanceOut, view, status)
 
 
@@ -67,8 +69,10 @@ def get_instance(instance_id: int):  # noqa: ANN201
 @doc(summary="The instance's audit trail, oldest first", tags=TAGS, responses={200: AuditListOut},
      errors=(404,))
 def instance_audit(instance_id: int):  # noqa: ANN201
-    instance = queries.visible_instance(instance_id, current_actor())
-    return dump(AuditListOut, {"items": queries.audit_trail(instance.id)})
+    actor = current_actor()
+    instance = queries.visible_instance(instance_id, actor)
+    return dump(AuditListOut, {"items": ballots.seal_audit(queries.audit_trail(instance.id), instance.id,
+                                                           actor.username)})
 
 
 @bp.post("/process-instances/<int:instance_id>/terminate")

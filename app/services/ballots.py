@@ -68,6 +68,42 @@ def sealed_tasks(instance_id: int) -> set[str]:
     return sealed
 
 
+def sealed_variables(instance_id: int) -> set[str]:
+    """The process variables that collect the ballots of an open vote (a multi-instance step's
+    output collection, e.g. ``ccb_votes``): hidden from the instance's data while the vote is open."""
+    sealed = sealed_tasks(instance_id)
+    if not sealed:
+        return set()
+    from . import definitions, instances
+
+    elements = set(db.session.scalars(select(HumanTask.element_id).where(HumanTask.id.in_(sealed))))
+    try:
+        spec, subprocess_specs = definitions.spec_for(instances.get(instance_id).process_version)
+    except Exception:  # noqa: BLE001
+        return set()
+    names: set[str] = set()
+    for s in [spec, *subprocess_specs.values()]:
+        for element in elements:
+            task_spec = s.task_specs.get(element)
+            for attr in ("data_output", "output_item"):
+                ref = getattr(task_spec, attr, None)
+                name = getattr(ref, "bpmn_id", None) or getattr(ref, "name", None)
+                if name:
+                    names.add(str(name))
+    return names
+
+
+def seal_audit(entries: list[Any], instance_id: int, viewer: str) -> list[Any]:
+    """Audit entries with the entered values of sealed ballots left out (a voter sees their own)."""
+    from ..api.io import View
+
+    sealed = sealed_tasks(instance_id) if entries else set()
+    if not sealed:
+        return entries
+    return [View(e, details={**{k: v for k, v in (e.details or {}).items() if k != "data"}, "sealed": True})
+            if e.task_id in sealed and e.actor != viewer and "data" in (e.details or {}) else e for e in entries]
+
+
 def seal(steps: list[dict[str, Any]], instance_id: int, viewer: str) -> list[dict[str, Any]]:
     """"Earlier steps" entries with the values of sealed ballots hidden (a voter still sees their own)."""
     sealed = sealed_tasks(instance_id) if steps else set()

@@ -54,3 +54,20 @@ def test_a_process_can_open_the_ballots(app, pmo, vote, monkeypatch):
     iid, tasks = vote
     monkeypatch.setattr(ballots, "_open_by_process", lambda instance_id, element_id: True)
     assert SECRET in _page(app, "chen", tasks["chen"].id)
+
+
+def test_the_api_keeps_ballots_sealed_too(app, pmo, vote):
+    from tests.api.api_helpers import Api
+
+    iid, tasks = vote
+    api = Api(app.test_client())
+    g.pop("_login_user", None)
+    audit = api.get(f"/process-instances/{iid}/audit", "chen")
+    assert audit.status_code == 200 and SECRET not in audit.get_data(as_text=True)
+    g.pop("_login_user", None)
+    instance = api.get(f"/process-instances/{iid}", "chen")
+    assert instance.status_code == 200 and SECRET not in instance.get_data(as_text=True)
+    assert SECRET in api.get(f"/process-instances/{iid}/audit", "carla").get_data(as_text=True)
+    pmo.do("chen", iid, "ccb_vote_task", {"ccb_vote": {"vote": "approve"}}, task=tasks["chen"])
+    g.pop("_login_user", None)
+    assert SECRET in api.get(f"/process-instances/{iid}/audit", "chen").get_data(as_text=True)
