@@ -6,7 +6,6 @@ optimistic version) alike: set PMO_TEST_DATABASE_URL for the latter.
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
 
 import pytest
@@ -14,6 +13,7 @@ import pytest
 from app.extensions import db
 from app.services import instances
 from app.services.errors import Conflict, ServiceError
+from tests.threads import run_together as _run_together
 
 from .conftest import audit_entries, fresh_instance, ready
 
@@ -22,28 +22,6 @@ REQUEST = {"title": "New laptop", "cost": 1200}
 pytestmark = pytest.mark.postgres  # also meaningful there; not skipped on SQLite
 
 
-def _run_together(app, jobs):
-    """Run each job in its own thread and app context, released together by a barrier."""
-    barrier = threading.Barrier(len(jobs))
-    results: list[object] = [None] * len(jobs)
-
-    def worker(index, job):
-        with app.app_context():
-            try:
-                barrier.wait(timeout=30)
-                results[index] = job()
-            except BaseException as exc:  # noqa: BLE001 - reported to the test
-                results[index] = exc
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=worker, args=(i, job)) for i, job in enumerate(jobs)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not any(t.is_alive() for t in threads), "a worker hung"
-    return results
 
 
 def test_same_task_completed_by_many_clients_at_once(app, actors, deployed):

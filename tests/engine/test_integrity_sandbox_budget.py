@@ -14,6 +14,7 @@ import time
 import pytest
 
 from app.engine.sandbox import Sandbox, SandboxError, ScriptMemoryError, ScriptTimeout
+from tests.threads import ticks_during as _probe_during
 
 LIMIT = 1.0
 
@@ -78,29 +79,6 @@ def test_heavy_expression_is_refused(sandbox, expression):
         sandbox.evaluate(expression, {})
 
 
-def _probe_during(fn) -> tuple[Exception | None, int]:  # noqa: ANN001
-    """Run ``fn`` while another thread counts how often it got to run (a request being served)."""
-    ticks = 0
-    stop = threading.Event()
-
-    def probe() -> None:
-        nonlocal ticks
-        while not stop.is_set():
-            ticks += 1
-            time.sleep(0.005)
-
-    thread = threading.Thread(target=probe)
-    thread.start()
-    time.sleep(0.02)
-    ticks = 0
-    error = None
-    try:
-        fn()
-    except Exception as exc:  # noqa: BLE001 - returned to the test
-        error = exc
-    stop.set()
-    thread.join()
-    return error, ticks
 
 
 def test_catastrophic_regex_stops_and_lets_other_threads_run():

@@ -17,6 +17,7 @@ from app.engine import runtime
 from app.extensions import db
 from app.projects.models import Project
 from app.services import instances
+from tests.threads import run_together as _run_together
 
 from ..conftest import ON_POSTGRES
 from .conftest import initiated_project
@@ -25,27 +26,6 @@ from .data import CHANGE, assessment, d
 pytestmark = pytest.mark.postgres  # proves it with real concurrency there; serialised on SQLite
 
 
-def _run_together(app, jobs):  # noqa: ANN001, ANN202
-    barrier = threading.Barrier(len(jobs))
-    results: list[object] = [None] * len(jobs)
-
-    def worker(index: int, job) -> None:  # noqa: ANN001
-        with app.app_context():
-            try:
-                barrier.wait(timeout=30)
-                results[index] = job()
-            except BaseException as exc:  # noqa: BLE001 - reported to the test
-                results[index] = exc
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=worker, args=(i, job)) for i, job in enumerate(jobs)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not any(t.is_alive() for t in threads), "a worker hung"
-    return results
 
 
 @pytest.fixture

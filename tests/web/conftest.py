@@ -8,10 +8,15 @@ from pathlib import Path
 
 import pytest
 from flask import g
+from sqlalchemy import select
 
-from app.services import definitions, instances
+from app.extensions import db
+from app.models import HumanTask
+from app.models.instance import TaskStatus
+from app.services import definitions, demo, instances
 
 WEB_FIXTURES = Path(__file__).parent / "fixtures"
+ROOT = Path(__file__).resolve().parents[2]
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
@@ -89,3 +94,19 @@ def submit_request(browser: Browser, instance_id: int, **override: str):  # noqa
     task = instances.ready_tasks(instance_id)[0]
     data = {**GOOD_REQUEST, **override, "action": "complete"}
     return task, browser.post(f"/tasks/{task.id}", data, token_from=f"/tasks/{task.id}")
+
+
+@pytest.fixture
+def seeded(web):
+    """The shipped lifecycle deployed and the demo projects seeded: realistic tasks in every phase."""
+    definitions.deploy_directory([ROOT / "workflows", ROOT / "forms"], "admin")
+    report = demo.seed()
+    assert not [line for line in report if "failed" in line], report
+    return web
+
+
+def task_at(element_id: str, status: str = TaskStatus.READY) -> HumanTask:
+    """The oldest task of one step in a given status (the demo has one of most)."""
+    return db.session.scalars(select(HumanTask).where(HumanTask.element_id == element_id,
+                                                      HumanTask.status == status)
+                              .order_by(HumanTask.created_at)).first()

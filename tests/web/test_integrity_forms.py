@@ -8,8 +8,6 @@ injected schema keys into another user's form; a backtracking ``pattern`` froze 
 
 from __future__ import annotations
 
-import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -20,6 +18,7 @@ from app.models.process import DeploymentFile
 from app.services import forms
 from app.services.errors import Invalid
 from app.web import formrender
+from tests.threads import ticks_during as _ticks_during
 
 FORMS = Path(__file__).resolve().parents[2] / "forms"
 CHARTER = "initiation-charter-schema.json"
@@ -61,27 +60,6 @@ BACKTRACKING = {"type": "object", "properties": {"code": {"type": "string", "pat
 VALUE = {"code": "a" * 21 + "b"}
 
 
-def _ticks_during(fn) -> tuple[object, int]:  # noqa: ANN001
-    ticks = 0
-    stop = threading.Event()
-
-    def probe() -> None:
-        nonlocal ticks
-        while not stop.is_set():
-            ticks += 1
-            time.sleep(0.005)
-
-    thread = threading.Thread(target=probe)
-    thread.start()
-    time.sleep(0.02)
-    ticks = 0
-    try:
-        result = fn()
-    except Exception as exc:  # noqa: BLE001 - returned to the test
-        result = exc
-    stop.set()
-    thread.join()
-    return result, ticks
 
 
 def test_backtracking_pattern_in_api_validation_is_bounded_and_lets_others_run():

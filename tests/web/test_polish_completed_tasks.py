@@ -4,25 +4,12 @@ instructions rendered with the data of that moment, not the template with empty 
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
-import pytest
 from sqlalchemy import select
 
 from app.extensions import db
 from app.models import HumanTask
 from app.models.instance import TaskStatus
-from app.services import definitions, demo
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def seeded(web):
-    definitions.deploy_directory([ROOT / "workflows", ROOT / "forms"], "admin")
-    report = demo.seed()
-    assert not [line for line in report if "failed" in line], report
-    return web
 
 
 def _completed(element_id: str) -> HumanTask:

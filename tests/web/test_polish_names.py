@@ -5,32 +5,11 @@ raw template in a diagram label, and no empty code badge for a project without a
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
-import pytest
-from sqlalchemy import select
-
-from app.extensions import db
-from app.models import HumanTask
 from app.models.instance import TaskStatus
-from app.services import definitions, demo
 from app.web.diagram_names import readable_name, stripped
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def seeded(web):
-    definitions.deploy_directory([ROOT / "workflows", ROOT / "forms"], "admin")
-    report = demo.seed()
-    assert not [line for line in report if "failed" in line], report
-    return web
-
-
-def _task(element_id: str, status: str = TaskStatus.READY) -> HumanTask:
-    return db.session.scalars(select(HumanTask).where(HumanTask.element_id == element_id,
-                                                      HumanTask.status == status)
-                              .order_by(HumanTask.created_at)).first()
+from .conftest import task_at as _task
 
 
 def _visible(html: str) -> str:

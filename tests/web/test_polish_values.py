@@ -4,33 +4,12 @@ separators, dates, Yes/No and percentages, in instructions, task context, earlie
 from __future__ import annotations
 
 import re
-from pathlib import Path
-
-import pytest
-from sqlalchemy import select
 
 from app import formatting
 from app.engine import templating
-from app.extensions import db
-from app.models import HumanTask
 from app.models.instance import TaskStatus
-from app.services import definitions, demo
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def seeded(web):
-    definitions.deploy_directory([ROOT / "workflows", ROOT / "forms"], "admin")
-    report = demo.seed()
-    assert not [line for line in report if "failed" in line], report
-    return web
-
-
-def _task(element_id: str, status: str = TaskStatus.READY) -> HumanTask:
-    return db.session.scalars(select(HumanTask).where(HumanTask.element_id == element_id,
-                                                      HumanTask.status == status)
-                              .order_by(HumanTask.created_at)).first()
+from .conftest import task_at as _task
 
 
 def _main(html: str) -> str:
