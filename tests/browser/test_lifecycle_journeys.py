@@ -187,7 +187,7 @@ def test_ccb_members_vote_and_large_change_is_approved(live, new_page) -> None:
     maria = new_page()
     sign_in(maria, url, "maria")
     open_from_inbox(maria, url, "mine", plan_title)
-    expect(maria.locator("aside")).to_contain_text(re.compile(r"Budget\s*650,?000"))
+    expect(maria.locator("aside")).to_contain_text(re.compile(r"Budget\s*€650,000"))
 
     # carla's ballot is hers already (one per member): open it from 'mine'
     carla = new_page()
