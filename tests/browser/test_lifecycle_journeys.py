@@ -232,7 +232,7 @@ def test_ccb_members_vote_and_large_change_is_approved(live, new_page) -> None:
         assert instances.get(live["change"]).status == "completed"
         db.session.remove()
     open_from_inbox(maria, url, "mine", plan_title)
-    expect(maria.locator("aside")).to_contain_text(re.compile(r"Budget\s*710,?000"))
+    expect(maria.locator("aside")).to_contain_text(re.compile(r"Budget\s*€710,000"))
     shot(maria, "ccb-outcome-budget")
 
 
