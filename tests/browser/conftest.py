@@ -52,13 +52,13 @@ def browser():
             chromium.close()
 
 
-@pytest.fixture
-def new_page(browser):
-    """A factory of pages, each in its own browser context (its own cookies: one user each)."""
+def page_factory(browser, **context_options):  # noqa: ANN001, ANN003, ANN201
+    """Yield a factory of pages, each in its own browser context (its own cookies: one user each);
+    the contexts are closed afterwards. ``context_options`` go to ``browser.new_context``."""
     contexts = []
 
     def make():  # noqa: ANN202
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        context = browser.new_context(**context_options)
         contexts.append(context)
         page = context.new_page()
         page.set_default_timeout(10_000)
@@ -68,6 +68,12 @@ def new_page(browser):
     yield make
     for context in contexts:
         context.close()
+
+
+@pytest.fixture
+def new_page(browser):
+    """A factory of desktop-sized pages."""
+    yield from page_factory(browser, viewport={"width": 1280, "height": 900})
 
 
 def sign_in(page, url: str, username: str, password: str | None = None) -> None:  # noqa: ANN001

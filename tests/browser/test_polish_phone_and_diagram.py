@@ -25,7 +25,7 @@ from app.models import HumanTask
 from app.models.instance import TaskStatus
 from app.services import definitions, demo, users
 
-from .conftest import SCREENSHOTS, sign_in
+from .conftest import SCREENSHOTS, page_factory, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -54,19 +54,8 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
 
 @pytest.fixture
 def phone(browser):
-    contexts = []
-
-    def make():  # noqa: ANN202
-        context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
-        contexts.append(context)
-        page = context.new_page()
-        page.set_default_timeout(10_000)
-        return page
-
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    yield make
-    for context in contexts:
-        context.close()
+    """A factory of phone-sized touch pages."""
+    yield from page_factory(browser, viewport=PHONE, is_mobile=True, has_touch=True)
 
 
 TOUCH_DRAG = """() => {
