@@ -9,9 +9,9 @@ from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from . import converters, security, throttle
-from .extensions import csrf, db, login_manager
-from .settings import load_settings
+from app import converters, security, throttle
+from app.extensions import csrf, db, login_manager
+from app.settings import load_settings
 
 
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:
@@ -34,23 +34,23 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     with app.app_context():
         _configure_engine(db.engine)
 
-    from .engine import clock
-    from .services import caches
+    from app.engine import clock
+    from app.services import caches
 
     caches.clear_all()
     calendar = settings.get("CALENDAR", {})
     clock.configure_calendar(calendar.get("working_weekdays"), calendar.get("holidays"))
 
-    from .worker import init_celery
+    from app.worker import init_celery
 
     init_celery(app)
 
-    from .api import bp as api_bp
-    from .web import bp as web_bp
+    from app.api import bp as api_bp
+    from app.web import bp as web_bp
 
     app.register_blueprint(api_bp)
     app.register_blueprint(web_bp)
-    from .web.admin_pages import bp as admin_bp
+    from app.web.admin_pages import bp as admin_bp
 
     app.register_blueprint(admin_bp)
     csrf.exempt(api_bp)  # the API authenticates with bearer tokens, not cookies
@@ -73,7 +73,7 @@ def _configure_engine(engine: Engine) -> None:
     """
     if engine.dialect.name != "sqlite":
         return
-    from .services.transactions import WRITE_TRANSACTION
+    from app.services.transactions import WRITE_TRANSACTION
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, record):  # noqa: ANN001

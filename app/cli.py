@@ -27,7 +27,7 @@ def _fail(message: str) -> None:
 
 
 def _make_app() -> Flask:
-    from . import create_app
+    from app import create_app
 
     try:
         return create_app()
@@ -38,7 +38,7 @@ def _make_app() -> Flask:
 
 def _problem_lines(errors: Any) -> list[str]:
     """Service errors carry problems as dicts (file, line, element, message) or field -> reasons."""
-    from .engine.bundle import Problem
+    from app.engine.bundle import Problem
 
     if isinstance(errors, list):
         lines = []
@@ -59,7 +59,7 @@ def _handle_errors(func: F) -> F:
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from .services.errors import ServiceError
+        from app.services.errors import ServiceError
 
         try:
             return func(*args, **kwargs)
@@ -94,9 +94,9 @@ def main() -> None:
 @_handle_errors
 def init(demo: bool) -> None:
     """Create or migrate the database, deploy workflows/ and forms/, and optionally seed demo data."""
-    from . import migrations
-    from .services import demo as demo_data
-    from .services import users
+    from app import migrations
+    from app.services import demo as demo_data
+    from app.services import users
 
     app = _make_app()
     with app.app_context():
@@ -121,8 +121,8 @@ def init(demo: bool) -> None:
 
 
 def _deploy_folders(app: Flask) -> None:
-    from .engine.bundle import read_paths
-    from .services import definitions
+    from app.engine.bundle import read_paths
+    from app.services import definitions
 
     folders = [Path(app.config["WORKFLOWS_DIR"]), Path(app.config["FORMS_DIR"])]
     folders = [f for f in folders if f.is_dir()]
@@ -164,7 +164,7 @@ def serve(host: str, port: int, scheduler: bool) -> None:
     _require_migrated(app)
     thread = None
     if scheduler:
-        from .services.scheduler import SchedulerThread
+        from app.services.scheduler import SchedulerThread
 
         thread = SchedulerThread(app, float(app.config.get("SCHEDULER_INTERVAL_SECONDS", 0.25)))
         thread.start()
@@ -185,7 +185,7 @@ def scheduler(interval: float | None) -> None:
 
     Run it (once or more) when the web runs under gunicorn, or with 'pmo serve --no-scheduler'.
     """
-    from .services.scheduler import run_forever
+    from app.services.scheduler import run_forever
 
     app = _make_app()
     _require_migrated(app)
@@ -226,14 +226,14 @@ def _default_concurrency(celery_args: tuple[str, ...]) -> list[str]:
 
 def _require_secret_key_beyond_loopback(app: Flask, host: str) -> None:
     """Only this machine may reach a server whose key was generated here: others need SECRET_KEY."""
-    from .security import GENERATED, is_loopback, refusal
+    from app.security import GENERATED, is_loopback, refusal
 
     if app.config.get("SECRET_KEY_SOURCE") == GENERATED and not is_loopback(host):
         _fail(refusal(f"--host {host} listens beyond this machine"))
 
 
 def _require_migrated(app: Flask) -> None:
-    from . import migrations
+    from app import migrations
 
     with app.app_context():
         current, head = migrations.current_revision(), migrations.head_revision()
@@ -252,7 +252,7 @@ _PATHS = click.argument("paths", nargs=-1, required=True,
 @_handle_errors
 def deploy(paths: tuple[Path, ...]) -> None:
     """Deploy BPMN, DMN and form files (files, folders or .zip): unchanged processes keep their version."""
-    from .services import definitions
+    from app.services import definitions
 
     app = _make_app()
     with app.app_context():
@@ -293,9 +293,9 @@ def _print_deploy_result(result: Any) -> None:
 @_handle_errors
 def validate(paths: tuple[Path, ...]) -> None:
     """Check BPMN, DMN and form files without deploying; print every problem as file:line: element: message."""
-    from .engine.bundle import BundleInvalid, read_paths
-    from .services import definitions
-    from .services.errors import Invalid
+    from app.engine.bundle import BundleInvalid, read_paths
+    from app.services import definitions
+    from app.services.errors import Invalid
 
     app = _make_app()
     with app.app_context():
@@ -323,8 +323,8 @@ def validate(paths: tuple[Path, ...]) -> None:
 @_handle_errors
 def token(username: str) -> None:
     """Print an API bearer token for USERNAME."""
-    from .services import users
-    from .services.errors import Forbidden
+    from app.services import users
+    from app.services.errors import Forbidden
 
     app = _make_app()
     with app.app_context():
@@ -349,7 +349,7 @@ def user() -> None:
 @_handle_errors
 def user_add(username: str, roles: tuple[str, ...], password: str, email: str, display_name: str) -> None:
     """Create user USERNAME with one or more roles."""
-    from .services import users
+    from app.services import users
 
     app = _make_app()
     with app.app_context():

@@ -12,8 +12,8 @@ log = logging.getLogger(__name__)
 @shared_task(name="pmo.fire_timers", bind=True, max_retries=5, default_retry_delay=2)
 def fire_timers(self, instance_id: int) -> bool:  # noqa: ANN001
     """Fire the due timers of one instance (a no-op when another worker already did)."""
-    from .services import instances
-    from .services.errors import Conflict
+    from app.services import instances
+    from app.services.errors import Conflict
 
     try:
         return instances.fire_due_timers(instance_id)
@@ -23,7 +23,7 @@ def fire_timers(self, instance_id: int) -> bool:  # noqa: ANN001
 
 @shared_task(name="pmo.dispatch_messages")
 def dispatch_messages() -> int:
-    from .services import events
+    from app.services import events
 
     return events.dispatch_pending()
 
@@ -39,9 +39,9 @@ def run_external(self, instance_id: int, task_id: str) -> str:  # noqa: ANN001
     """
     from flask import current_app
 
-    from .engine.runtime import OPERATORS, OperatorCall
-    from .services import instances
-    from .services.errors import Conflict, StepFailed
+    from app.engine.runtime import OPERATORS, OperatorCall
+    from app.services import instances
+    from app.services.errors import Conflict, StepFailed
 
     try:
         call, data = instances.external_call(instance_id, task_id)
@@ -71,6 +71,6 @@ def run_external(self, instance_id: int, task_id: str) -> str:  # noqa: ANN001
 @shared_task(name="pmo.notifications_pass")
 def notifications_pass() -> dict:
     """Overdue-task notices (never twice) and pending e-mails (only when SMTP_HOST is set)."""
-    from .services import notifications
+    from app.services import notifications
 
     return {"overdue": notifications.overdue_pass(), "emailed": notifications.deliver_pending_emails()}

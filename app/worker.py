@@ -14,7 +14,7 @@ from celery import Celery, Task
 from celery.signals import worker_process_init
 from flask import Flask
 
-from .extensions import db
+from app.extensions import db
 
 
 def init_celery(app: Flask) -> Celery:
@@ -53,7 +53,7 @@ def init_celery(app: Flask) -> Celery:
     # Weakly connected and kept on the Celery app: the receiver lives as long as this app does.
     celery.pmo_after_fork = fresh_connections_after_fork
     worker_process_init.connect(fresh_connections_after_fork)
-    from . import tasks  # noqa: F401 - registers the tasks
+    from app import tasks  # noqa: F401 - registers the tasks
 
     return celery
 
@@ -63,7 +63,7 @@ def is_eager(app: Flask) -> bool:
 
 
 def _worker_app() -> Celery:
-    from . import create_app
+    from app import create_app
 
     return create_app().extensions["celery"]
 

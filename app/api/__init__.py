@@ -6,4 +6,4 @@ from flask import Blueprint
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 # The modules below register their routes and handlers on ``bp``.
-from . import auth, definitions, errors, health, instances, openapi, projects, tasks, users  # noqa: E402,F401
+from app.api import auth, definitions, errors, health, instances, openapi, projects, tasks, users  # noqa: E402,F401

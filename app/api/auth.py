@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from flask import current_app, g, request
 
-from ..services import users
-from ..services.errors import Forbidden, Unauthorized
-from ..services.instances import Actor
-from ..throttle import throttle_login
-from . import bp
-from .docs import doc
-from .io import body, dump
-from .schemas import TokenIn, TokenOut
+from app.api import bp
+from app.api.docs import doc
+from app.api.io import body, dump
+from app.api.schemas import TokenIn, TokenOut
+from app.services import users
+from app.services.errors import Forbidden, Unauthorized
+from app.services.instances import Actor
+from app.throttle import throttle_login
 
 # Endpoints anyone may call; every other API route needs a valid bearer token.
 PUBLIC_ENDPOINTS = frozenset({"api.issue_token", "api.health", "api.openapi"})

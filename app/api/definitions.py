@@ -7,21 +7,14 @@ from typing import Any
 
 from flask import request
 
-from ..engine.bundle import BundleFile, BundleInvalid, read_zip
-from ..services import definitions
-from ..services.errors import Invalid, NotFound
-from . import bp
-from .auth import require_roles
-from .docs import doc
-from .io import View, dump, query
-from .schemas import (
-    UPLOAD_BODY,
-    DefinitionListOut,
-    DefinitionOut,
-    DeployOut,
-    DeployQuery,
-    ValidateOut,
-)
+from app.api import bp
+from app.api.auth import require_roles
+from app.api.docs import doc
+from app.api.io import View, dump, query
+from app.api.schemas import UPLOAD_BODY, DefinitionListOut, DefinitionOut, DeployOut, DeployQuery, ValidateOut
+from app.engine.bundle import BundleFile, BundleInvalid, read_zip
+from app.services import definitions
+from app.services.errors import Invalid, NotFound
 
 BUNDLE_SUFFIXES = (".bpmn", ".dmn", ".json")
 

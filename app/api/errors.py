@@ -16,9 +16,9 @@ from werkzeug.exceptions import (
 )
 from werkzeug.routing import RequestRedirect
 
-from ..extensions import db
-from ..services.errors import ServiceError, StepFailed, Unauthorized
-from . import bp
+from app.api import bp
+from app.extensions import db
+from app.services.errors import ServiceError, StepFailed, Unauthorized
 
 PROBLEM_MIMETYPE = "application/problem+json"
 API_PREFIX = "/api/"
@@ -86,7 +86,7 @@ def _too_large(exc: RequestEntityTooLarge) -> Response:
 @bp.errorhandler(TooManyRequests)
 def _too_many(exc: TooManyRequests) -> Response:
     """Sign-in throttling (app.throttle): 429 with Retry-After in seconds."""
-    from ..throttle import retry_after
+    from app.throttle import retry_after
 
     wait = retry_after(exc)
     return problem(429, "Too many requests", f"too many failed sign-in attempts; try again in {wait} s",

@@ -15,12 +15,12 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from flask import current_app
 from sqlalchemy.engine import Engine
 
-from ..extensions import db
-from ..services import operations
-from . import bp
-from .docs import doc
-from .io import dump
-from .schemas import HealthOut
+from app.api import bp
+from app.api.docs import doc
+from app.api.io import dump
+from app.api.schemas import HealthOut
+from app.extensions import db
+from app.services import operations
 
 BROKER_TIMEOUT_SECONDS = 1.0
 DB_TIMEOUT_SECONDS = 2.0

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
-from ..models import ProcessInstance
-from ..services import ballots, queries
-from ..services import instances as instance_service
-from ..services.errors import Forbidden
-from ..services.instances import Actor
-from . import bp
-from .auth import current_actor, require_roles
-from .docs import doc
-from .io import View, body, dump, query
-from .schemas import AuditListOut, InstanceOut, InstancePageOut, InstanceQuery, InstanceStartIn, ReasonIn
+from app.api import bp
+from app.api.auth import current_actor, require_roles
+from app.api.docs import doc
+from app.api.io import View, body, dump, query
+from app.api.schemas import (
+    AuditListOut,
+    InstanceOut,
+    InstancePageOut,
+    InstanceQuery,
+    InstanceStartIn,
+    ReasonIn,
+)
+from app.models import ProcessInstance
+from app.services import ballots, queries
+from app.services import instances as instance_service
+from app.services.errors import Forbidden
+from app.services.instances import Actor
 
 TAGS = ["process instances"]
 INSTANCE_MANAGERS = frozenset({"admin", "pmo"})

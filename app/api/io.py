@@ -7,7 +7,7 @@ from typing import Any
 from flask import Response, jsonify, request
 from marshmallow import Schema
 
-from ..services.errors import BadRequest
+from app.services.errors import BadRequest
 
 _INSTANCES: dict[type[Schema], Schema] = {}
 

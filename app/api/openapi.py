@@ -10,9 +10,9 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Flask, current_app, jsonify
 
-from . import bp
-from .docs import doc, operation_for
-from .schemas import ProblemSchema
+from app.api import bp
+from app.api.docs import doc, operation_for
+from app.api.schemas import ProblemSchema
 
 _CONVERTER = re.compile(r"<(?:(?P<conv>[a-z]+)(?:\([^)]*\))?:)?(?P<name>\w+)>")
 _TYPES = {"int": "integer", "float": "number"}

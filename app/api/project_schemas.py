@@ -7,10 +7,10 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 from sqlalchemy import select
 
-from ..extensions import db
-from ..models import User
-from ..projects.models import Phase, ProjectStatus
-from .schemas import InstanceSummaryOut, PageQuery, _is_overdue, page_schema
+from app.api.schemas import InstanceSummaryOut, PageQuery, _is_overdue, page_schema
+from app.extensions import db
+from app.models import User
+from app.projects.models import Phase, ProjectStatus
 
 PHASES = (Phase.INITIATION, Phase.PLANNING, Phase.EXECUTION, Phase.CLOSURE, Phase.CLOSED)
 STATUSES = (ProjectStatus.PROPOSED, ProjectStatus.ACTIVE, ProjectStatus.ON_HOLD, ProjectStatus.REJECTED,

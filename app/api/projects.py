@@ -3,15 +3,11 @@ tasks, raise change requests, and search the lessons learned."""
 
 from __future__ import annotations
 
-from ..projects import services as projects
-from ..projects.models import Project
-from ..services import instances as instance_service
-from ..services.errors import Forbidden
-from . import bp
-from .auth import current_actor, require_roles
-from .docs import doc
-from .io import View, body, dump, query
-from .project_schemas import (
+from app.api import bp
+from app.api.auth import current_actor, require_roles
+from app.api.docs import doc
+from app.api.io import View, body, dump, query
+from app.api.project_schemas import (
     ChangeRequestCreatedOut,
     ChangeRequestIn,
     LessonPageOut,
@@ -21,6 +17,10 @@ from .project_schemas import (
     ProjectPageOut,
     ProjectQuery,
 )
+from app.projects import services as projects
+from app.projects.models import Project
+from app.services import instances as instance_service
+from app.services.errors import Forbidden
 
 TAGS = ["projects"]
 PROPOSERS = ("pmo", "admin", "project_manager")

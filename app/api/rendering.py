@@ -9,7 +9,7 @@ from markdown_it import MarkdownIt
 from markdown_it.common.utils import escapeHtml
 from markdown_it.token import Token
 
-from ..engine import templating
+from app.engine import templating
 
 _MARKDOWN = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
 # No <img> ever reaches a viewer: an image written by one user would load from the author's

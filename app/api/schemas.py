@@ -6,8 +6,8 @@ from typing import Any
 
 from marshmallow import Schema, fields, post_dump, validate
 
-from ..models.base import utcnow
-from ..models.instance import InstanceStatus, TaskStatus
+from app.models.base import utcnow
+from app.models.instance import InstanceStatus, TaskStatus
 
 MAX_PER_PAGE = 200
 MAX_PAGE = 10**9  # (page - 1) * per_page stays far inside a 64-bit OFFSET

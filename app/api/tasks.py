@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from flask import current_app, json, request
 
-from ..models import HumanTask
-from ..services import forms, queries
-from ..services import instances as instance_service
-from . import bp
-from .auth import current_actor
-from .docs import doc
-from .errors import PROBLEM_MIMETYPE, problem_type
-from .io import View, _schema, body, dump, query
-from .rendering import task_instructions_html
-from .schemas import AssignIn, CompleteIn, CompleteOut, TaskDetailOut, TaskPageOut, TaskQuery
+from app.api import bp
+from app.api.auth import current_actor
+from app.api.docs import doc
+from app.api.errors import PROBLEM_MIMETYPE, problem_type
+from app.api.io import View, _schema, body, dump, query
+from app.api.rendering import task_instructions_html
+from app.api.schemas import AssignIn, CompleteIn, CompleteOut, TaskDetailOut, TaskPageOut, TaskQuery
+from app.models import HumanTask
+from app.services import forms, queries
+from app.services import instances as instance_service
 
 TAGS = ["tasks"]
 

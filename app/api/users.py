@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from ..services import users
-from . import bp
-from .auth import require_roles
-from .docs import doc
-from .io import body, dump
-from .schemas import UserCreateIn, UserListOut, UserOut, UserUpdateIn
+from app.api import bp
+from app.api.auth import require_roles
+from app.api.docs import doc
+from app.api.io import body, dump
+from app.api.schemas import UserCreateIn, UserListOut, UserOut, UserUpdateIn
+from app.services import users
 
 
 @bp.get("/users")

@@ -1,12 +1,12 @@
 """Persistence: one module per table family. Import models from here."""
 
-from .audit import AuditEntry
-from .events import InstanceTimer, Message, MessageSubscription
-from .instance import HumanTask, HumanTaskCandidate, ProcessInstance
-from .ops import Heartbeat
-from .people import Delegation, Notification, OutOfOffice, TaskComment, TaskDraft
-from .process import Deployment, DeploymentFile, ProcessVersion
-from .user import User, UserRole
+from app.models.audit import AuditEntry
+from app.models.events import InstanceTimer, Message, MessageSubscription
+from app.models.instance import HumanTask, HumanTaskCandidate, ProcessInstance
+from app.models.ops import Heartbeat
+from app.models.people import Delegation, Notification, OutOfOffice, TaskComment, TaskDraft
+from app.models.process import Deployment, DeploymentFile, ProcessVersion
+from app.models.user import User, UserRole
 
 __all__ = [
     "AuditEntry",
@@ -29,4 +29,4 @@ __all__ = [
     "UserRole",
 ]
 
-from ..projects import models as project_models  # noqa: E402,F401 - PMO project records (and their operators)
+from app.projects import models as project_models  # noqa: E402,F401 - PMO project records (and their operators)

@@ -6,8 +6,8 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..extensions import db
-from .base import JSONType, UTCDateTime, utcnow
+from app.extensions import db
+from app.models.base import JSONType, UTCDateTime, utcnow
 
 
 class InstanceTimer(db.Model):

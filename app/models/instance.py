@@ -7,9 +7,9 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..extensions import db
-from .base import JSONType, UTCDateTime, utcnow
-from .process import ProcessVersion
+from app.extensions import db
+from app.models.base import JSONType, UTCDateTime, utcnow
+from app.models.process import ProcessVersion
 
 
 class InstanceStatus:

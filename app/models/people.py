@@ -11,8 +11,8 @@ from typing import Any
 from sqlalchemy import BigInteger, Boolean, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..extensions import db
-from .base import JSONType, UTCDateTime, utcnow
+from app.extensions import db
+from app.models.base import JSONType, UTCDateTime, utcnow
 
 
 class DelegationReason:

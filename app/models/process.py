@@ -6,8 +6,8 @@ from typing import Any
 from sqlalchemy import ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..extensions import db
-from .base import JSONType, OrderedJSON, UTCDateTime, utcnow
+from app.extensions import db
+from app.models.base import JSONType, OrderedJSON, UTCDateTime, utcnow
 
 
 class Deployment(db.Model):

@@ -3,4 +3,4 @@
 Importing this package registers the models (tables) and the ``pmo/...`` operators.
 """
 
-from . import models, operators  # noqa: F401
+from app.projects import models, operators  # noqa: F401

@@ -24,8 +24,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..extensions import db
-from ..models.base import JSONType, UTCDateTime, utcnow
+from app.extensions import db
+from app.models.base import JSONType, UTCDateTime, utcnow
 
 Money = Numeric(14, 2)
 

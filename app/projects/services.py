@@ -9,14 +9,14 @@ from typing import Any
 
 from sqlalchemy import or_, select
 
-from ..extensions import db
-from ..models import HumanTask, ProcessInstance, User
-from ..models.instance import TaskStatus
-from ..services import instances
-from ..services.errors import BadRequest, Conflict, Forbidden, NotFound
-from ..services.instances import Actor
-from ..services.transactions import write_transaction
-from .models import ChangeRequest, LessonLearned, Phase, Project, ProjectStatus
+from app.extensions import db
+from app.models import HumanTask, ProcessInstance, User
+from app.models.instance import TaskStatus
+from app.projects.models import ChangeRequest, LessonLearned, Phase, Project, ProjectStatus
+from app.services import instances
+from app.services.errors import BadRequest, Conflict, Forbidden, NotFound
+from app.services.instances import Actor
+from app.services.transactions import write_transaction
 
 LIFECYCLE_PROCESS = "project_lifecycle"
 CHANGE_PROCESS = "change_request"
@@ -174,7 +174,7 @@ def _involved(actor: Actor):  # noqa: ANN202
     or is offered one of its tasks)."""
     from sqlalchemy import String, and_, cast, exists, literal
 
-    from ..models import HumanTaskCandidate
+    from app.models import HumanTaskCandidate
 
     offered = HumanTaskCandidate.username == actor.username
     if actor.roles:
@@ -209,7 +209,7 @@ def project_page(actor: Actor, *, phase: str | None = None, status: str | None =
                  pm: str | None = None, sponsor: str | None = None, q: str | None = None,
                  page: int = 1, per_page: int = 50):  # noqa: ANN201
     """The projects ``actor`` may see, filtered, by priority then id; each with its open tasks."""
-    from ..services.queries import _paginate
+    from app.services.queries import _paginate
 
     query = select(Project)
     if not actor.roles & SEE_ALL_PROJECTS:
@@ -249,7 +249,7 @@ def accepts_change_requests(project: Project) -> bool:
 def raise_change_request(project_id: int, actor: Actor, data: dict[str, Any]) -> tuple[ChangeRequest, ProcessInstance]:
     """Start change control for the project and submit ``data`` at once. The state is checked (409)
     and ``data`` is validated against the submit form (422) before anything starts."""
-    from ..services import definitions, forms
+    from app.services import definitions, forms
 
     project = get_project(project_id)
     if not accepts_change_requests(project):
@@ -274,7 +274,7 @@ def lesson_page(q: str | None = None, category: str | None = None, tag: str | No
                 page: int = 1, per_page: int = 50):  # noqa: ANN201
     """Published lessons, newest first: every word of ``q`` (3+ letters) in the title, text, category
     or tags; ``category`` exactly; ``tag`` one of the tags (case-insensitive)."""
-    from ..services.queries import _paginate
+    from app.services.queries import _paginate
 
     words = [w.lower() for w in re.findall(r"[\w-]+", q or "") if len(w) >= MIN_SEARCH_WORD]
     query = select(LessonLearned).where(LessonLearned.published.is_(True))

@@ -4,9 +4,9 @@ from typing import Any
 
 from sqlalchemy import insert
 
-from ..extensions import db
-from ..models import AuditEntry
-from ..models.base import utcnow
+from app.extensions import db
+from app.models import AuditEntry
+from app.models.base import utcnow
 
 
 def record(actor: str, action: str, *, instance_id: int | None = None, task_id: str | None = None,

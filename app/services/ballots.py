@@ -15,9 +15,9 @@ from typing import Any
 
 from sqlalchemy import select
 
-from ..extensions import db
-from ..models import HumanTask
-from ..models.instance import TaskStatus
+from app.extensions import db
+from app.models import HumanTask
+from app.models.instance import TaskStatus
 
 BALLOTS_PROPERTY = "ballots"
 OPEN = "open"
@@ -29,7 +29,7 @@ def _step(task: HumanTask) -> tuple[str, str | None]:
 
 def _open_by_process(instance_id: int, element_id: str) -> bool:
     """Whether the process marks ``element_id`` as a step whose ballots everyone may read at once."""
-    from . import definitions, instances
+    from app.services import definitions, instances
 
     try:
         spec, subprocess_specs = definitions.spec_for(instances.get(instance_id).process_version)
@@ -74,7 +74,7 @@ def sealed_variables(instance_id: int) -> set[str]:
     sealed = sealed_tasks(instance_id)
     if not sealed:
         return set()
-    from . import definitions, instances
+    from app.services import definitions, instances
 
     elements = set(db.session.scalars(select(HumanTask.element_id).where(HumanTask.id.in_(sealed))))
     try:
@@ -95,7 +95,7 @@ def sealed_variables(instance_id: int) -> set[str]:
 
 def seal_audit(entries: list[Any], instance_id: int, viewer: str) -> list[Any]:
     """Audit entries with the entered values of sealed ballots left out (a voter sees their own)."""
-    from ..api.io import View
+    from app.api.io import View
 
     sealed = sealed_tasks(instance_id) if entries else set()
     if not sealed:

@@ -1,6 +1,6 @@
 """In-process caches keyed by database ids; cleared when an app is created on a new database."""
 
-from . import definitions, forms
+from app.services import definitions, forms
 
 
 def clear_all() -> None:

@@ -13,13 +13,13 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import func, select
 
-from ..engine import bundle as bundle_mod
-from ..engine.runtime import spec_from_dict
-from ..extensions import db
-from ..models import Deployment, DeploymentFile, ProcessVersion
-from . import audit
-from .errors import Invalid, NotFound
-from .transactions import write_transaction
+from app.engine import bundle as bundle_mod
+from app.engine.runtime import spec_from_dict
+from app.extensions import db
+from app.models import Deployment, DeploymentFile, ProcessVersion
+from app.services import audit
+from app.services.errors import Invalid, NotFound
+from app.services.transactions import write_transaction
 
 
 @dataclass

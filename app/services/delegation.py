@@ -21,16 +21,16 @@ from datetime import datetime
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from ..engine.bundle import INITIATOR_LANE, normalize_role
-from ..extensions import db
-from ..models import Delegation, HumanTask, HumanTaskCandidate, OutOfOffice, User, UserRole
-from ..models.base import utcnow
-from ..models.instance import TaskStatus
-from ..models.people import DelegationReason
-from . import audit, instances
-from .errors import BadRequest, Conflict, Forbidden, Invalid
-from .instances import Actor
-from .transactions import in_write_transaction, write_transaction
+from app.engine.bundle import INITIATOR_LANE, normalize_role
+from app.extensions import db
+from app.models import Delegation, HumanTask, HumanTaskCandidate, OutOfOffice, User, UserRole
+from app.models.base import utcnow
+from app.models.instance import TaskStatus
+from app.models.people import DelegationReason
+from app.services import audit, instances
+from app.services.errors import BadRequest, Conflict, Forbidden, Invalid
+from app.services.instances import Actor
+from app.services.transactions import in_write_transaction, write_transaction
 
 
 def _active_user(username: str) -> User:
@@ -77,7 +77,7 @@ def _record_delegation(task_id: str, actor: Actor, delegate_to: str, note: str) 
     db.session.add(record)
     audit.record(actor.username, "delegate", instance_id=task.instance_id, task_id=task_id,
                  process_key=task.process_key, delegate=delegate_to, note=record.note)
-    from . import notifications
+    from app.services import notifications
 
     notifications.notify(db.session, [delegate_to], "delegated", task,
                          f"{actor.username} delegated a task to you: {task.title}", record.note)
@@ -129,7 +129,7 @@ def _end_delegations(task_id: str, actor: Actor, holder: str | None) -> Delegati
         row.ended_at = now
     audit.record(actor.username, "take_back", instance_id=task.instance_id, task_id=task_id,
                  process_key=task.process_key, delegate=holder)
-    from . import notifications
+    from app.services import notifications
 
     if holder and holder != actor.username:
         notifications.notify(db.session, [holder], "delegated", task,

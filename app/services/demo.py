@@ -34,13 +34,13 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import delete, func, or_, select
 
-from ..extensions import db
-from ..models import HumanTask, Notification, ProcessInstance
-from ..models.instance import TaskStatus
-from ..models.people import NotificationKind
-from . import definitions, instances, users
-from .errors import Invalid, ServiceError
-from .transactions import write_transaction
+from app.extensions import db
+from app.models import HumanTask, Notification, ProcessInstance
+from app.models.instance import TaskStatus
+from app.models.people import NotificationKind
+from app.services import definitions, instances, users
+from app.services.errors import Invalid, ServiceError
+from app.services.transactions import write_transaction
 
 DEMO_FILE = "demo.toml"
 DEFAULT_PER_PROCESS = 2
@@ -269,7 +269,7 @@ class _Run:
 
 
 def _propose(run: _Run, name: str, pm: str, sponsor: str):  # noqa: ANN202
-    from ..projects import services as projects
+    from app.projects import services as projects
 
     return projects.create_project(name, pm, sponsor, run.actor(pm))
 
@@ -406,7 +406,7 @@ DATA_CENTRE = "Data centre migration"
 
 
 def _data_centre(run: _Run) -> str:
-    from ..projects import services as projects
+    from app.projects import services as projects
 
     project = _propose(run, DATA_CENTRE, "maria", "sam")
     iid = _initiate(run, project, _charter(
@@ -496,7 +496,7 @@ NEEDED = ("project_lifecycle", "change_request", "status_reporting")
 
 def seed_projects() -> list[str]:
     """Create the demo projects that do not exist yet (found by name); one line per project."""
-    from ..projects.models import Project
+    from app.projects.models import Project
 
     deployed = {v.process_key for v in definitions.list_latest()}
     if not set(NEEDED) <= deployed:

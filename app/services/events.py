@@ -17,13 +17,13 @@ from typing import Any
 
 from sqlalchemy import and_, delete, func, insert, or_, select, update
 
-from ..engine import clock, runtime
-from ..extensions import db
-from ..models import InstanceTimer, Message, MessageSubscription, ProcessInstance
-from ..models.base import utcnow
-from ..models.events import MessageStatus
-from ..models.instance import InstanceStatus
-from .transactions import write_transaction
+from app.engine import clock, runtime
+from app.extensions import db
+from app.models import InstanceTimer, Message, MessageSubscription, ProcessInstance
+from app.models.base import utcnow
+from app.models.events import MessageStatus
+from app.models.instance import InstanceStatus
+from app.services.transactions import write_transaction
 
 log = logging.getLogger(__name__)
 _DISPATCHING: contextvars.ContextVar[bool] = contextvars.ContextVar("pmo_dispatching", default=False)
@@ -164,7 +164,7 @@ def after_commit() -> bool:
     calls = _EXTERNAL_CALLS.get()
     if calls:
         _EXTERNAL_CALLS.set(None)
-        from ..tasks import run_external
+        from app.tasks import run_external
 
         for instance_id, task_id in calls:
             run_external.delay(instance_id, task_id)
@@ -173,12 +173,12 @@ def after_commit() -> bool:
     _PENDING_FLAG.set(False)
     from flask import current_app
 
-    from ..worker import is_eager
+    from app.worker import is_eager
 
     if is_eager(current_app):
         dispatch_pending()
     else:
-        from ..tasks import dispatch_messages
+        from app.tasks import dispatch_messages
 
         dispatch_messages.delay()
     return True
@@ -208,7 +208,7 @@ def _is_postgres() -> bool:
 
 def _claimable(now: datetime):  # noqa: ANN202 - a SQL condition
     """Pending, or claimed by a dispatcher that did not finish within the lease (it died)."""
-    from .notifications import claim_lease_seconds
+    from app.services.notifications import claim_lease_seconds
 
     expired = now - timedelta(seconds=claim_lease_seconds())
     return or_(Message.status == MessageStatus.PENDING,
@@ -223,7 +223,7 @@ def dispatch_pending(limit: int = 1000) -> int:
     the same message; the delivering command itself marks it delivered, conditioned on the token,
     so a delivery is recorded exactly once even when a slow dispatcher's lease ran out.
     """
-    from . import definitions, instances  # import here: instances imports this module
+    from app.services import definitions, instances  # import here: instances imports this module
 
     token = _DISPATCHING.set(True)
     delivered = 0

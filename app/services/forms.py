@@ -12,10 +12,10 @@ from typing import Any
 import jsonschema
 import regex
 
-from ..engine import templating
-from ..extensions import db
-from ..models import Deployment
-from .errors import Invalid, NotFound
+from app.engine import templating
+from app.extensions import db
+from app.models import Deployment
+from app.services.errors import Invalid, NotFound
 
 PATTERN_SECONDS = 0.5  # all ``pattern`` checks of one validation together
 MAX_DEPTH = 64         # nesting of a form document (deploy refuses deeper ones; see bundle.py)
@@ -165,7 +165,7 @@ def _check_rules(schema: dict[str, Any], value: Any, path: str, errors: dict[str
 
 
 def _holds(expression: str, fields: dict[str, Any]) -> bool:
-    from ..engine.sandbox import Sandbox
+    from app.engine.sandbox import Sandbox
 
     context = {k: v for k, v in fields.items() if isinstance(k, str) and k.isidentifier() and v not in (None, "")}
     try:

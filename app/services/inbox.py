@@ -18,10 +18,10 @@ from urllib.parse import urlencode
 from sqlalchemy import String, and_, cast, exists, false, func, not_, or_, select
 from sqlalchemy.orm import Session
 
-from ..extensions import db
-from ..models import Delegation, HumanTask, HumanTaskCandidate, ProcessInstance, ProcessVersion
-from ..models.base import utcnow
-from ..models.instance import TaskStatus
+from app.extensions import db
+from app.models import Delegation, HumanTask, HumanTaskCandidate, ProcessInstance, ProcessVersion
+from app.models.base import utcnow
+from app.models.instance import TaskStatus
 
 DEFAULT_LIMIT = 200
 PER_PAGE = 25
@@ -350,7 +350,7 @@ def inbox_fields(version_id: int, element_id: str) -> list[str]:
 
 @lru_cache(maxsize=4096)
 def _inbox_fields(version_id: int, element_id: str) -> tuple[str, ...]:
-    from . import definitions
+    from app.services import definitions
 
     version = db.session.get(ProcessVersion, version_id)
     if version is None:
@@ -367,7 +367,7 @@ def _inbox_fields(version_id: int, element_id: str) -> tuple[str, ...]:
 @lru_cache(maxsize=8192)
 def _ready_task_data(task_id: str, instance_id: int, lock_version: int) -> dict[str, Any]:
     """Task data of a task (cached per instance version: it changes only when the instance does)."""
-    from . import instances
+    from app.services import instances
 
     task = db.session.get(HumanTask, task_id)
     try:

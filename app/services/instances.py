@@ -20,19 +20,21 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import joinedload, undefer
 from sqlalchemy.orm.exc import StaleDataError
 
-from ..engine import bundle as bundle_rules
-from ..engine import runtime, templating
-from ..engine.bundle import INITIATOR_LANE, normalize_role
-from ..engine.helpers import SCRIPT_HELPERS
-from ..engine.sandbox import Sandbox
-from ..extensions import db
-from ..models import HumanTask, HumanTaskCandidate, ProcessInstance, ProcessVersion, User
-from ..models.base import utcnow
-from ..models.instance import InstanceStatus, TaskStatus
-from . import audit, definitions, events, forms, notifications
-from .errors import BadRequest, Conflict, Forbidden, Invalid, NotFound, StepFailed
-from .transactions import begin_write as _begin_write  # the one write start (SQLite: BEGIN IMMEDIATE)
-from .transactions import commit_keeping_loaded
+from app.engine import bundle as bundle_rules
+from app.engine import runtime, templating
+from app.engine.bundle import INITIATOR_LANE, normalize_role
+from app.engine.helpers import SCRIPT_HELPERS
+from app.engine.sandbox import Sandbox
+from app.extensions import db
+from app.models import HumanTask, HumanTaskCandidate, ProcessInstance, ProcessVersion, User
+from app.models.base import utcnow
+from app.models.instance import InstanceStatus, TaskStatus
+from app.services import audit, definitions, events, forms, notifications
+from app.services.errors import BadRequest, Conflict, Forbidden, Invalid, NotFound, StepFailed
+from app.services.transactions import (
+    begin_write as _begin_write,  # the one write start (SQLite: BEGIN IMMEDIATE)
+)
+from app.services.transactions import commit_keeping_loaded
 
 
 @dataclass
@@ -657,7 +659,7 @@ def _instructions_seen(text: str | None, data: dict[str, Any]) -> str | None:
     they could not be rendered: the page then renders them from the completed task's data."""
     if not text:
         return None
-    from ..engine import templating
+    from app.engine import templating
 
     return templating.render_or(text, data, fallback="") or None
 

@@ -24,12 +24,12 @@ from flask import current_app
 from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from ..extensions import db
-from ..models import HumanTask, Notification, ProcessInstance, User, UserRole
-from ..models.base import utcnow
-from ..models.instance import TaskStatus
-from ..models.people import NotificationKind
-from .transactions import write_transaction
+from app.extensions import db
+from app.models import HumanTask, Notification, ProcessInstance, User, UserRole
+from app.models.base import utcnow
+from app.models.instance import TaskStatus
+from app.models.people import NotificationKind
+from app.services.transactions import write_transaction
 
 log = logging.getLogger(__name__)
 MAX_ROLE_FANOUT = 500
@@ -70,7 +70,7 @@ def _recipients(session: Session, task: HumanTask) -> set[str]:
 
 def record_for_new_tasks(session: Session, rows: Iterable[HumanTask]) -> None:
     """Call inside the command that created ``rows``: out-of-office routing, then "new task" notices."""
-    from . import delegation
+    from app.services import delegation
 
     rows = [r for r in rows if r.status == TaskStatus.READY]
     if not rows:
@@ -102,7 +102,7 @@ def record_decision(session: Session, instance: ProcessInstance, task: HumanTask
 
     Also tells the owner of a delegated task that their delegate completed it.
     """
-    from ..models import Delegation
+    from app.models import Delegation
 
     decided = _decision_of(data or {})
     if decided and instance.started_by and instance.started_by != actor:

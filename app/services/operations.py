@@ -16,16 +16,16 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import exists, func, select
 
-from ..engine import clock
-from ..extensions import db
-from ..models import Heartbeat, HumanTask, InstanceTimer, Message, MessageSubscription, ProcessInstance
-from ..models.base import utcnow
-from ..models.events import MessageStatus
-from ..models.instance import InstanceStatus, TaskStatus
-from . import audit, events, instances
-from .errors import BadRequest, Conflict, NotFound
-from .instances import Actor
-from .transactions import in_write_transaction, write_transaction
+from app.engine import clock
+from app.extensions import db
+from app.models import Heartbeat, HumanTask, InstanceTimer, Message, MessageSubscription, ProcessInstance
+from app.models.base import utcnow
+from app.models.events import MessageStatus
+from app.models.instance import InstanceStatus, TaskStatus
+from app.services import audit, events, instances
+from app.services.errors import BadRequest, Conflict, NotFound
+from app.services.instances import Actor
+from app.services.transactions import in_write_transaction, write_transaction
 
 OVERDUE_TIMER_SECONDS = 10.0
 

@@ -16,12 +16,12 @@ from typing import Generic, TypeVar
 
 from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select
 
-from ..extensions import db
-from ..models import AuditEntry, HumanTask, HumanTaskCandidate, ProcessInstance
-from ..models.base import utcnow
-from ..models.instance import TaskStatus
-from .errors import BadRequest, NotFound
-from .instances import Actor, is_candidate
+from app.extensions import db
+from app.models import AuditEntry, HumanTask, HumanTaskCandidate, ProcessInstance
+from app.models.base import utcnow
+from app.models.instance import TaskStatus
+from app.services.errors import BadRequest, NotFound
+from app.services.instances import Actor, is_candidate
 
 T = TypeVar("T")
 MAX_PER_PAGE = 200

@@ -13,9 +13,9 @@ import time
 
 from flask import Flask, current_app
 
-from ..extensions import db
-from ..worker import is_eager
-from . import events, instances, operations
+from app.extensions import db
+from app.services import events, instances, operations
+from app.worker import is_eager
 
 log = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 5.0
@@ -24,7 +24,7 @@ NOTIFICATIONS_SECONDS = 60.0
 
 def notifications_pass() -> None:
     """Overdue notices and e-mails: in-process when embedded, queued for a worker when scaled out."""
-    from ..tasks import notifications_pass as task
+    from app.tasks import notifications_pass as task
 
     if is_eager(current_app):
         task.apply()
@@ -41,7 +41,7 @@ def run_once(limit: int = 100) -> int:
 
 
 def enqueue_due(limit: int = 100) -> int:
-    from ..tasks import dispatch_messages, fire_timers
+    from app.tasks import dispatch_messages, fire_timers
 
     lease = float(current_app.config.get("TIMER_LEASE_SECONDS", 30))
     ids = events.lease_due_instances(limit, lease)

@@ -23,7 +23,7 @@ from typing import ParamSpec, TypeVar
 
 from sqlalchemy.orm import Session
 
-from ..extensions import db
+from app.extensions import db
 
 P = ParamSpec("P")
 R = TypeVar("R")

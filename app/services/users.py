@@ -11,11 +11,11 @@ from sqlalchemy import select
 from sqlalchemy import update as sql_update
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from ..extensions import db
-from ..models import User, UserRole
-from . import audit
-from .errors import BadRequest, Conflict, Invalid, NotFound, Unauthorized
-from .transactions import in_write_transaction
+from app.extensions import db
+from app.models import User, UserRole
+from app.services import audit
+from app.services.errors import BadRequest, Conflict, Invalid, NotFound, Unauthorized
+from app.services.transactions import in_write_transaction
 
 
 def min_password_length() -> int:

@@ -26,15 +26,15 @@ from flask_wtf.csrf import CSRFError
 from markupsafe import escape
 from werkzeug.exceptions import HTTPException, InternalServerError, RequestEntityTooLarge
 
-from .. import formatting, throttle
-from ..api.errors import api_problem_for
-from ..extensions import db, login_manager
-from ..models import User
-from ..models.base import utcnow
-from ..services import inbox, users
-from ..services.errors import Unauthorized
-from ..settings import REPO_ROOT
-from ..throttle import throttle_login
+from app import formatting, throttle
+from app.api.errors import api_problem_for
+from app.extensions import db, login_manager
+from app.models import User
+from app.models.base import utcnow
+from app.services import inbox, users
+from app.services.errors import Unauthorized
+from app.settings import REPO_ROOT
+from app.throttle import throttle_login
 
 bp = Blueprint("web", __name__)
 
@@ -96,7 +96,7 @@ def date_filter(when: datetime | None) -> str:
 def _layout_context() -> dict[str, object]:
     unread = 0
     if current_user.is_authenticated:
-        from ..services import notifications
+        from app.services import notifications
 
         unread = notifications.unread_count(current_user.username)
     return {"role_labels": current_app.config.get("ROLES", {}), "unread_notifications": unread,
@@ -273,4 +273,4 @@ def vendor(package: str, filename: str):  # noqa: ANN201
 
 
 # Route modules register on ``bp`` when imported (after ``bp`` exists).
-from . import account_pages, diagrams, inbox_pages, task_pages  # noqa: E402, F401
+from app.web import account_pages, diagrams, inbox_pages, task_pages  # noqa: E402, F401

@@ -6,13 +6,13 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from ..converters import MAX_ID
-from ..extensions import db
-from ..models import User
-from ..services import delegation, notifications
-from ..services.errors import Invalid
-from . import bp
-from .task_pages import parse_local_datetime
+from app.converters import MAX_ID
+from app.extensions import db
+from app.models import User
+from app.services import delegation, notifications
+from app.services.errors import Invalid
+from app.web import bp
+from app.web.task_pages import parse_local_datetime
 
 
 @bp.get("/notifications")

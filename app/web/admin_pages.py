@@ -11,10 +11,10 @@ from functools import wraps
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from ..models.base import utcnow
-from ..services import operations
-from ..services.errors import ServiceError
-from ..services.instances import Actor
+from app.models.base import utcnow
+from app.services import operations
+from app.services.errors import ServiceError
+from app.services.instances import Actor
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 

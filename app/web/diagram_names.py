@@ -14,12 +14,12 @@ from flask import Response, request
 from jinja2 import TemplateError, meta
 from lxml import etree
 
-from ..engine import sandbox as sb
-from ..engine import templating
-from ..extensions import db
-from ..models import HumanTask
-from ..services import instances
-from . import bp
+from app.engine import sandbox as sb
+from app.engine import templating
+from app.extensions import db
+from app.models import HumanTask
+from app.services import instances
+from app.web import bp
 
 _TEMPLATE_PART = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.S)
 _DANGLING = re.compile(r"(\s*[:·,\-–]|\s+(for|of|on|at|from|to|by))+\s*$", re.I)

@@ -15,9 +15,9 @@ from flask import Response, abort, request
 from flask_login import login_required
 from lxml import etree
 
-from ..models import HumanTask
-from ..services import instances
-from . import bp
+from app.models import HumanTask
+from app.services import instances
+from app.web import bp
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 MAX_DEPTH = 10
@@ -108,7 +108,7 @@ def diagram_levels(task: HumanTask) -> list[Level]:
 def task_diagram(task_id: str):  # noqa: ANN201
     """The BPMN XML of the task's process (or, with ``?process=``, of one of its callers), for the
     viewer; only to those who see the task."""
-    from .task_pages import _task_or_404
+    from app.web.task_pages import _task_or_404
 
     task = _task_or_404(task_id)
     offered = levels(task)

@@ -18,7 +18,7 @@ from typing import Any
 
 import jsonschema
 
-from ..services import forms
+from app.services import forms
 
 PREFIX = "f:"
 COUNT_PREFIX = "n:"

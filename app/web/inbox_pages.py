@@ -5,10 +5,10 @@ from __future__ import annotations
 from flask import abort, jsonify, render_template, request
 from flask_login import current_user, login_required
 
-from ..models.base import utcnow
-from ..services import delegation, inbox, instances, notifications
-from ..services.errors import NotFound
-from . import bp
+from app.models.base import utcnow
+from app.services import delegation, inbox, instances, notifications
+from app.services.errors import NotFound
+from app.web import bp
 
 
 def _actor() -> instances.Actor:

@@ -12,15 +12,15 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from ..api.rendering import task_instructions_html
-from ..extensions import db
-from ..models import AuditEntry, HumanTask, TaskComment, TaskDraft
-from ..models.base import utcnow
-from ..models.instance import TaskStatus
-from ..services import audit, ballots, delegation, forms, inbox, instances, notifications
-from ..services.errors import Conflict, Forbidden, Invalid, NotFound, ServiceError, StepFailed
-from ..services.transactions import write_transaction
-from . import bp, diagram_names, formrender  # noqa: F401 - diagram_names: readable names on diagrams
+from app.api.rendering import task_instructions_html
+from app.extensions import db
+from app.models import AuditEntry, HumanTask, TaskComment, TaskDraft
+from app.models.base import utcnow
+from app.models.instance import TaskStatus
+from app.services import audit, ballots, delegation, forms, inbox, instances, notifications
+from app.services.errors import Conflict, Forbidden, Invalid, NotFound, ServiceError, StepFailed
+from app.services.transactions import write_transaction
+from app.web import bp, diagram_names, formrender  # noqa: F401 - diagram_names: readable names on diagrams
 
 MAX_COMMENT = 4000
 
@@ -37,7 +37,7 @@ def _task_or_404(task_id: str) -> HumanTask:
 
 
 def _safe_back(target: str | None) -> str | None:
-    from . import _safe_next
+    from app.web import _safe_next
 
     return _safe_next(target)
 
@@ -53,7 +53,7 @@ def _project_summary(instance, data: dict[str, Any]) -> dict[str, Any] | None:  
     summary: dict[str, Any] | None = None
     if project_id is not None:
         try:
-            from ..projects.models import Project
+            from app.projects.models import Project
 
             project = db.session.get(Project, project_id)
         except Exception:  # noqa: BLE001 - the projects module may not be there (yet)

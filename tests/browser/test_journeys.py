@@ -18,8 +18,7 @@ from app import create_app
 from app.extensions import db
 from app.migrations import upgrade
 from app.services import definitions, instances, users
-
-from .conftest import SCREENSHOTS, serving, sign_in
+from tests.browser.conftest import SCREENSHOTS, serving, sign_in
 
 pytestmark = pytest.mark.browser
 

@@ -24,9 +24,8 @@ from app.migrations import upgrade
 from app.projects import services as projects
 from app.projects.models import Project
 from app.services import definitions, instances, users
-
-from ..projects.data import CHANGE, CHARTER, REGISTER, assessment, d
-from .conftest import SCREENSHOTS, serving, sign_in
+from tests.browser.conftest import SCREENSHOTS, serving, sign_in
+from tests.projects.data import CHANGE, CHARTER, REGISTER, assessment, d
 
 pytestmark = pytest.mark.browser
 

@@ -24,8 +24,7 @@ from app.migrations import upgrade
 from app.models import HumanTask
 from app.models.instance import TaskStatus
 from app.services import definitions, demo, users
-
-from .conftest import SCREENSHOTS, page_factory, sign_in
+from tests.browser.conftest import SCREENSHOTS, page_factory, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -35,7 +34,7 @@ PHONE = {"width": 390, "height": 844}
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
-    from .conftest import serving
+    from tests.browser.conftest import serving
 
     database = tmp_path_factory.mktemp("polish") / "pmo.db"
     app = create_app({"DATABASE_URL": f"sqlite:///{database}", "SECRET_KEY": "browser-test-secret"})

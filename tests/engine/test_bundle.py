@@ -16,8 +16,7 @@ from app.engine.bundle import BundleFile, BundleInvalid, load_bundle, read_paths
 from app.models import AuditEntry, Deployment, DeploymentFile, ProcessVersion
 from app.services import definitions
 from app.services.errors import Invalid
-
-from .conftest import bpmn, count, linear
+from tests.engine.conftest import bpmn, count, linear
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 

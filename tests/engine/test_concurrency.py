@@ -13,9 +13,8 @@ import pytest
 from app.extensions import db
 from app.services import instances
 from app.services.errors import Conflict, ServiceError
+from tests.engine.conftest import audit_entries, fresh_instance, ready
 from tests.threads import run_together as _run_together
-
-from .conftest import audit_entries, fresh_instance, ready
 
 N = 8
 REQUEST = {"title": "New laptop", "cost": 1200}

@@ -10,8 +10,7 @@ import pytest
 
 from app.services import instances
 from app.services.errors import Conflict, Forbidden, Invalid, NotFound
-
-from .conftest import audit_entries, fresh_instance, ready
+from tests.engine.conftest import audit_entries, fresh_instance, ready
 
 REQUEST = {"title": "New laptop", "cost": 1200}
 

@@ -7,8 +7,7 @@ import pytest
 
 from app.services import instances
 from app.services.errors import StepFailed
-
-from .conftest import fresh_instance, ready
+from tests.engine.conftest import fresh_instance, ready
 
 
 def _in_error(actors) -> tuple[int, str]:  # noqa: ANN001

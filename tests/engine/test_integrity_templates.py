@@ -15,8 +15,7 @@ from app.api.rendering import render_instructions, render_template
 from app.engine import templating
 from app.engine.sandbox import SandboxError
 from app.services import definitions, instances
-
-from .conftest import linear, ready
+from tests.engine.conftest import linear, ready
 
 NESTED_LOOP = "{% for a in range(100000) %}{% for b in range(100000) %}x{% endfor %}{% endfor %}"
 

@@ -10,8 +10,7 @@ import pytest
 from app.engine.sandbox import Sandbox, SandboxError, ScriptTimeout
 from app.services import instances
 from app.services.errors import StepFailed
-
-from .conftest import audit_entries, fresh_instance, ready
+from tests.engine.conftest import audit_entries, fresh_instance, ready
 
 LIMIT = 1.0
 
@@ -210,8 +209,7 @@ def test_instance_in_error_can_be_fixed_by_completing_with_other_data(app, actor
 
 def test_failing_first_step_keeps_instance_in_error(app, actors, deployed, tmp_path):
     from app.services import definitions
-
-    from .conftest import linear
+    from tests.engine.conftest import linear
 
     (tmp_path / "boom.bpmn").write_text(linear(
         "boom_at_start", '<bpmn:scriptTask id="boom"><bpmn:script>x = 1\ny = 1 / 0</bpmn:script></bpmn:scriptTask>',

@@ -7,8 +7,7 @@ from pathlib import Path
 
 from app.models import ProcessVersion
 from app.services import definitions, instances
-
-from .conftest import count, fresh_instance, ready
+from tests.engine.conftest import count, fresh_instance, ready
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 REQUEST = {"title": "New laptop", "cost": 1200}

@@ -9,9 +9,8 @@ from app.extensions import db
 from app.models import AuditEntry
 from app.services import definitions, instances
 from app.services.errors import StepFailed
+from tests.ops.test_operations import FINANCE, FIXTURES, _flaky_operator  # noqa: F401 - autouse fixture
 from tests.test_web import csrf_token, login
-
-from .test_operations import FINANCE, FIXTURES, _flaky_operator  # noqa: F401 - autouse fixture
 
 
 @pytest.fixture

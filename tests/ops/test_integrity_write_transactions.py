@@ -14,8 +14,7 @@ import pytest
 from app.extensions import db
 from app.models import Heartbeat
 from app.services import definitions, operations
-
-from .. import conftest
+from tests import conftest
 
 pytestmark = pytest.mark.postgres
 

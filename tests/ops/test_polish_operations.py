@@ -8,10 +8,9 @@ import pytest
 
 from app.services import definitions, instances
 from app.services.errors import StepFailed
+from tests.ops.test_admin_pages import client, incident  # noqa: F401 - fixtures
+from tests.ops.test_operations import FINANCE, _flaky_operator  # noqa: F401 - autouse fixture
 from tests.test_web import csrf_token, login
-
-from .test_admin_pages import client, incident  # noqa: F401 - fixtures
-from .test_operations import FINANCE, _flaky_operator  # noqa: F401 - autouse fixture
 
 POLISH = Path(__file__).parent / "fixtures_polish"
 

@@ -75,8 +75,7 @@ class Driver:
 def initiated_project(pmo: Driver, pm: str = "maria", code: str = "CRM-0042"):  # noqa: ANN201
     """A project through initiation (charter authorised, registered): now in planning."""
     from app.projects import services
-
-    from .data import CHARTER, REGISTER, d
+    from tests.projects.data import CHARTER, REGISTER, d
 
     project = services.create_project("Customer portal relaunch", pm, "sam", pmo.actors[pm])
     iid = project.lifecycle_instance_id

@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 
 from app.engine import bundle
-
-from .conftest import FORMS, WORKFLOWS
+from tests.projects.conftest import FORMS, WORKFLOWS
 
 PROCESSES = {"project_lifecycle", "project_initiation", "project_planning", "project_execution", "change_request",
              "quality_gate", "status_reporting", "project_closure"}

@@ -10,9 +10,8 @@ from app.projects import services
 from app.projects.models import ChangeRequest, Project
 from app.services import instances
 from app.services.errors import Conflict, Forbidden, NotFound
-
-from .conftest import initiated_project, timer_service
-from .data import CHANGE, assessment, d
+from tests.projects.conftest import initiated_project, timer_service
+from tests.projects.data import CHANGE, assessment, d
 
 
 @pytest.fixture

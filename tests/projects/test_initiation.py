@@ -8,8 +8,7 @@ from app.extensions import db
 from app.projects import services
 from app.projects.models import Project
 from app.services.errors import Invalid, NotFound
-
-from .data import CHARTER, REGISTER, d
+from tests.projects.data import CHARTER, REGISTER, d
 
 
 def new_project(pmo, pm="maria", sponsor="sam"):  # noqa: ANN001, ANN201

@@ -12,9 +12,8 @@ from app.models import AuditEntry
 from app.models.base import utcnow
 from app.services import delegation, instances, users
 from app.services.errors import Forbidden, Invalid, NotFound
-
-from .conftest import initiated_project
-from .data import CHANGE, assessment, d
+from tests.projects.conftest import initiated_project
+from tests.projects.data import CHANGE, assessment, d
 
 
 @pytest.fixture

@@ -17,11 +17,10 @@ from app.engine import runtime
 from app.extensions import db
 from app.projects.models import Project
 from app.services import instances
+from tests.conftest import ON_POSTGRES
+from tests.projects.conftest import initiated_project
+from tests.projects.data import CHANGE, assessment, d
 from tests.threads import run_together as _run_together
-
-from ..conftest import ON_POSTGRES
-from .conftest import initiated_project
-from .data import CHANGE, assessment, d
 
 pytestmark = pytest.mark.postgres  # proves it with real concurrency there; serialised on SQLite
 

@@ -10,9 +10,8 @@ from app.projects import services
 from app.projects.models import Project
 from app.services import instances
 from app.services.errors import Invalid
-
-from .conftest import initiated_project, timer_service
-from .data import (
+from tests.projects.conftest import initiated_project, timer_service
+from tests.projects.data import (
     ADMIN_CLOSE,
     BASELINE,
     CHANGE,
@@ -316,7 +315,7 @@ def test_admin_closure_requires_released_resources(pmo):
 # -- a whole project -------------------------------------------------------------------------------
 
 def test_whole_project_from_proposal_to_closure(pmo):
-    from .data import CHARTER, REGISTER
+    from tests.projects.data import CHARTER, REGISTER
 
     a = pmo.actors
     # an earlier project's lesson is shown at initiation

@@ -15,9 +15,8 @@ from app.projects import services
 from app.services import forms, instances
 from app.services.errors import Invalid
 from tests.api.api_helpers import Api
+from tests.projects.data import BASELINE, CHARTER, d
 from tests.test_web import csrf_token, login
-
-from .data import BASELINE, CHARTER, d
 
 ROOT = Path(__file__).resolve().parents[2]
 BACKWARDS = {"start_date": "2026-12-18", "target_end_date": "2026-03-02"}

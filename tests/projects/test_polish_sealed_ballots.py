@@ -6,10 +6,9 @@ import pytest
 from flask import g
 
 from app.services import ballots
+from tests.projects.conftest import initiated_project
+from tests.projects.data import CHANGE, assessment, d
 from tests.test_web import login
-
-from .conftest import initiated_project
-from .data import CHANGE, assessment, d
 
 SECRET = "Carla thinks the vendor quote is padded"
 

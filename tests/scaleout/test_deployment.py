@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import REPO, wait_until
+from tests.scaleout.conftest import REPO, wait_until
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

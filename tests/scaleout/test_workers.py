@@ -10,8 +10,7 @@ from sqlalchemy import func, select
 from app.extensions import db
 from app.models import AuditEntry, InstanceTimer
 from app.services import definitions, instances, scheduler
-
-from .conftest import wait_until
+from tests.scaleout.conftest import wait_until
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

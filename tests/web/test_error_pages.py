@@ -84,8 +84,7 @@ def test_times_read_as_people_say_them(app):  # noqa: ANN001
 
 def test_a_new_task_page_says_just_now_not_just_now_ago(login, actors):  # noqa: ANN001
     from app.services import instances
-
-    from .conftest import start_purchase
+    from tests.web.conftest import start_purchase
 
     instance = start_purchase(actors)
     task = instances.ready_tasks(instance.id)[0]

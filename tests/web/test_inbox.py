@@ -8,8 +8,7 @@ from app.extensions import db
 from app.models import HumanTask
 from app.models.base import utcnow
 from app.services import inbox, instances
-
-from .conftest import start_purchase, submit_request
+from tests.web.conftest import start_purchase, submit_request
 
 
 def _to_review(login, actors, title="Laptops for the data team", user="maria"):  # noqa: ANN001, ANN201

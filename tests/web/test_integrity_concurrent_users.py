@@ -17,8 +17,7 @@ from sqlalchemy import func, select
 from app.extensions import db
 from app.models import Notification, TaskComment
 from app.services import instances
-
-from .conftest import GOOD_REQUEST, Browser, start_purchase
+from tests.web.conftest import GOOD_REQUEST, Browser, start_purchase
 
 pytestmark = pytest.mark.postgres  # the same load must pass there too
 CLIENTS = 20

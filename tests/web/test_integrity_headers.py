@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 
 from app.security import CONTENT_SECURITY_POLICY
-
-from .conftest import CSRF_RE
+from tests.web.conftest import CSRF_RE
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "app" / "web" / "templates"
 
@@ -42,7 +41,7 @@ def test_the_task_pages_need_nothing_the_policy_forbids(login, web, actors):
         assert "<style" not in text and not re.search(r"\sstyle\s*=", text), template
         assert not re.search(r"\son[a-z]+\s*=", text), template
         assert "javascript:" not in text, template
-    from .conftest import start_purchase, submit_request
+    from tests.web.conftest import start_purchase, submit_request
 
     instance = start_purchase(actors)
     task, _ = submit_request(login("maria"), instance.id)

@@ -12,8 +12,7 @@ import pytest
 
 from app.api.rendering import render_instructions
 from app.services import instances
-
-from .conftest import start_purchase, submit_request
+from tests.web.conftest import start_purchase, submit_request
 
 PIXEL = "https://tracker.example/p.gif?who=approver"
 

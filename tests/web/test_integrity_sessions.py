@@ -8,8 +8,7 @@ sign-out (or before the password was reset) kept working for as long as the key 
 from __future__ import annotations
 
 from app.services import users
-
-from .conftest import Browser
+from tests.web.conftest import Browser
 
 
 def _cookie(browser: Browser) -> str:
@@ -19,7 +18,7 @@ def _cookie(browser: Browser) -> str:
 def _with_cookie(web, value: str):  # noqa: ANN001, ANN201
     """A new client that only has a copy of someone's session cookie (a stolen or kept cookie)."""
     thief = Browser.__new__(Browser)
-    from .conftest import _Client
+    from tests.web.conftest import _Client
 
     thief.client = _Client(web.test_client())
     thief.client._client.set_cookie("session", value)

@@ -11,8 +11,7 @@ from flask import g
 from werkzeug import security as wz_security
 
 from app.services import users
-
-from .conftest import CSRF_RE
+from tests.web.conftest import CSRF_RE
 
 API = "/api/v1"
 

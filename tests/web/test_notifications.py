@@ -12,8 +12,7 @@ from app.extensions import db
 from app.models import HumanTask, Notification
 from app.models.base import utcnow
 from app.services import instances, notifications
-
-from .conftest import start_purchase, submit_request
+from tests.web.conftest import start_purchase, submit_request
 
 
 def test_new_task_for_my_role_and_decision_for_the_requester(login, actors):

@@ -8,8 +8,7 @@ from app.extensions import db
 from app.models import Delegation
 from app.models.base import utcnow
 from app.services import delegation, instances
-
-from .conftest import start_purchase, submit_request
+from tests.web.conftest import start_purchase, submit_request
 
 
 def _vote(actors, title="Scope change"):  # noqa: ANN001, ANN201

@@ -3,7 +3,7 @@ their role (a sponsor, the quality lead) land on "Available to claim", not on "A
 
 from __future__ import annotations
 
-from .conftest import start_purchase, submit_request
+from tests.web.conftest import start_purchase, submit_request
 
 
 def _current_view(html: str) -> str:

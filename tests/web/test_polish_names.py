@@ -8,8 +8,7 @@ import re
 
 from app.models.instance import TaskStatus
 from app.web.diagram_names import readable_name, stripped
-
-from .conftest import task_at as _task
+from tests.web.conftest import task_at as _task
 
 
 def _visible(html: str) -> str:

@@ -8,8 +8,7 @@ import re
 from app import formatting
 from app.engine import templating
 from app.models.instance import TaskStatus
-
-from .conftest import task_at as _task
+from tests.web.conftest import task_at as _task
 
 
 def _main(html: str) -> str:

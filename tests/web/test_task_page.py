@@ -8,8 +8,7 @@ import re
 from app.extensions import db
 from app.models import AuditEntry, TaskComment, TaskDraft
 from app.services import instances
-
-from .conftest import GOOD_REQUEST, start_purchase, submit_request
+from tests.web.conftest import GOOD_REQUEST, start_purchase, submit_request
 
 
 def test_request_form_renders_every_widget_kind(login, actors):
