@@ -9,9 +9,23 @@ from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from app import converters, security, throttle
-from app.extensions import csrf, db, login_manager
-from app.settings import load_settings
+from app.core import converters, security, throttle
+from app.core.extensions import csrf, db, login_manager
+from app.core.settings import load_settings
+
+# The domain packages, lowest first: each may import only from core, the engine and the domains
+# before it (tests/test_architecture.py holds the tree to this order).
+DOMAINS = ("people", "definitions", "instances", "inbox", "projects", "ops")
+
+
+def load_models() -> None:
+    """Import every domain's tables, so the metadata (and Alembic) sees the whole schema."""
+    import importlib.util
+
+    importlib.import_module("app.core.audit")
+    for domain in DOMAINS:
+        if importlib.util.find_spec(f"app.{domain}.models"):
+            importlib.import_module(f"app.{domain}.models")
 
 
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:
@@ -27,6 +41,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)
     security.configure(app)  # secret key, MAX_CONTENT_LENGTH, headers, cookie flags
 
+    load_models()
     db.init_app(app)
     login_manager.init_app(app)
     csrf.init_app(app)
@@ -34,9 +49,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     with app.app_context():
         _configure_engine(db.engine)
 
+    from app.core import caches
     from app.engine import clock
-    from app.services import caches
-
     caches.clear_all()
     calendar = settings.get("CALENDAR", {})
     clock.configure_calendar(calendar.get("working_weekdays"), calendar.get("holidays"))
@@ -45,16 +59,37 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
     init_celery(app)
 
+    _register_blueprints(app)
+    # The inbox listens to what instance commands announce (new tasks, decisions).
+    from app.inbox import notifications  # noqa: F401
+    return app
+
+
+_NESTED_APIS: set[str] = set()
+
+
+def _register_blueprints(app: Flask) -> None:
+    """The shared API and web blueprints, and each domain's pages and API routes.
+
+    Every domain's API blueprint nests in the shared one, so the token check, the problem+json
+    answers and the OpenAPI document apply to it; its routes keep ``/api/v1``.
+    """
+    import importlib
+
     from app.api import bp as api_bp
     from app.web import bp as web_bp
 
+    csrf.exempt(api_bp)  # the API authenticates with bearer tokens, not cookies
+    for domain in DOMAINS:
+        domain_api = importlib.import_module(f"app.{domain}.api").bp
+        if domain_api.name not in _NESTED_APIS:  # once per process: blueprints are module-level
+            api_bp.register_blueprint(domain_api)
+            _NESTED_APIS.add(domain_api.name)
+        csrf.exempt(domain_api)  # Flask-WTF exempts by the blueprint a request is routed to
     app.register_blueprint(api_bp)
     app.register_blueprint(web_bp)
-    from app.web.admin_pages import bp as admin_bp
-
-    app.register_blueprint(admin_bp)
-    csrf.exempt(api_bp)  # the API authenticates with bearer tokens, not cookies
-    return app
+    for domain in ("people", "inbox", "ops"):
+        app.register_blueprint(importlib.import_module(f"app.{domain}.pages").bp)
 
 
 def _engine_options(url: str, connect_timeout: int) -> dict[str, Any]:
@@ -73,7 +108,7 @@ def _configure_engine(engine: Engine) -> None:
     """
     if engine.dialect.name != "sqlite":
         return
-    from app.services.transactions import WRITE_TRANSACTION
+    from app.core.transactions import WRITE_TRANSACTION
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, record):  # noqa: ANN001

@@ -59,7 +59,7 @@ def _handle_errors(func: F) -> F:
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from app.services.errors import ServiceError
+        from app.core.errors import ServiceError
 
         try:
             return func(*args, **kwargs)
@@ -95,9 +95,8 @@ def main() -> None:
 def init(demo: bool) -> None:
     """Create or migrate the database, deploy workflows/ and forms/, and optionally seed demo data."""
     from app import migrations
-    from app.services import demo as demo_data
-    from app.services import users
-
+    from app.people import operations as users
+    from app.projects import demo as demo_data
     app = _make_app()
     with app.app_context():
         before, after = migrations.upgrade()
@@ -121,9 +120,8 @@ def init(demo: bool) -> None:
 
 
 def _deploy_folders(app: Flask) -> None:
+    from app.definitions import operations as definitions
     from app.engine.bundle import read_paths
-    from app.services import definitions
-
     folders = [Path(app.config["WORKFLOWS_DIR"]), Path(app.config["FORMS_DIR"])]
     folders = [f for f in folders if f.is_dir()]
     files = read_paths(folders)
@@ -164,7 +162,7 @@ def serve(host: str, port: int, scheduler: bool) -> None:
     _require_migrated(app)
     thread = None
     if scheduler:
-        from app.services.scheduler import SchedulerThread
+        from app.instances.scheduler import SchedulerThread
 
         thread = SchedulerThread(app, float(app.config.get("SCHEDULER_INTERVAL_SECONDS", 0.25)))
         thread.start()
@@ -185,7 +183,7 @@ def scheduler(interval: float | None) -> None:
 
     Run it (once or more) when the web runs under gunicorn, or with 'pmo serve --no-scheduler'.
     """
-    from app.services.scheduler import run_forever
+    from app.instances.scheduler import run_forever
 
     app = _make_app()
     _require_migrated(app)
@@ -226,7 +224,7 @@ def _default_concurrency(celery_args: tuple[str, ...]) -> list[str]:
 
 def _require_secret_key_beyond_loopback(app: Flask, host: str) -> None:
     """Only this machine may reach a server whose key was generated here: others need SECRET_KEY."""
-    from app.security import GENERATED, is_loopback, refusal
+    from app.core.security import GENERATED, is_loopback, refusal
 
     if app.config.get("SECRET_KEY_SOURCE") == GENERATED and not is_loopback(host):
         _fail(refusal(f"--host {host} listens beyond this machine"))
@@ -252,8 +250,7 @@ _PATHS = click.argument("paths", nargs=-1, required=True,
 @_handle_errors
 def deploy(paths: tuple[Path, ...]) -> None:
     """Deploy BPMN, DMN and form files (files, folders or .zip): unchanged processes keep their version."""
-    from app.services import definitions
-
+    from app.definitions import operations as definitions
     app = _make_app()
     with app.app_context():
         result = definitions.deploy_directory(_with_forms(app, paths), _actor_name())
@@ -293,9 +290,9 @@ def _print_deploy_result(result: Any) -> None:
 @_handle_errors
 def validate(paths: tuple[Path, ...]) -> None:
     """Check BPMN, DMN and form files without deploying; print every problem as file:line: element: message."""
+    from app.core.errors import Invalid
+    from app.definitions import operations as definitions
     from app.engine.bundle import BundleInvalid, read_paths
-    from app.services import definitions
-    from app.services.errors import Invalid
 
     app = _make_app()
     with app.app_context():
@@ -323,8 +320,8 @@ def validate(paths: tuple[Path, ...]) -> None:
 @_handle_errors
 def token(username: str) -> None:
     """Print an API bearer token for USERNAME."""
-    from app.services import users
-    from app.services.errors import Forbidden
+    from app.core.errors import Forbidden
+    from app.people import operations as users
 
     app = _make_app()
     with app.app_context():
@@ -349,8 +346,7 @@ def user() -> None:
 @_handle_errors
 def user_add(username: str, roles: tuple[str, ...], password: str, email: str, display_name: str) -> None:
     """Create user USERNAME with one or more roles."""
-    from app.services import users
-
+    from app.people import operations as users
     app = _make_app()
     with app.app_context():
         created = users.create(username, password, roles, email=email, display_name=display_name,

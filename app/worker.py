@@ -14,7 +14,7 @@ from celery import Celery, Task
 from celery.signals import worker_process_init
 from flask import Flask
 
-from app.extensions import db
+from app.core.extensions import db
 
 
 def init_celery(app: Flask) -> Celery:
@@ -53,7 +53,9 @@ def init_celery(app: Flask) -> Celery:
     # Weakly connected and kept on the Celery app: the receiver lives as long as this app does.
     celery.pmo_after_fork = fresh_connections_after_fork
     worker_process_init.connect(fresh_connections_after_fork)
-    from app import tasks  # noqa: F401 - registers the tasks
+    # Each domain's background work registers its Celery tasks (and periodic runs) on import.
+    from app.inbox import jobs as inbox_jobs  # noqa: F401
+    from app.instances import jobs as instance_jobs  # noqa: F401
 
     return celery
 

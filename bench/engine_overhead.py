@@ -5,7 +5,7 @@ small form per task):
 
   (a) raw SpiffWorkflow in memory: parse once, a new workflow per instance, ``task.run()`` +
       ``do_engine_steps()`` per step, with the sandboxed script engine the app uses;
-  (b) the instance service (``app.services.instances.complete``): load, step, save, inbox sync,
+  (b) the instance service (``app.instances.commands.complete``): load, step, save, inbox sync,
       audit, commit; on a SQLite file and on PostgreSQL;
   (c) the HTTP API: ``POST /api/v1/tasks/{id}/complete`` with a bearer token against a real
       threaded werkzeug server on 127.0.0.1 (SQLite).
@@ -178,17 +178,16 @@ def _make_app(url: str):
 
 
 def _seed(bundle_dir: Path) -> None:
-    from app.services import definitions, users
-
+    from app.definitions import operations as definitions
+    from app.people import operations as users
     if users.find("bench") is None:
         users.create("bench", BENCH_PASSWORD, LANES, actor="bench")
     definitions.deploy_directory([bundle_dir], "bench")
 
 
 def bench_service(url: str, bundle_dir: Path, n_instances: int, profile: bool = False) -> dict:
-    from app.extensions import db
-    from app.services import instances
-
+    from app.core.extensions import db
+    from app.instances import commands as instances
     app = _make_app(url)
     profiler = cProfile.Profile() if profile else None
     with app.app_context():
@@ -258,7 +257,7 @@ def bench_http(url: str, bundle_dir: Path, n_instances: int) -> dict:
         def log_request(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
             pass
 
-    from app.extensions import db
+    from app.core.extensions import db
 
     app = _make_app(url)
     with app.app_context():

@@ -79,9 +79,10 @@ def _rows(n_tasks: int, mine: int, instance_ids: list[int], version_id: int):  #
 def seed(app, n_tasks: int, mine: int, indexes: bool) -> float:  # noqa: ANN001
     from sqlalchemy import text
 
-    from app.extensions import db
-    from app.services import definitions, instances, users
-
+    from app.core.extensions import db
+    from app.definitions import operations as definitions
+    from app.instances import commands as instances
+    from app.people import operations as users
     started = time.perf_counter()
     users.seed_demo_users()
     users.create("bench_sponsor", "bench-password-1", ["sponsor"], email="bench@pmo.example")
@@ -167,9 +168,8 @@ def measure(app, username: str, runs: int) -> dict[str, tuple[float, float]]:  #
 
 def run(url: str, label: str, args) -> None:  # noqa: ANN001
     from app import create_app
-    from app.extensions import db
-    from app.services import inbox
-
+    from app.core.extensions import db
+    from app.inbox import queries as inbox
     app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench", "TESTING": False, "WTF_CSRF_ENABLED": True})
     with app.app_context():
         db.drop_all()

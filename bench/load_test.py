@@ -211,8 +211,7 @@ def seed(env: dict[str, str], users: int, bundle: Path) -> list[str]:
                    stdout=subprocess.DEVNULL)
     os.environ.update(env)
     from app import create_app
-    from app.services import users as user_service
-
+    from app.people import operations as user_service
     app = create_app()
     tokens = []
     with app.app_context():
@@ -228,10 +227,10 @@ def consistency_and_timer_lag(env: dict[str, str]) -> dict:
 
     from app import create_app
     from app.engine import runtime
-    from app.extensions import db
-    from app.models import AuditEntry, HumanTask, ProcessInstance
-    from app.services import instances
-
+    from app.core.extensions import db
+    from app.core.audit import AuditEntry
+    from app.instances.models import HumanTask, ProcessInstance
+    from app.instances import commands as instances
     app = create_app()
     bad: list[str] = []
     lags: list[float] = []

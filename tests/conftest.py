@@ -10,9 +10,12 @@ import pytest
 from sqlalchemy import text
 
 from app import create_app
-from app.extensions import db
-from app.services import users
-from app.services.instances import Actor
+from app.core.extensions import db
+from app.people import operations as users
+from app.people.actor import Actor
+
+# The API client and the browser-like web client, for the tests of every domain.
+pytest_plugins = ["tests.support.api", "tests.support.web"]
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TEST_DATABASE_URL = os.environ.get("PMO_TEST_DATABASE_URL", "")
@@ -87,6 +90,5 @@ def actors(demo_users) -> dict[str, Actor]:
 @pytest.fixture
 def deployed(app):
     """The fixture bundle (tests/fixtures) deployed once."""
-    from app.services import definitions
-
+    from app.definitions import operations as definitions
     return definitions.deploy_directory([FIXTURES], "admin")

@@ -22,10 +22,12 @@ from sqlalchemy import func, select
 
 from app import create_app
 from app.cli import main
-from app.extensions import db
+from app.core.extensions import db
+from app.definitions import operations as definitions
+from app.instances.models import HumanTask, ProcessInstance
 from app.migrations import head_revision
-from app.models import HumanTask, ProcessInstance, User
-from app.services import definitions, users
+from app.people import operations as users
+from app.people.models import User
 from tests.conftest import fresh_database_url
 
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -7,10 +7,10 @@ from datetime import timedelta
 
 import pytest
 
-from app.extensions import db
-from app.models import HumanTask
-from app.models.base import utcnow
-from app.services import instances
+from app.core.extensions import db
+from app.core.models import utcnow
+from app.instances import commands as instances
+from app.instances.models import HumanTask
 from app.web import VENDOR_DIRS
 
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -171,9 +171,8 @@ def test_claimed_task_shows_only_for_its_assignee(client, deployed, actors):
 
 def test_inbox_counts_exists_not_joins(app, deployed, actors):
     """A task offered to two of a user's roles is listed once."""
-    from app.models import HumanTaskCandidate
-    from app.services import inbox
-
+    from app.inbox import queries as inbox
+    from app.instances.models import HumanTaskCandidate
     instance = _start_approval(actors)
     task = db.session.get(HumanTask, instances.ready_tasks(instance.id)[0].id)
     task.candidates.append(HumanTaskCandidate(role="pmo"))

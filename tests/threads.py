@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from app.extensions import db
+from app.core.extensions import db
 
 
 def run_together(app, jobs: list[Callable[[], object]]) -> list[object]:  # noqa: ANN001

@@ -5,5 +5,6 @@ from flask import Blueprint
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
-# The modules below register their routes and handlers on ``bp``.
-from app.api import auth, definitions, errors, health, instances, openapi, projects, tasks, users  # noqa: E402,F401
+# The shared modules register their handlers on ``bp``; each domain nests its own API blueprint
+# in it (app/__init__.py).
+from app.api import errors, openapi  # noqa: E402, F401

@@ -17,8 +17,8 @@ from werkzeug.exceptions import (
 from werkzeug.routing import RequestRedirect
 
 from app.api import bp
-from app.extensions import db
-from app.services.errors import ServiceError, StepFailed, Unauthorized
+from app.core.errors import ServiceError, StepFailed, Unauthorized
+from app.core.extensions import db
 
 PROBLEM_MIMETYPE = "application/problem+json"
 API_PREFIX = "/api/"
@@ -85,8 +85,8 @@ def _too_large(exc: RequestEntityTooLarge) -> Response:
 
 @bp.errorhandler(TooManyRequests)
 def _too_many(exc: TooManyRequests) -> Response:
-    """Sign-in throttling (app.throttle): 429 with Retry-After in seconds."""
-    from app.throttle import retry_after
+    """Sign-in throttling (app.core.throttle): 429 with Retry-After in seconds."""
+    from app.core.throttle import retry_after
 
     wait = retry_after(exc)
     return problem(429, "Too many requests", f"too many failed sign-in attempts; try again in {wait} s",

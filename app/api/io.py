@@ -7,7 +7,7 @@ from typing import Any
 from flask import Response, jsonify, request
 from marshmallow import Schema
 
-from app.services.errors import BadRequest
+from app.core.errors import BadRequest
 
 _INSTANCES: dict[type[Schema], Schema] = {}
 

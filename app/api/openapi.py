@@ -44,7 +44,7 @@ def build_spec(app: Flask) -> dict[str, Any]:
         path, params = _path_and_params(rule.rule)
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
             operation = operation_for(meta, params)
-            operation["operationId"] = rule.endpoint.split(".", 1)[1]
+            operation["operationId"] = rule.endpoint.rsplit(".", 1)[1]  # the view's name, without its blueprints
             paths.setdefault(path, {})[method.lower()] = operation
     for path, operations in paths.items():
         spec.path(path=path, operations=operations)

@@ -86,7 +86,7 @@ def _format(value: Any, *args: Any, **kwargs: Any) -> str:
 
 
 def environment(autoescape: bool = False) -> BudgetedEnvironment:
-    from .. import formatting
+    from app.core import formatting
 
     # finalize: a bare boolean reads Yes/No, None nothing, 1800000.0 as 1800000; the filters money,
     # number, percent, yesno and day format by the one rule of app/formatting.py.

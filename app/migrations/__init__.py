@@ -15,7 +15,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 
-from app.extensions import db
+from app.core.extensions import db
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent
 

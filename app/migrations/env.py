@@ -14,8 +14,8 @@ from alembic import context
 from flask import current_app, has_app_context
 from sqlalchemy.dialects import postgresql
 
-from app.extensions import db
-from app.models import base as model_types
+from app.core import models as model_types
+from app.core.extensions import db
 
 config = context.config
 if config.config_file_name and not config.attributes.get("skip_logging_config"):

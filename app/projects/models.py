@@ -24,8 +24,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.extensions import db
-from app.models.base import JSONType, UTCDateTime, utcnow
+from app.core.extensions import db
+from app.core.models import JSONType, UTCDateTime, utcnow
 
 Money = Numeric(14, 2)
 

@@ -14,10 +14,11 @@ from typing import Any
 
 from sqlalchemy import select
 
+from app.core import audit
+from app.core.extensions import db
+from app.core.models import utcnow
 from app.engine.runtime import EngineError, OperatorCall, register_operator
-from app.extensions import db
-from app.models import User, UserRole
-from app.models.base import utcnow
+from app.people.models import User, UserRole
 from app.projects.models import (
     ChangeDecision,
     ChangeRequest,
@@ -31,7 +32,6 @@ from app.projects.models import (
     Risk,
     StatusReport,
 )
-from app.services import audit
 
 MAX_RELEVANT_LESSONS = 5
 
@@ -115,7 +115,7 @@ def snapshot(project: Project) -> dict[str, Any]:
 @register_operator("pmo/RelevantLessons")
 def relevant_lessons(call: OperatorCall) -> list[dict[str, Any]]:
     """Published lessons of other projects that match the new project's name: shown at initiation."""
-    from app.projects.services import search_lessons
+    from app.projects.operations import search_lessons
 
     project_id = int(call.params.get("project_id") or 0)
     found = [lesson for lesson in search_lessons(str(call.params.get("query") or ""), match_any=True)

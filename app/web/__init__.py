@@ -1,4 +1,5 @@
-"""The server-rendered web UI: sign in and out, and the home page with the user's open tasks.
+"""What every server-rendered page shares: the layout's context, the display filters, the error pages
+and the files the browser loads (favicon, vendored libraries). Each domain has its own pages.
 
 Request handlers only read the request, call a service and render; they never change models.
 """
@@ -9,32 +10,16 @@ from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from flask import (
-    Blueprint,
-    abort,
-    current_app,
-    flash,
-    redirect,
-    render_template,
-    request,
-    send_from_directory,
-    url_for,
-)
-from flask_limiter.errors import RateLimitExceeded
-from flask_login import current_user, login_required, login_user, logout_user
+from flask import Blueprint, abort, current_app, render_template, request, send_from_directory
 from flask_wtf.csrf import CSRFError
 from markupsafe import escape
 from werkzeug.exceptions import HTTPException, InternalServerError, RequestEntityTooLarge
 
-from app import formatting, throttle
 from app.api.errors import api_problem_for
-from app.extensions import db, login_manager
-from app.models import User
-from app.models.base import utcnow
-from app.services import inbox, users
-from app.services.errors import Unauthorized
-from app.settings import REPO_ROOT
-from app.throttle import throttle_login
+from app.core import formatting
+from app.core.extensions import db
+from app.core.models import utcnow
+from app.core.settings import REPO_ROOT
 
 bp = Blueprint("web", __name__)
 
@@ -44,19 +29,10 @@ VENDOR_DIRS = {
     "dmn-js": REPO_ROOT / "node_modules" / "dmn-js" / "dist",
 }
 
-login_manager.login_view = "web.login"
-login_manager.login_message = "Please sign in to see this page."
-login_manager.login_message_category = "info"
 
 
-@login_manager.user_loader
-def load_user(session_id: str) -> User | None:
-    """The session's user while its session generation is current (ended by sign-out, a
-    password change or deactivation: a copied cookie is then worthless)."""
-    return users.session_user(session_id)
 
-
-def _safe_next(target: str | None) -> str | None:
+def safe_next(target: str | None) -> str | None:
     """Only a local path (no scheme, no host, no '//' or backslash tricks) may be redirected to."""
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
         return None
@@ -94,13 +70,7 @@ def date_filter(when: datetime | None) -> str:
 
 @bp.app_context_processor
 def _layout_context() -> dict[str, object]:
-    unread = 0
-    if current_user.is_authenticated:
-        from app.services import notifications
-
-        unread = notifications.unread_count(current_user.username)
-    return {"role_labels": current_app.config.get("ROLES", {}), "unread_notifications": unread,
-            "currency_symbol": formatting.currency_symbol()}
+    return {"role_labels": current_app.config.get("ROLES", {}), "currency_symbol": formatting.currency_symbol()}
 
 
 @bp.app_template_filter("humanize")
@@ -125,48 +95,6 @@ def label_filter(key: object) -> str:
 
 for _name, _filter in formatting.FILTERS.items():  # money, number, percent, yesno, day: as in instructions
     bp.add_app_template_filter(_filter, _name)
-
-
-@bp.route("/login", methods=["GET", "POST"])
-@throttle_login
-def login():  # noqa: ANN201
-    next_url = _safe_next(request.values.get("next"))
-    if current_user.is_authenticated:
-        return redirect(next_url or url_for("web.home"))
-    username = ""
-    status = 200
-    if request.method == "POST":
-        username = request.form.get("username", "").strip()
-        try:
-            user = users.authenticate(username, request.form.get("password", ""))
-        except Unauthorized as exc:
-            flash(exc.detail[:1].upper() + exc.detail[1:] + ".", "error")
-            status = 401
-        else:
-            login_user(user)
-            return redirect(next_url or url_for("web.home"))
-    return render_template("login.html", username=username, next_url=next_url), status
-
-
-@bp.post("/logout")
-def logout():  # noqa: ANN201
-    if current_user.is_authenticated:
-        users.end_sessions(current_user)  # every session of the user, not only this cookie
-    logout_user()
-    flash("You have signed out.", "info")
-    return redirect(url_for("web.login"))
-
-
-@bp.app_errorhandler(RateLimitExceeded)
-def _too_many_sign_ins(exc: RateLimitExceeded):  # noqa: ANN202
-    """The sign-in page again, saying when to retry (the API answers problem+json itself)."""
-    if request.path.startswith("/api/"):
-        return api_problem_for(exc)
-    wait = throttle.retry_after(exc)
-    flash(f"Too many failed sign-in attempts. Try again in {_duration(wait)}.", "error")
-    page = render_template("login.html", username=request.form.get("username", "").strip()[:80],
-                           next_url=_safe_next(request.values.get("next")))
-    return page, 429, {"Retry-After": str(wait)}
 
 
 @bp.app_errorhandler(RequestEntityTooLarge)
@@ -240,21 +168,8 @@ def _server_error_page(exc: InternalServerError):  # noqa: ANN202
     return _error_page(500, title, message)
 
 
-def _duration(seconds: int) -> str:
-    if seconds < 90:
-        return f"{seconds} second{'s' if seconds != 1 else ''}"
-    return f"{round(seconds / 60)} minutes"
-
-
 def _size(size: int) -> str:
     return f"{size / 1048576:g} MiB" if size >= 1048576 else f"{size:,} bytes"
-
-
-@bp.get("/")
-@login_required
-def home():  # noqa: ANN201
-    tasks = inbox.open_tasks(current_user.username, current_user.roles)
-    return render_template("home.html", tasks=tasks, now=utcnow())
 
 
 @bp.get("/favicon.ico")
@@ -270,7 +185,3 @@ def vendor(package: str, filename: str):  # noqa: ANN201
     if folder is None or not folder.is_dir():
         abort(404)
     return send_from_directory(folder, filename, max_age=3600)  # safe_join refuses '..' and absolute paths
-
-
-# Route modules register on ``bp`` when imported (after ``bp`` exists).
-from app.web import account_pages, diagrams, inbox_pages, task_pages  # noqa: E402, F401

@@ -5,9 +5,9 @@ from __future__ import annotations
 import io
 
 import pytest
-from api_helpers import API, assert_problem
 
-from app.services import definitions
+from app.definitions import operations as definitions
+from tests.support.api import API, assert_problem
 
 
 def test_token_for_good_credentials(api, client):

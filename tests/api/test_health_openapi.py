@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from api_helpers import API, assert_problem
 from openapi_spec_validator import validate
 
-from app.api import health
+from app.ops import api as health
+from tests.support.api import API, assert_problem
 
 
 def test_health_ok_with_embedded_broker(client):
@@ -66,13 +66,14 @@ def test_health_reports_scheduler_lag_and_degrades_when_timers_are_late(client, 
     from datetime import timedelta
     from pathlib import Path
 
+    from app.definitions import operations as definitions
     from app.engine import clock
-    from app.services import definitions, instances
-    from app.services.instances import Actor
+    from app.instances import commands as instances
+    from app.people.actor import Actor
 
     body = client.get(f"{API}/health").get_json()
     assert body["scheduler"]["lag_seconds"] == 0 and body["workers"]["ok"] is True
-    definitions.deploy_directory([Path(__file__).parents[1] / "events" / "fixtures"], "admin")
+    definitions.deploy_directory([Path(__file__).parents[1] / "instances" / "fixtures"], "admin")
     instances.start("sla_approval", Actor("maria", frozenset({"project_manager"})), {"project_id": 1})
     clock.advance(timedelta(days=30))  # nothing fires them: no scheduler runs in this test
     try:

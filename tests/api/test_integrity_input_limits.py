@@ -11,10 +11,10 @@ from __future__ import annotations
 import io
 
 import pytest
-from api_helpers import API, assert_problem, upload
 from werkzeug.routing import IntegerConverter
 
-from app.converters import MAX_ID
+from app.core.converters import MAX_ID
+from tests.support.api import API, assert_problem, upload
 
 HUGE = "9" * 30  # far beyond 64 bits
 

@@ -11,14 +11,16 @@ from pathlib import Path
 import pytest
 
 from app import create_app
-from app.extensions import db
+from app.core.extensions import db
+from app.definitions import operations as definitions
+from app.instances import commands as instances
 from app.migrations import upgrade
-from app.services import definitions, instances, users
+from app.people import operations as users
 from tests.browser.conftest import serving, sign_in
 
 pytestmark = pytest.mark.browser
 
-WEB_FIXTURES = Path(__file__).resolve().parents[1] / "web" / "fixtures"
+WEB_FIXTURES = Path(__file__).resolve().parents[1] / "inbox" / "fixtures"
 RECORD_VIOLATIONS = """
 window.__csp = [];
 document.addEventListener("securitypolicyviolation", function (e) {

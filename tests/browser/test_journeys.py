@@ -15,14 +15,16 @@ from pathlib import Path
 import pytest
 
 from app import create_app
-from app.extensions import db
+from app.core.extensions import db
+from app.definitions import operations as definitions
+from app.instances import commands as instances
 from app.migrations import upgrade
-from app.services import definitions, instances, users
+from app.people import operations as users
 from tests.browser.conftest import SCREENSHOTS, serving, sign_in
 
 pytestmark = pytest.mark.browser
 
-WEB_FIXTURES = Path(__file__).resolve().parents[1] / "web" / "fixtures"
+WEB_FIXTURES = Path(__file__).resolve().parents[1] / "inbox" / "fixtures"
 REQUEST = {"title": "Laptops for the data team", "justification": "Old ones are five years old.", "amount": 12500,
            "quantity": 5, "needed_by": "2027-03-01", "category": "hardware", "urgency": "high", "budgeted": True,
            "items": [{"name": "Laptop", "cost": 2500}]}

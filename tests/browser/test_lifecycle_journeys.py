@@ -19,11 +19,13 @@ from sqlalchemy import select
 
 import app.projects  # noqa: F401 - registers the project tables and the pmo/... operators
 from app import create_app
-from app.extensions import db
+from app.core.extensions import db
+from app.definitions import operations as definitions
+from app.instances import commands as instances
 from app.migrations import upgrade
-from app.projects import services as projects
+from app.people import operations as users
+from app.projects import operations as projects
 from app.projects.models import Project
-from app.services import definitions, instances, users
 from tests.browser.conftest import SCREENSHOTS, serving, sign_in
 from tests.projects.data import CHANGE, CHARTER, REGISTER, assessment, d
 

@@ -13,9 +13,11 @@ from pathlib import Path
 import pytest
 
 from app import create_app
-from app.extensions import db
+from app.core.extensions import db
+from app.definitions import operations as definitions
+from app.instances import commands as instances
 from app.migrations import upgrade
-from app.services import definitions, instances, users
+from app.people import operations as users
 from tests.browser.conftest import SCREENSHOTS, serving
 
 pytestmark = pytest.mark.browser

@@ -19,11 +19,12 @@ from flask import current_app
 from sqlalchemy import select
 
 from app import create_app
-from app.extensions import db
+from app.core.extensions import db
+from app.definitions import operations as definitions
+from app.instances.models import HumanTask, TaskStatus
 from app.migrations import upgrade
-from app.models import HumanTask
-from app.models.instance import TaskStatus
-from app.services import definitions, demo, users
+from app.people import operations as users
+from app.projects import demo
 from tests.browser.conftest import SCREENSHOTS, page_factory, sign_in
 
 pytestmark = pytest.mark.browser

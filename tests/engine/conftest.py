@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from app.extensions import db
-from app.models import AuditEntry, HumanTask, ProcessInstance
-from app.models.instance import TaskStatus
+from app.core.audit import AuditEntry
+from app.core.extensions import db
+from app.instances.models import HumanTask, ProcessInstance, TaskStatus
 
 ENGINE_FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -41,8 +41,7 @@ def linear(pid: str, middle: str = '<bpmn:userTask id="work" name="Work" />', fi
 @pytest.fixture
 def engine_deployed(app):
     """The engine fixture processes (failures, lanes, parallel) deployed once."""
-    from app.services import definitions
-
+    from app.definitions import operations as definitions
     return definitions.deploy_directory([ENGINE_FIXTURES], "admin")
 
 

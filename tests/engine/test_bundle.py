@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from app.core.audit import AuditEntry
+from app.core.errors import Invalid
+from app.definitions import operations as definitions
+from app.definitions.models import Deployment, DeploymentFile, ProcessVersion
 from app.engine import bundle as bundle_mod
 from app.engine.bundle import BundleFile, BundleInvalid, load_bundle, read_paths, read_zip
-from app.models import AuditEntry, Deployment, DeploymentFile, ProcessVersion
-from app.services import definitions
-from app.services.errors import Invalid
 from tests.engine.conftest import bpmn, count, linear
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"

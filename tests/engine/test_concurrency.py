@@ -10,9 +10,9 @@ from collections import Counter
 
 import pytest
 
-from app.extensions import db
-from app.services import instances
-from app.services.errors import Conflict, ServiceError
+from app.core.errors import Conflict, ServiceError
+from app.core.extensions import db
+from app.instances import commands as instances
 from tests.engine.conftest import audit_entries, fresh_instance, ready
 from tests.threads import run_together as _run_together
 

@@ -8,8 +8,8 @@ from decimal import Decimal
 
 import pytest
 
-from app.services import instances
-from app.services.errors import Conflict, Forbidden, Invalid, NotFound
+from app.core.errors import Conflict, Forbidden, Invalid, NotFound
+from app.instances import commands as instances
 from tests.engine.conftest import audit_entries, fresh_instance, ready
 
 REQUEST = {"title": "New laptop", "cost": 1200}
@@ -68,8 +68,8 @@ def test_a_claim_that_lands_between_the_checks_and_the_lock_wins(app, actors, de
     under the lock, and the step changes nothing."""
     from sqlalchemy import update
 
-    from app.extensions import db
-    from app.models import HumanTask
+    from app.core.extensions import db
+    from app.instances.models import HumanTask
 
     pm = actors["maria"]
     instance = instances.start("simple_approval", pm)

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from app.services import instances
-from app.services.errors import StepFailed
+from app.core.errors import StepFailed
+from app.instances import commands as instances
 from tests.engine.conftest import fresh_instance, ready
 
 

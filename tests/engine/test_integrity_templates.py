@@ -11,10 +11,11 @@ import time
 
 import pytest
 
-from app.api.rendering import render_instructions, render_template
+from app.definitions import operations as definitions
 from app.engine import templating
 from app.engine.sandbox import SandboxError
-from app.services import definitions, instances
+from app.inbox.rendering import render_instructions, render_template
+from app.instances import commands as instances
 from tests.engine.conftest import linear, ready
 
 NESTED_LOOP = "{% for a in range(100000) %}{% for b in range(100000) %}x{% endfor %}{% endfor %}"

@@ -7,9 +7,9 @@ import time
 
 import pytest
 
+from app.core.errors import StepFailed
 from app.engine.sandbox import Sandbox, SandboxError, ScriptTimeout
-from app.services import instances
-from app.services.errors import StepFailed
+from app.instances import commands as instances
 from tests.engine.conftest import audit_entries, fresh_instance, ready
 
 LIMIT = 1.0
@@ -208,7 +208,7 @@ def test_instance_in_error_can_be_fixed_by_completing_with_other_data(app, actor
 
 
 def test_failing_first_step_keeps_instance_in_error(app, actors, deployed, tmp_path):
-    from app.services import definitions
+    from app.definitions import operations as definitions
     from tests.engine.conftest import linear
 
     (tmp_path / "boom.bpmn").write_text(linear(

@@ -5,8 +5,9 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from app.models import ProcessVersion
-from app.services import definitions, instances
+from app.definitions import operations as definitions
+from app.definitions.models import ProcessVersion
+from app.instances import commands as instances
 from tests.engine.conftest import count, fresh_instance, ready
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"

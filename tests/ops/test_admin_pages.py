@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from app.extensions import db
-from app.models import AuditEntry
-from app.services import definitions, instances
-from app.services.errors import StepFailed
+from app.core.audit import AuditEntry
+from app.core.errors import StepFailed
+from app.core.extensions import db
+from app.definitions import operations as definitions
+from app.instances import commands as instances
 from tests.ops.test_operations import FINANCE, FIXTURES, _flaky_operator  # noqa: F401 - autouse fixture
 from tests.test_web import csrf_token, login
 

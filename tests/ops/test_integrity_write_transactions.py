@@ -11,9 +11,10 @@ import threading
 
 import pytest
 
-from app.extensions import db
-from app.models import Heartbeat
-from app.services import definitions, operations
+from app.core.extensions import db
+from app.definitions import operations as definitions
+from app.instances import heartbeats
+from app.instances.models import Heartbeat
 from tests import conftest
 
 pytestmark = pytest.mark.postgres
@@ -30,7 +31,7 @@ def test_a_deploy_survives_a_heartbeat_committed_while_it_reads(app, monkeypatch
         def beat() -> None:
             with app.app_context():
                 try:
-                    operations.beat("scheduler", "during a deploy")
+                    heartbeats.beat("scheduler", "during a deploy")
                     beats.append("ok")
                 except Exception as exc:  # noqa: BLE001 - reported below
                     beats.append(exc)

@@ -9,13 +9,16 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from app.core.audit import AuditEntry
+from app.core.errors import BadRequest, Conflict, StepFailed
+from app.core.extensions import db
+from app.definitions import operations as definitions
 from app.engine import clock
 from app.engine.runtime import OPERATORS, register_operator
-from app.extensions import db
-from app.models import AuditEntry, Message
-from app.models.events import MessageStatus
-from app.services import definitions, events, instances, operations
-from app.services.errors import BadRequest, Conflict, StepFailed
+from app.instances import commands as instances
+from app.instances import events, heartbeats
+from app.instances.models import Message, MessageStatus
+from app.ops import operations
 
 FIXTURES = Path(__file__).parent / "fixtures"
 FINANCE = {"up": False, "calls": 0}
@@ -100,7 +103,7 @@ def test_stuck_and_overdue_detection(bundle, actors, app):
     ok = instances.start("flaky_call", actors["petra"], {"amount": 5})
     assert operations.stuck() == []
     # A running instance waiting on nothing is stuck (made here by hand: its task row vanished).
-    from app.models import HumanTask
+    from app.instances.models import HumanTask
 
     db.session.query(HumanTask).filter(HumanTask.instance_id == ok.id).delete()
     db.session.commit()
@@ -123,13 +126,13 @@ def test_unmatched_messages_can_be_redelivered(bundle, actors):
 def test_scheduler_status_reports_lag_and_heartbeats(app, actors):
     status = operations.scheduler_status()
     assert status["lag_seconds"] == 0 and status["schedulers"] == []
-    operations.beat("scheduler", "test")
+    heartbeats.beat("scheduler", "test")
     assert len(operations.scheduler_status()["schedulers"]) == 1
     assert operations.worker_status()["ok"]  # embedded: tasks run in-process
 
 
 def test_overdue_timer_shows_up_when_no_scheduler_runs(app, actors):
-    tests_events = Path(__file__).parents[1] / "events" / "fixtures"
+    tests_events = Path(__file__).parents[1] / "instances" / "fixtures"
     definitions.deploy_directory([tests_events], "admin")
     instances.start("sla_approval", actors["maria"], {"project_id": 1})
     clock.advance(timedelta(days=30))

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from app.services import definitions, instances
-from app.services.errors import StepFailed
+from app.core.errors import StepFailed
+from app.definitions import operations as definitions
+from app.instances import commands as instances
 from tests.ops.test_admin_pages import client, incident  # noqa: F401 - fixtures
 from tests.ops.test_operations import FINANCE, _flaky_operator  # noqa: F401 - autouse fixture
 from tests.test_web import csrf_token, login

@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 
 import app.projects  # noqa: F401 - registers the project tables and the pmo/... operators
+from app.definitions import operations as definitions
 from app.engine import clock
-from app.services import definitions, instances
-from app.services.instances import Actor
+from app.instances import commands as instances
+from app.people.actor import Actor
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = ROOT / "workflows"
@@ -74,7 +75,7 @@ class Driver:
 
 def initiated_project(pmo: Driver, pm: str = "maria", code: str = "CRM-0042"):  # noqa: ANN201
     """A project through initiation (charter authorised, registered): now in planning."""
-    from app.projects import services
+    from app.projects import operations as services
     from tests.projects.data import CHARTER, REGISTER, d
 
     project = services.create_project("Customer portal relaunch", pm, "sam", pmo.actors[pm])

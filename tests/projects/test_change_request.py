@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from app.extensions import db
-from app.projects import services
+from app.core.errors import Conflict, Forbidden, NotFound
+from app.core.extensions import db
+from app.instances import commands as instances
+from app.projects import operations as services
 from app.projects.models import ChangeRequest, Project
-from app.services import instances
-from app.services.errors import Conflict, Forbidden, NotFound
 from tests.projects.conftest import initiated_project, timer_service
 from tests.projects.data import CHANGE, assessment, d
 
@@ -112,7 +112,7 @@ def test_requester_cannot_vote_as_ccb_member(pmo, project_id):
 def test_sponsor_rejects_requester_sees_why_and_revises(pmo, project_id):
     iid = raise_cr(pmo, project_id)
     assess(pmo, iid, 20000, 2)
-    from app.services.errors import Invalid
+    from app.core.errors import Invalid
     with pytest.raises(Invalid):
         pmo.do("sam", iid, "sponsor_decision", {"change_decision": "reject"})
     pmo.do("sam", iid, "sponsor_decision", {"change_decision": "reject",

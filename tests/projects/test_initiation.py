@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from app.extensions import db
-from app.projects import services
+from app.core.errors import Invalid, NotFound
+from app.core.extensions import db
+from app.projects import operations as services
 from app.projects.models import Project
-from app.services.errors import Invalid, NotFound
 from tests.projects.data import CHARTER, REGISTER, d
 
 
@@ -68,7 +68,7 @@ def test_sponsor_rejects_and_lifecycle_ends(pmo):
     project = db.session.get(Project, project.id)
     assert project.status == "rejected" and project.phase == "closed"
     assert pmo.ready(iid) == []
-    from app.services import instances
+    from app.instances import commands as instances
     assert instances.get(iid).status == "completed"
 
 

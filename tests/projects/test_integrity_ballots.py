@@ -7,11 +7,13 @@ from datetime import timedelta
 
 import pytest
 
-from app.extensions import db
-from app.models import AuditEntry
-from app.models.base import utcnow
-from app.services import delegation, instances, users
-from app.services.errors import Forbidden, Invalid, NotFound
+from app.core.audit import AuditEntry
+from app.core.errors import Forbidden, Invalid, NotFound
+from app.core.extensions import db
+from app.core.models import utcnow
+from app.inbox import delegation
+from app.instances import commands as instances
+from app.people import operations as users
 from tests.projects.conftest import initiated_project
 from tests.projects.data import CHANGE, assessment, d
 
@@ -28,8 +30,7 @@ def _away(username: str, stand_in: str) -> None:
 
 
 def _ccb_vote(pmo, project_id, requester: str = "paul") -> int:  # noqa: ANN001
-    from app.projects import services
-
+    from app.projects import operations as services
     iid = services.start_change_request(project_id, pmo.actors[requester], d(CHANGE)).id
     pmo.do("maria", iid, "assess", assessment(80000, 10))
     return iid
@@ -72,8 +73,7 @@ def test_delegating_a_ballot_to_someone_who_holds_one_is_refused(pmo, project_id
 
 def test_a_step_cannot_set_requested_by_and_so_cannot_bypass_segregation(pmo, project_id):
     """maria added "requested_by": "paul" to her assessment; the approval then went to her."""
-    from app.projects import services
-
+    from app.projects import operations as services
     iid = services.start_change_request(project_id, pmo.actors["maria"], d(CHANGE)).id
     with pytest.raises(Invalid) as info:
         pmo.do("maria", iid, "assess", assessment(8000, 3) | {"requested_by": "paul"})

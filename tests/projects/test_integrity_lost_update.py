@@ -13,10 +13,10 @@ from decimal import Decimal
 
 import pytest
 
+from app.core.extensions import db
 from app.engine import runtime
-from app.extensions import db
+from app.instances import commands as instances
 from app.projects.models import Project
-from app.services import instances
 from tests.conftest import ON_POSTGRES
 from tests.projects.conftest import initiated_project
 from tests.projects.data import CHANGE, assessment, d
@@ -53,8 +53,7 @@ def both_inside_operator(monkeypatch):  # noqa: ANN001, ANN201
 
 
 def test_two_change_requests_approved_at_once_both_move_the_baseline(app, pmo, both_inside_operator):
-    from app.projects import services
-
+    from app.projects import operations as services
     project_id, _ = initiated_project(pmo)
     project = db.session.get(Project, project_id)
     start_budget = project.budget_baseline or project.budget_estimate

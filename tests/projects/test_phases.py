@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from app.extensions import db
-from app.projects import services
+from app.core.errors import Invalid
+from app.core.extensions import db
+from app.instances import commands as instances
+from app.projects import operations as services
 from app.projects.models import Project
-from app.services import instances
-from app.services.errors import Invalid
 from tests.projects.conftest import initiated_project, timer_service
 from tests.projects.data import (
     ADMIN_CLOSE,
@@ -104,7 +104,7 @@ def test_planning_rejections_return_to_pm_with_reason(pmo, rejecter):
     data = pmo.task_data(back)
     assert (data["planning_returned_by"], data["planning_return_reason"]) == expected
     # the form shows the reason, prefilled from task data
-    from app.services import forms
+    from app.definitions import forms
     schema = forms.load_form(instances.get(iid).process_version.deployment_id, back.form_schema_file, data)
     assert schema["properties"]["return_note"]["default"] == expected[1]
     pmo.do("maria", iid, "prepare_plan", d(BASELINE))

@@ -10,12 +10,13 @@ from pathlib import Path
 import pytest
 from flask import g
 
+from app.core.errors import Invalid
+from app.definitions import forms
 from app.engine.bundle import BundleFile, BundleInvalid, load_bundle
-from app.projects import services
-from app.services import forms, instances
-from app.services.errors import Invalid
-from tests.api.api_helpers import Api
+from app.instances import commands as instances
+from app.projects import operations as services
 from tests.projects.data import BASELINE, CHARTER, d
+from tests.support.api import Api
 from tests.test_web import csrf_token, login
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from flask import g
 
-from app.services import ballots
+from app.instances import ballots
 from tests.projects.conftest import initiated_project
 from tests.projects.data import CHANGE, assessment, d
 from tests.test_web import login
@@ -15,8 +15,7 @@ SECRET = "Carla thinks the vendor quote is padded"
 
 @pytest.fixture
 def vote(pmo):
-    from app.projects import services
-
+    from app.projects import operations as services
     project_id, _ = initiated_project(pmo)
     iid = services.start_change_request(project_id, pmo.actors["paul"], d(CHANGE)).id
     pmo.do("maria", iid, "assess", assessment(80000, 10))
@@ -56,7 +55,7 @@ def test_a_process_can_open_the_ballots(app, pmo, vote, monkeypatch):
 
 
 def test_the_api_keeps_ballots_sealed_too(app, pmo, vote):
-    from tests.api.api_helpers import Api
+    from tests.support.api import Api
 
     iid, tasks = vote
     api = Api(app.test_client())

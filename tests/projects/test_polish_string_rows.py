@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from app.projects import services
-from app.web import formrender
+from app.inbox import formrender
+from app.projects import operations as services
 from tests.test_web import csrf_token, login
 
 

@@ -7,9 +7,12 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from app.extensions import db
-from app.models import AuditEntry, InstanceTimer
-from app.services import definitions, instances, scheduler
+from app.core.audit import AuditEntry
+from app.core.extensions import db
+from app.definitions import operations as definitions
+from app.instances import commands as instances
+from app.instances import scheduler
+from app.instances.models import InstanceTimer
 from tests.scaleout.conftest import wait_until
 
 FIXTURES = Path(__file__).parent / "fixtures"

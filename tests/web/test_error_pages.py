@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from flask import Blueprint
 
-from app.extensions import csrf
+from app.core.extensions import csrf
 
 
 def _page(response) -> str:  # noqa: ANN001
@@ -74,7 +74,7 @@ def test_the_api_keeps_problem_json(login):  # noqa: ANN001
 def test_times_read_as_people_say_them(app):  # noqa: ANN001
     from datetime import timedelta
 
-    from app.models.base import utcnow
+    from app.core.models import utcnow
     from app.web import ago_filter
 
     assert ago_filter(utcnow()) == "just now"
@@ -83,8 +83,8 @@ def test_times_read_as_people_say_them(app):  # noqa: ANN001
 
 
 def test_a_new_task_page_says_just_now_not_just_now_ago(login, actors):  # noqa: ANN001
-    from app.services import instances
-    from tests.web.conftest import start_purchase
+    from app.instances import commands as instances
+    from tests.support.web import start_purchase
 
     instance = start_purchase(actors)
     task = instances.ready_tasks(instance.id)[0]

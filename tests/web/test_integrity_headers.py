@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from app.security import CONTENT_SECURITY_POLICY
-from tests.web.conftest import CSRF_RE
+from app.core.security import CONTENT_SECURITY_POLICY
+from tests.support.web import CSRF_RE
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "app" / "web" / "templates"
 
@@ -41,12 +41,11 @@ def test_the_task_pages_need_nothing_the_policy_forbids(login, web, actors):
         assert "<style" not in text and not re.search(r"\sstyle\s*=", text), template
         assert not re.search(r"\son[a-z]+\s*=", text), template
         assert "javascript:" not in text, template
-    from tests.web.conftest import start_purchase, submit_request
+    from tests.support.web import start_purchase, submit_request
 
     instance = start_purchase(actors)
     task, _ = submit_request(login("maria"), instance.id)
-    from app.services import instances
-
+    from app.instances import commands as instances
     review = instances.ready_tasks(instance.id)[0]
     page = login("admin").html(f"/tasks/{review.id}")
     scripts = re.findall(r"<script[^>]*>", page)

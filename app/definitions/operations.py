@@ -1,0 +1,255 @@
+"""Deploying bundles as versioned process definitions, and finding a version's spec fast."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import func, select
+
+from app.core import audit, caches
+from app.core.errors import Invalid, NotFound
+from app.core.extensions import db
+from app.core.transactions import write_transaction
+from app.definitions.models import Deployment, DeploymentFile, ProcessVersion
+from app.engine import bundle as bundle_mod
+from app.engine.runtime import spec_from_dict
+
+
+@dataclass
+class DeployResult:
+    deployment_id: int | None
+    created: list[ProcessVersion] = field(default_factory=list)
+    unchanged: list[ProcessVersion] = field(default_factory=list)
+    # What happened when it is not obvious, e.g. a decision table uploaded alone.
+    note: str = ""
+
+
+def known_roles() -> list[str]:
+    return list(current_app.config["ROLES"])
+
+
+def validate_files(files: list[bundle_mod.BundleFile]) -> bundle_mod.Bundle:
+    """Validate a bundle; raise Invalid listing every problem."""
+    try:
+        return bundle_mod.load_bundle(files, known_roles())
+    except bundle_mod.BundleInvalid as exc:
+        raise Invalid(
+            f"the bundle has {len(exc.problems)} problem(s); nothing was deployed",
+            errors=[p.as_dict() for p in exc.problems],
+        ) from exc
+
+
+def deploy(files: list[bundle_mod.BundleFile], actor: str, source: str = "") -> DeployResult:
+    """Deploy a bundle in one transaction: changed processes get a new version, unchanged are a no-op."""
+    parsed = validate_files(files)  # parsed before the write transaction: it may take a while
+    if not parsed.processes:
+        return _deploy_to_users(parsed, actor, source)
+    result = DeployResult(deployment_id=None)
+    # The latest versions are read inside the write transaction, so two deploys number in turn.
+    with write_transaction():
+        latest = _latest_versions(list(parsed.processes))
+        changed = {k: p for k, p in parsed.processes.items()
+                   if k not in latest or latest[k].content_hash != p.content_hash}
+        result.unchanged = [latest[k] for k in parsed.processes if k not in changed]
+        if not changed:
+            return result
+        deployment = Deployment(deployed_by=actor, source=source)
+        for name, content in sorted(parsed.files.items()):
+            deployment.files.append(DeploymentFile(name=name, content=content,
+                                                   sha256=hashlib.sha256(content).hexdigest()))
+        db.session.add(deployment)
+        db.session.flush()
+        for key, proc in changed.items():
+            previous = latest.get(key)
+            version = ProcessVersion(
+                process_key=key, version=(previous.version + 1) if previous else 1, name=proc.name,
+                content_hash=proc.content_hash, spec=proc.spec_dict, bpmn_file=proc.file,
+                forms=proc.forms, deployment_id=deployment.id, start_policy=proc.start_policy,
+            )
+            db.session.add(version)
+            result.created.append(version)
+        db.session.flush()
+        audit.record(actor, "deploy", source=source,
+                     versions={v.process_key: v.version for v in result.created},
+                     unchanged=[v.process_key for v in result.unchanged])
+    result.deployment_id = deployment.id
+    for v, proc in ((v, changed[v.process_key]) for v in result.created):
+        _SPEC_CACHE.put(v.id, (proc.spec, proc.subprocess_specs))
+    return result
+
+
+def _deploy_to_users(uploaded: bundle_mod.Bundle, actor: str, source: str) -> DeployResult:
+    """DMN tables and forms uploaded without a BPMN: a new version of every process that uses them.
+
+    Each such process is rebuilt from the files of its latest deployment with the uploaded files
+    in place of the old ones (a deployed DMN that defines an uploaded decision under another file
+    name is left out). A process that uses none of them is not touched; when no deployed process
+    uses them, nothing is deployed and the answer says so (422).
+    """
+    decisions = {d for name, content in uploaded.files.items() if name.endswith(".dmn")
+                 for d in bundle_mod.decision_ids(content)}
+    form_names = {name for name in uploaded.files if name.endswith(".json")}
+    what = ", ".join([*(f"decision {d}" for d in sorted(decisions)), *sorted(form_names)]) or "these files"
+    groups: dict[int, list[ProcessVersion]] = {}
+    for version in list_latest():
+        groups.setdefault(version.deployment_id, []).append(version)
+    plans: list[tuple[dict[str, bytes], list[bundle_mod.ParsedProcess]]] = []
+    users: list[str] = []
+    used: set[str] = set()
+    for deployment_id in sorted(groups):
+        versions = {v.process_key: v for v in groups[deployment_id]}
+        deployed = {f.name: f.content for f in db.session.get(Deployment, deployment_id).files}
+        mentions = any(f"calledDecisionId>{d}<".encode() in content
+                       for name, content in deployed.items() if name.endswith(".bpmn") for d in decisions)
+        changed_forms = {n for n in form_names if n in deployed and deployed[n] != uploaded.files[n]}
+        if not mentions and not any(set(v.forms or []) & form_names for v in versions.values()):
+            continue
+        files = {name: content for name, content in deployed.items()
+                 if not (name.endswith(".dmn") and bundle_mod.decision_ids(content) & decisions)}
+        files.update(uploaded.files)
+        try:
+            parsed = bundle_mod.load_bundle([bundle_mod.BundleFile(n, c) for n, c in files.items()], known_roles())
+        except bundle_mod.BundleInvalid as exc:
+            raise Invalid(f"with {what}, the deployed processes {', '.join(sorted(versions))} have "
+                          f"{len(exc.problems)} problem(s); nothing was deployed",
+                          errors=[p.as_dict() for p in exc.problems]) from exc
+        chosen = []
+        for key, proc in parsed.processes.items():
+            if key not in versions:
+                continue
+            spec_text = json.dumps(proc.spec_dict, default=str)
+            if not (any(f'"{d}"' in spec_text for d in decisions) or set(proc.forms) & form_names):
+                continue
+            users.append(key)
+            used.update(d for d in decisions if f'"{d}"' in spec_text)
+            if proc.content_hash != versions[key].content_hash or set(proc.forms) & changed_forms:
+                chosen.append(proc)
+        if chosen:
+            plans.append((files, chosen))
+    if not users:
+        problem = (f"no deployed process uses {what}: nothing was deployed. Upload it together with the "
+                   "BPMN file that calls it (a business rule task's calledDecisionId), or deploy that process first")
+        raise Invalid(problem, errors=[{"file": name, "line": None, "element": None, "message": problem}
+                                       for name in sorted(uploaded.files)])
+    result = DeployResult(deployment_id=None)
+    with write_transaction():
+        latest = _latest_versions(sorted(set(users)))
+        chosen_keys = {p.key for _, chosen in plans for p in chosen}
+        result.unchanged = [latest[k] for k in sorted(set(users)) if k not in chosen_keys]
+        specs = {}
+        for files, chosen in plans:
+            deployment = Deployment(deployed_by=actor, source=source)
+            for name, content in sorted(files.items()):
+                deployment.files.append(DeploymentFile(name=name, content=content,
+                                                       sha256=hashlib.sha256(content).hexdigest()))
+            db.session.add(deployment)
+            db.session.flush()
+            for proc in chosen:
+                previous = latest[proc.key]
+                version = ProcessVersion(
+                    process_key=proc.key, version=previous.version + 1, name=proc.name,
+                    content_hash=proc.content_hash, spec=proc.spec_dict, bpmn_file=proc.file, forms=proc.forms,
+                    deployment_id=deployment.id, start_policy=proc.start_policy)
+                db.session.add(version)
+                result.created.append(version)
+                specs[proc.key] = proc
+            result.deployment_id = deployment.id
+        db.session.flush()
+        if result.created:
+            result.note = (f"{what} deployed as a new version of every process that uses it, built from its "
+                           "latest deployed files: " + ", ".join(f"{v.process_key} v{v.version}"
+                                                                for v in result.created))
+        else:
+            result.note = (f"{what} is the same as deployed for " + ", ".join(v.process_key for v in result.unchanged)
+                           + ": nothing was deployed")
+        if decisions - used:
+            result.note += (f"; decision {', '.join(sorted(decisions - used))} is used by no deployed process "
+                            "(deploy it with the BPMN that calls it)")
+        audit.record(actor, "deploy", source=source, versions={v.process_key: v.version for v in result.created},
+                     unchanged=[v.process_key for v in result.unchanged], carried=sorted(decisions | form_names))
+    for v in result.created:
+        proc = specs[v.process_key]
+        _SPEC_CACHE.put(v.id, (proc.spec, proc.subprocess_specs))
+    return result
+
+
+def deploy_directory(paths: list[Path], actor: str) -> DeployResult:
+    return deploy(bundle_mod.read_paths(paths), actor, source=", ".join(str(p) for p in paths))
+
+
+def _latest_versions(keys: list[str]) -> dict[str, ProcessVersion]:
+    if not keys:
+        return {}
+    newest = (select(ProcessVersion.process_key, func.max(ProcessVersion.version).label("v"))
+              .where(ProcessVersion.process_key.in_(keys)).group_by(ProcessVersion.process_key).subquery())
+    rows = db.session.scalars(select(ProcessVersion).join(
+        newest, (ProcessVersion.process_key == newest.c.process_key) & (ProcessVersion.version == newest.c.v)))
+    return {v.process_key: v for v in rows}
+
+
+def latest_version(key: str) -> ProcessVersion:
+    version = db.session.scalars(select(ProcessVersion).where(ProcessVersion.process_key == key)
+                                 .order_by(ProcessVersion.version.desc()).limit(1)).first()
+    if version is None:
+        raise NotFound(f"no process definition with key '{key}'")
+    return version
+
+
+def list_latest() -> list[ProcessVersion]:
+    keys = list(db.session.scalars(select(ProcessVersion.process_key).distinct()))
+    return sorted(_latest_versions(keys).values(), key=lambda v: v.process_key)
+
+
+def versions_of(key: str) -> list[ProcessVersion]:
+    return list(db.session.scalars(
+        select(ProcessVersion).where(ProcessVersion.process_key == key).order_by(ProcessVersion.version)))
+
+
+class _SpecCache:
+    """Parsed specs by process version id. Specs are read-only while workflows run."""
+
+    def __init__(self, size: int = 256) -> None:
+        self._items: OrderedDict[int, tuple[Any, dict]] = OrderedDict()
+        self._lock = threading.Lock()
+        self.size = size
+
+    def get(self, version_id: int) -> tuple[Any, dict] | None:
+        with self._lock:
+            item = self._items.get(version_id)
+            if item is not None:
+                self._items.move_to_end(version_id)
+            return item
+
+    def put(self, version_id: int, item: tuple[Any, dict]) -> None:
+        with self._lock:
+            self._items[version_id] = item
+            self._items.move_to_end(version_id)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+_SPEC_CACHE = _SpecCache()
+
+
+def spec_for(version: ProcessVersion) -> tuple[Any, dict]:
+    cached = _SPEC_CACHE.get(version.id)
+    if cached is None:
+        cached = spec_from_dict(version.spec)
+        _SPEC_CACHE.put(version.id, cached)
+    return cached
+
+
+@caches.register
+def clear_spec_cache() -> None:
+    _SPEC_CACHE.clear()

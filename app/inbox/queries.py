@@ -1,0 +1,433 @@
+"""The inbox: read-only views of the human-task projection for one user.
+
+Views: ``mine`` (assigned to me), ``available`` (offered to my roles or to me by name, unclaimed,
+minus tasks I am excluded from), ``delegated`` (tasks I handed to someone and still own),
+``waiting`` (open tasks of instances I started, waiting on others) and ``completed`` (done by me).
+Every view is one SQL query with its filters, sort and page; the counts are one query per view.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
+from urllib.parse import urlencode
+
+from sqlalchemy import String, and_, cast, exists, false, func, not_, or_, select
+from sqlalchemy.orm import Session
+
+from app.core.extensions import db
+from app.core.models import utcnow
+from app.definitions.models import ProcessVersion
+from app.inbox.models import Delegation
+from app.instances.models import HumanTask, HumanTaskCandidate, ProcessInstance, TaskStatus
+
+DEFAULT_LIMIT = 200
+PER_PAGE = 25
+VIEWS = ("mine", "available", "delegated", "waiting", "completed")
+VIEW_LABELS = {
+    "mine": "Assigned to me",
+    "available": "Available to claim",
+    "delegated": "Delegated by me",
+    "waiting": "Started by me",
+    "completed": "Completed by me",
+}
+SORTS = {"due", "created", "priority", "title", "completed"}
+DUE_FILTERS = {"today", "week", "none"}
+
+
+def open_tasks(username: str, roles: Iterable[str], limit: int = DEFAULT_LIMIT) -> list[HumanTask]:
+    """READY tasks assigned to ``username``, or unclaimed ones offered to one of ``roles`` or to them.
+
+    One query; the candidate test is an EXISTS on ``human_task_candidates`` (indexed by role and by
+    username). Tasks the user is excluded from (segregation of duties) are left out. Sorted by due
+    date (overdue first, undated last), then priority and age.
+    """
+    roles = sorted(set(roles))
+    query = (
+        select(HumanTask)
+        .where(HumanTask.status == TaskStatus.READY,
+               or_(HumanTask.assignee == username, and_(HumanTask.assignee.is_(None), _offered_to(username, roles))))
+        .order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.priority.desc(),
+                  HumanTask.created_at, HumanTask.id)
+        .limit(limit)
+    )
+    return [t for t in db.session.scalars(query) if username not in (t.excluded_users or [])]
+
+
+# -- building blocks -----------------------------------------------------------------------------
+
+def _offered_to(username: str, roles: Iterable[str]):  # noqa: ANN202
+    """The task is offered to the user by name or to one of their roles.
+
+    Written as ``id IN (candidate task ids)`` so the planner starts from the candidate indexes
+    (by role, by username) instead of scanning every open task.
+    """
+    roles = sorted(set(roles))
+    by_name = select(HumanTaskCandidate.task_id).where(HumanTaskCandidate.username == username)
+    if not roles:
+        return HumanTask.id.in_(by_name)
+    by_role = select(HumanTaskCandidate.task_id).where(HumanTaskCandidate.role.in_(roles))
+    return HumanTask.id.in_(by_name.union_all(by_role))
+
+
+def _excluded(username: str):  # noqa: ANN202
+    """The user is in the task's ``excluded_users`` JSON list (text match on the JSON document)."""
+    pattern = '%"' + username.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + '"%'
+    return cast(HumanTask.excluded_users, String).like(pattern, escape="\\")
+
+
+@dataclass(frozen=True)
+class InboxQuery:
+    """What the inbox URL says: the view, its filters, sort and page (all GET parameters)."""
+
+    view: str = "mine"
+    process: str = ""
+    project: str = ""
+    role: str = ""
+    due: str = ""
+    overdue: bool = False
+    q: str = ""
+    sort: str = "due"
+    direction: str = "asc"
+    page: int = 1
+    per_page: int = PER_PAGE
+
+    @classmethod
+    def from_args(cls, args: Any, default_view: str = "mine") -> InboxQuery:
+        def text(name: str, limit: int = 200) -> str:
+            return (args.get(name) or "").strip()[:limit]
+
+        view = text("view") or default_view
+        sort = text("sort") or ("completed" if view == "completed" else "due")
+        try:
+            page = max(1, min(int(args.get("page", 1)), 100_000))
+        except (TypeError, ValueError):
+            page = 1
+        try:
+            per_page = max(5, min(int(args.get("per_page", PER_PAGE)), 100))
+        except (TypeError, ValueError):
+            per_page = PER_PAGE
+        return cls(
+            view=view if view in VIEWS else default_view,
+            process=text("process"), project=text("project"), role=text("role"),
+            due=text("due") if text("due") in DUE_FILTERS else "",
+            overdue=args.get("overdue") in ("1", "on", "true", "yes"),
+            q=text("q"), sort=sort if sort in SORTS else "due",
+            direction="desc" if text("direction") == "desc" else "asc", page=page, per_page=per_page,
+        )
+
+    def params(self, **changes: Any) -> dict[str, Any]:
+        """The GET parameters of this query (with changes), leaving defaults out."""
+        query = replace(self, **changes)
+        out: dict[str, Any] = {"view": query.view}
+        for name in ("process", "project", "role", "due", "q"):
+            if getattr(query, name):
+                out[name] = getattr(query, name)
+        if query.overdue:
+            out["overdue"] = "1"
+        if query.sort != ("completed" if query.view == "completed" else "due"):
+            out["sort"] = query.sort
+        if query.direction != "asc":
+            out["direction"] = query.direction
+        if query.page != 1:
+            out["page"] = query.page
+        if query.per_page != PER_PAGE:
+            out["per_page"] = query.per_page
+        return out
+
+    def url_query(self, **changes: Any) -> str:
+        return urlencode(self.params(**changes))
+
+    @property
+    def has_filters(self) -> bool:
+        return bool(self.process or self.project or self.role or self.due or self.overdue or self.q)
+
+
+@dataclass
+class Row:
+    """One line of the inbox: the task and what the list shows about it."""
+
+    task: HumanTask
+    project_code: str = ""
+    project_name: str = ""
+    project_id: int | None = None
+    started_by: str = ""
+    business_key: str | None = None
+    key_values: list[tuple[str, Any]] = field(default_factory=list)
+    delegation: Delegation | None = None
+
+    @property
+    def overdue(self) -> bool:
+        return (self.task.status == TaskStatus.READY and self.task.due_at is not None
+                and self.task.due_at < utcnow())
+
+
+@dataclass
+class Page:
+    query: InboxQuery
+    rows: list[Row]
+    total: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.query.per_page))
+
+
+# -- the views -------------------------------------------------------------------------------------
+
+def _view_condition(view: str, username: str, roles: Iterable[str]):  # noqa: ANN202
+    if view == "mine":
+        return and_(HumanTask.status == TaskStatus.READY, HumanTask.assignee == username)
+    if view == "available":
+        return and_(HumanTask.status == TaskStatus.READY, HumanTask.assignee.is_(None),
+                    _offered_to(username, roles), not_(_excluded(username)))
+    if view == "delegated":
+        # open delegations, and those finished in the last fortnight (the owner sees the outcome)
+        return and_(HumanTask.id.in_(select(Delegation.task_id).where(Delegation.owner == username,
+                                                                      Delegation.active.is_(True))),
+                    or_(HumanTask.status == TaskStatus.READY, HumanTask.completed_at > utcnow() - timedelta(days=14)))
+    if view == "waiting":
+        return and_(HumanTask.status == TaskStatus.READY,
+                    HumanTask.instance_id.in_(select(ProcessInstance.id).where(ProcessInstance.started_by == username)),
+                    or_(HumanTask.assignee.is_(None), HumanTask.assignee != username))
+    if view == "completed":
+        return and_(HumanTask.completed_by == username, HumanTask.status == TaskStatus.COMPLETED)
+    raise ValueError(view)
+
+
+def _project_ids_matching(text: str) -> list[int] | None:
+    """Ids of projects whose code or name matches ``text`` (None when there is no projects table)."""
+    table = db.metadata.tables.get("projects")
+    if table is None:
+        return None
+    like = f"%{text.lower()}%"
+    stmt = select(table.c.id).where(or_(func.lower(table.c.code).like(like),
+                                        func.lower(table.c.name).like(like))).limit(500)
+    try:
+        return list(db.session.scalars(stmt))
+    except Exception:  # noqa: BLE001 - the projects table may not be migrated yet
+        db.session.rollback()
+        return None
+
+
+def _business_keys_for(text: str) -> list[str]:
+    ids = _project_ids_matching(text) or []
+    keys = [f"project:{i}" for i in ids]
+    if text.startswith("project:"):
+        keys.append(text)
+    return keys
+
+
+def _filters(query: InboxQuery) -> list[Any]:
+    conditions: list[Any] = []
+    now = utcnow()
+    if query.process:
+        conditions.append(HumanTask.process_key == query.process)
+    if query.role:
+        conditions.append(exists().where(HumanTaskCandidate.task_id == HumanTask.id,
+                                         HumanTaskCandidate.role == query.role))
+    if query.project:
+        keys = _business_keys_for(query.project)
+        conditions.append(HumanTask.instance_id.in_(
+            select(ProcessInstance.id).where(ProcessInstance.business_key.in_(keys))) if keys else false())
+    if query.overdue:
+        conditions.append(and_(HumanTask.status == TaskStatus.READY, HumanTask.due_at < now))
+    if query.due == "today":
+        conditions.append(HumanTask.due_at < now.replace(hour=0, minute=0, second=0, microsecond=0)
+                          + timedelta(days=1))
+    elif query.due == "week":
+        conditions.append(HumanTask.due_at < now + timedelta(days=7))
+    elif query.due == "none":
+        conditions.append(HumanTask.due_at.is_(None))
+    if query.q:
+        like = f"%{query.q.lower()}%"
+        keys = _business_keys_for(query.q)
+        text_match = [func.lower(HumanTask.title).like(like), func.lower(HumanTask.process_name).like(like)]
+        if keys:
+            text_match.append(HumanTask.instance_id.in_(
+                select(ProcessInstance.id).where(ProcessInstance.business_key.in_(keys))))
+        conditions.append(or_(*text_match))
+    return conditions
+
+
+def _order(query: InboxQuery) -> list[Any]:
+    desc = query.direction == "desc"
+    if query.sort == "created":
+        # "created" sorts by age: ascending = oldest first
+        return [HumanTask.created_at.desc() if desc else HumanTask.created_at, HumanTask.id]
+    if query.sort == "priority":
+        return [HumanTask.priority if desc else HumanTask.priority.desc(), HumanTask.created_at, HumanTask.id]
+    if query.sort == "title":
+        return [HumanTask.title.desc() if desc else HumanTask.title, HumanTask.id]
+    if query.sort == "completed":
+        return [HumanTask.completed_at if desc else HumanTask.completed_at.desc(), HumanTask.id]
+    due = HumanTask.due_at.desc() if desc else HumanTask.due_at
+    return [HumanTask.due_at.is_(None), due, HumanTask.priority.desc(), HumanTask.created_at, HumanTask.id]
+
+
+def view(username: str, roles: Iterable[str], query: InboxQuery, counts: dict[str, int] | None = None) -> Page:
+    """One page of one view, filtered and sorted as ``query`` says (``counts`` saves a count)."""
+    roles = sorted(set(roles))
+    where = [_view_condition(query.view, username, roles), *_filters(query)]
+    if counts is not None and not query.has_filters and query.view in counts:
+        total = counts[query.view]
+    else:
+        total = db.session.scalar(select(func.count()).select_from(HumanTask).where(*where)) or 0
+    stmt = (select(HumanTask).where(*where).order_by(*_order(query))
+            .offset((query.page - 1) * query.per_page).limit(query.per_page))
+    tasks = list(db.session.scalars(stmt))
+    return Page(query=query, rows=decorate(tasks, delegated_by=username if query.view == "delegated" else None),
+                total=total)
+
+
+def counts(username: str, roles: Iterable[str]) -> dict[str, int]:
+    """How many tasks each view holds (without filters): one small query per view."""
+    roles = sorted(set(roles))
+    out = {}
+    for name in VIEWS:
+        out[name] = db.session.scalar(
+            select(func.count()).select_from(HumanTask).where(_view_condition(name, username, roles))) or 0
+    return out
+
+
+def signature(username: str, roles: Iterable[str], query: InboxQuery) -> str:
+    """A short fingerprint of what the page shows, so a poll can tell whether anything changed."""
+    page = view(username, roles, query)
+    ids = ",".join(f"{r.task.id}:{r.task.assignee or ''}:{r.task.status}" for r in page.rows)
+    return f"{page.total}|{ids}|{sorted(counts(username, roles).items())}"
+
+
+_OPTIONS_CACHE: dict[tuple[str, tuple[str, ...]], tuple[float, dict[str, Any]]] = {}
+OPTIONS_TTL_SECONDS = 30.0
+
+
+def filter_options(username: str, roles: Iterable[str]) -> dict[str, list[tuple[str, str]]]:
+    """Processes and roles seen among the user's open tasks, for the filter drop-downs (cached 30 s)."""
+    import time
+
+    roles = sorted(set(roles))
+    key = (username, tuple(roles))
+    cached = _OPTIONS_CACHE.get(key)
+    if cached and time.monotonic() - cached[0] < OPTIONS_TTL_SECONDS:
+        return cached[1]
+    if len(_OPTIONS_CACHE) > 5000:
+        _OPTIONS_CACHE.clear()
+    result = _filter_options(username, roles)
+    _OPTIONS_CACHE[key] = (time.monotonic(), result)
+    return result
+
+
+def _filter_options(username: str, roles: list[str]) -> dict[str, list[tuple[str, str]]]:
+    found: dict[str, str] = {}
+    for condition in (HumanTask.assignee == username, _offered_to(username, roles)):
+        for key, name in db.session.execute(
+                select(HumanTask.process_key, func.max(HumanTask.process_name))
+                .where(HumanTask.status == TaskStatus.READY, condition).group_by(HumanTask.process_key)).all():
+            found[key] = name or key
+    return {"processes": sorted(found.items()), "roles": [(r, r) for r in roles]}
+
+
+# -- what each row shows ---------------------------------------------------------------------------
+
+def _projects_by_id(ids: set[int]) -> dict[int, dict[str, Any]]:
+    table = db.metadata.tables.get("projects")
+    if table is None or not ids:
+        return {}
+    try:
+        rows = db.session.execute(select(table.c.id, table.c.code, table.c.name).where(table.c.id.in_(ids))).all()
+    except Exception:  # noqa: BLE001 - the projects table may not be migrated yet
+        db.session.rollback()
+        return {}
+    return {r.id: {"code": r.code or "", "name": r.name} for r in rows}
+
+
+def inbox_fields(version_id: int, element_id: str) -> list[str]:
+    """The task-data keys a process declares worth showing in the inbox (task property ``inboxFields``)."""
+    return list(_inbox_fields(version_id, element_id))
+
+
+@lru_cache(maxsize=4096)
+def _inbox_fields(version_id: int, element_id: str) -> tuple[str, ...]:
+    from app.definitions import operations as definitions
+    version = db.session.get(ProcessVersion, version_id)
+    if version is None:
+        return ()
+    spec, subprocess_specs = definitions.spec_for(version)
+    for candidate in [spec, *subprocess_specs.values()]:
+        task_spec = candidate.task_specs.get(element_id)
+        if task_spec is not None:
+            props = (getattr(task_spec, "extensions", {}) or {}).get("properties", {}) or {}
+            return tuple(k.strip() for k in props.get("inboxFields", "").split(",") if k.strip())
+    return ()
+
+
+@lru_cache(maxsize=8192)
+def _ready_task_data(task_id: str, instance_id: int, lock_version: int) -> dict[str, Any]:
+    """Task data of a task (cached per instance version: it changes only when the instance does)."""
+    from app.instances import commands as instances
+    task = db.session.get(HumanTask, task_id)
+    try:
+        return dict(instances.task_data(task) or {})
+    except Exception:  # noqa: BLE001 - a broken instance must not break the inbox
+        return {}
+
+
+def decorate(tasks: list[HumanTask], delegated_by: str | None = None,
+             session: Session | None = None) -> list[Row]:
+    """Rows for tasks: project (from the project record or task data), key values, delegation."""
+    session = session or db.session
+    if not tasks:
+        return []
+    instance_rows = {r.id: r for r in session.execute(
+        select(ProcessInstance.id, ProcessInstance.business_key, ProcessInstance.started_by,
+               ProcessInstance.process_version_id, ProcessInstance.lock_version)
+        .where(ProcessInstance.id.in_({t.instance_id for t in tasks}))).all()}
+    project_ids = set()
+    for r in instance_rows.values():
+        if r.business_key and r.business_key.startswith("project:") and r.business_key[8:].isdigit():
+            project_ids.add(int(r.business_key[8:]))
+    projects = _projects_by_id(project_ids)
+    delegations: dict[str, Delegation] = {}
+    if delegated_by:
+        for d in session.scalars(select(Delegation).where(
+                Delegation.task_id.in_([t.id for t in tasks]), Delegation.owner == delegated_by,
+                Delegation.active.is_(True))):
+            delegations[d.task_id] = d
+    rows = []
+    for task in tasks:
+        info = instance_rows.get(task.instance_id)
+        row = Row(task=task, started_by=info.started_by if info else "",
+                  business_key=info.business_key if info else None, delegation=delegations.get(task.id))
+        if info and info.business_key and info.business_key[8:].isdigit() and info.business_key.startswith("project:"):
+            row.project_id = int(info.business_key[8:])
+            project = projects.get(row.project_id)
+            if project:
+                row.project_code, row.project_name = project["code"], project["name"]
+        fields = inbox_fields(info.process_version_id, task.element_id) if info else []
+        if task.status == TaskStatus.READY and info and (fields or not row.project_name):
+            data = _ready_task_data(task.id, task.instance_id, info.lock_version)
+            row.project_code = row.project_code or str(data.get("project_code") or "")
+            row.project_name = row.project_name or str(data.get("project_name") or "")
+            if row.project_id is None and isinstance(data.get("project_id"), int):
+                row.project_id = data["project_id"]
+            row.key_values = [(k, data[k]) for k in fields if k in data and data[k] not in (None, "")]
+        rows.append(row)
+    return rows
+
+
+def next_task_for(username: str, roles: Iterable[str], instance_id: int) -> HumanTask | None:
+    """My next open task in the same instance (assigned to me, or offered to me and unclaimed)."""
+    roles = sorted(set(roles))
+    stmt = (select(HumanTask).where(
+        HumanTask.instance_id == instance_id, HumanTask.status == TaskStatus.READY,
+        or_(HumanTask.assignee == username,
+            and_(HumanTask.assignee.is_(None), _offered_to(username, roles), not_(_excluded(username)))))
+        .order_by(HumanTask.created_at, HumanTask.id).limit(1))
+    return db.session.scalars(stmt).first()
+
+
+def now() -> datetime:
+    return utcnow()

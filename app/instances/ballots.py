@@ -1,0 +1,112 @@
+"""Sealed ballots: while a vote is open, no voter sees how the others voted.
+
+A vote is the set of tasks of one step of one instance open at the same time (the ballots of a
+parallel multi-instance task, e.g. the CCB vote). A completed ballot stays sealed — its entered
+values are hidden from everyone but its voter — while another ballot of the same vote is still
+open. When the last ballot is in (or the vote is cancelled), every ballot can be read.
+
+A process can say otherwise on the step: ``<spiffworkflow:property name="ballots" value="open" />``
+(anything else, or nothing, keeps them sealed).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from app.core.extensions import db
+from app.instances.models import HumanTask, TaskStatus
+
+BALLOTS_PROPERTY = "ballots"
+OPEN = "open"
+
+
+def _step(task: HumanTask) -> tuple[str, str | None]:
+    return task.element_id, task.bpmn_process_id
+
+
+def _open_by_process(instance_id: int, element_id: str) -> bool:
+    """Whether the process marks ``element_id`` as a step whose ballots everyone may read at once."""
+    from app.definitions import operations as definitions
+    from app.instances import commands as instances
+    try:
+        spec, subprocess_specs = definitions.spec_for(instances.get(instance_id).process_version)
+    except Exception:  # noqa: BLE001 - a spec that cannot be read keeps the ballots sealed
+        return False
+    for s in [spec, *subprocess_specs.values()]:
+        task_spec = s.task_specs.get(element_id)
+        if task_spec is None:
+            continue
+        props = ((getattr(task_spec, "extensions", None) or {}).get("properties") or {})
+        if str(props.get(BALLOTS_PROPERTY, "")).strip().lower() == OPEN:
+            return True
+    return False
+
+
+def sealed_tasks(instance_id: int) -> set[str]:
+    """Ids of completed tasks of ``instance_id`` whose vote is still open (another ballot is open)."""
+    rows = list(db.session.scalars(select(HumanTask).where(HumanTask.instance_id == instance_id)))
+    open_since: dict[tuple[str, str | None], list[HumanTask]] = {}
+    for row in rows:
+        if row.status == TaskStatus.READY:
+            open_since.setdefault(_step(row), []).append(row)
+    sealed: set[str] = set()
+    open_steps: dict[str, bool] = {}
+    for row in rows:
+        if row.status != TaskStatus.COMPLETED or _step(row) not in open_since:
+            continue
+        # the same vote: an open ballot that already existed when this one was completed (not a later round)
+        if not any(r.created_at is None or row.completed_at is None or r.created_at <= row.completed_at
+                   for r in open_since[_step(row)]):
+            continue
+        if row.element_id not in open_steps:
+            open_steps[row.element_id] = _open_by_process(instance_id, row.element_id)
+        if not open_steps[row.element_id]:
+            sealed.add(row.id)
+    return sealed
+
+
+def sealed_variables(instance_id: int) -> set[str]:
+    """The process variables that collect the ballots of an open vote (a multi-instance step's
+    output collection, e.g. ``ccb_votes``): hidden from the instance's data while the vote is open."""
+    sealed = sealed_tasks(instance_id)
+    if not sealed:
+        return set()
+    from app.definitions import operations as definitions
+    from app.instances import commands as instances
+    elements = set(db.session.scalars(select(HumanTask.element_id).where(HumanTask.id.in_(sealed))))
+    try:
+        spec, subprocess_specs = definitions.spec_for(instances.get(instance_id).process_version)
+    except Exception:  # noqa: BLE001
+        return set()
+    names: set[str] = set()
+    for s in [spec, *subprocess_specs.values()]:
+        for element in elements:
+            task_spec = s.task_specs.get(element)
+            for attr in ("data_output", "output_item"):
+                ref = getattr(task_spec, attr, None)
+                name = getattr(ref, "bpmn_id", None) or getattr(ref, "name", None)
+                if name:
+                    names.add(str(name))
+    return names
+
+
+def seal_audit(entries: list[Any], instance_id: int, viewer: str) -> list[Any]:
+    """Audit entries with the entered values of sealed ballots left out (a voter sees their own)."""
+    from app.api.io import View
+
+    sealed = sealed_tasks(instance_id) if entries else set()
+    if not sealed:
+        return entries
+    return [View(e, details={**{k: v for k, v in (e.details or {}).items() if k != "data"}, "sealed": True})
+            if e.task_id in sealed and e.actor != viewer and "data" in (e.details or {}) else e for e in entries]
+
+
+def seal(steps: list[dict[str, Any]], instance_id: int, viewer: str) -> list[dict[str, Any]]:
+    """"Earlier steps" entries with the values of sealed ballots hidden (a voter still sees their own)."""
+    sealed = sealed_tasks(instance_id) if steps else set()
+    if not sealed:
+        return steps
+    return [{**step, "data": {}, "sealed": True} if step.get("task_id") in sealed and step.get("actor") != viewer
+            else step for step in steps]

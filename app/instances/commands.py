@@ -1,0 +1,733 @@
+"""The instance service: the one entry point that changes a process instance.
+
+Every operation is a command run by ``_run_command``: it locks the instance row, loads the
+workflow, applies the change, runs the engine until it waits, saves the state, brings the
+human-task table in step, writes the audit entry, and commits, all in one transaction. If
+anything fails the transaction rolls back whole; an engine failure then marks the instance as
+being in error (with the message, task and line) in a second, small transaction, and is audited.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import select, update
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import joinedload, undefer
+from sqlalchemy.orm.exc import StaleDataError
+
+from app.core import audit
+from app.core.errors import BadRequest, Conflict, Forbidden, Invalid, NotFound, StepFailed
+from app.core.extensions import db
+from app.core.models import utcnow
+from app.core.transactions import (
+    begin_write as _begin_write,  # the one write start (SQLite: BEGIN IMMEDIATE)
+)
+from app.core.transactions import commit_keeping_loaded
+from app.definitions import forms
+from app.definitions import operations as definitions
+from app.definitions.models import ProcessVersion
+from app.engine import bundle as bundle_rules
+from app.engine import runtime, templating
+from app.engine.bundle import INITIATOR_LANE, normalize_role
+from app.engine.helpers import SCRIPT_HELPERS
+from app.engine.sandbox import Sandbox
+from app.instances import events, signals
+from app.instances.models import HumanTask, HumanTaskCandidate, InstanceStatus, ProcessInstance, TaskStatus
+from app.people.actor import SYSTEM, Actor
+from app.people.models import User
+
+
+def _script_engine(instance: ProcessInstance | None, actor: Actor, process_key: str) -> runtime.PmoScriptEngine:
+    sandbox = Sandbox(time_limit=float(current_app.config.get("SCRIPT_TIME_LIMIT_SECONDS", 2.0)),
+                      helpers=SCRIPT_HELPERS)
+    context = {"instance_id": instance.id if instance else None, "actor": actor.username,
+               "process_key": process_key}
+    return runtime.PmoScriptEngine(sandbox, context)
+
+
+# -- the command executor -----------------------------------------------------------------------
+
+def _commit_command(instance: ProcessInstance) -> None:
+    """Commit the command, then hand on what it queued (``events.after_commit``).
+
+    The instance (and its version) stays loaded for the answer: it was read under the lock and
+    written by this command, so its loaded state is the committed state. Everything else is
+    expired as usual (the inbox rows were changed with set-based statements the session does not
+    see), and so is the instance when ``after_commit`` ran more work that may have changed it.
+    """
+    session = commit_keeping_loaded()
+    keep = {id(instance), id(instance.process_version)}
+    for obj in list(session.identity_map.values()):
+        if id(obj) not in keep:
+            session.expire(obj)
+    if events.after_commit():
+        session.expire(instance)
+
+
+def _lock(instance_id: int) -> ProcessInstance:
+    instance = db.session.scalars(
+        select(ProcessInstance).where(ProcessInstance.id == instance_id).with_for_update(of=ProcessInstance)
+        .options(undefer(ProcessInstance.state_json)).execution_options(populate_existing=True)
+    ).first()
+    if instance is None:
+        raise NotFound(f"process instance {instance_id} does not exist")
+    return instance
+
+
+def _load(instance: ProcessInstance, engine: runtime.PmoScriptEngine):  # noqa: ANN202
+    spec, subprocess_specs = definitions.spec_for(instance.process_version)
+    return runtime.state_from_json(instance.state_json, spec, subprocess_specs, engine)
+
+
+def _save(instance: ProcessInstance, workflow) -> None:  # noqa: ANN001
+    events.sync(instance, workflow)
+    instance.state_json = runtime.state_to_json(workflow)
+    instance.serializer_version = runtime.SERIALIZER_VERSION
+    if runtime.is_completed(workflow) and instance.status != InstanceStatus.TERMINATED:
+        instance.status = InstanceStatus.COMPLETED
+        instance.ended_at = utcnow()
+
+
+def _run_command(instance_id: int, actor: Actor, action: str,
+                 change: Callable[[ProcessInstance, Any], dict[str, Any] | None], *,
+                 task_id: str | None = None, audit_data: dict[str, Any] | None = None,
+                 allowed: tuple[str, ...] = InstanceStatus.ACTIVE, repairs: bool = False) -> ProcessInstance:
+    """Run one command on one instance in one transaction (see the module docstring).
+
+    Only a repair (``repairs``: retry, skip) clears an incident, or the failed command itself done
+    again successfully (the same task completed with other data); terminate ends the instance. Any
+    other command on an instance in error (a claim, another task) leaves it in error, so it stays on
+    the operations page until someone repairs it.
+    """
+    try:
+        _begin_write()
+        instance = _lock(instance_id)
+        if instance.status not in allowed:
+            raise Conflict(f"process instance {instance_id} is {instance.status}; cannot {action.replace('_', ' ')}")
+        engine = _script_engine(instance, actor, instance.process_key)
+        workflow = _load(instance, engine)
+        extra = change(instance, workflow) or {}
+        if instance.status == InstanceStatus.ERROR and (repairs or _redoes_failed_command(instance, action, task_id)):
+            instance.status = InstanceStatus.RUNNING
+            instance.error = None
+        _save(instance, workflow)
+        _sync_human_tasks(instance, workflow, actor, completed_task_id=task_id)
+        audit.record(actor.username, action, instance_id=instance.id, task_id=task_id,
+                     process_key=instance.process_key, **(audit_data or {}), **extra)
+        _commit_command(instance)
+        return instance
+    except runtime.EngineError as err:
+        db.session.rollback()
+        events.forget_uncommitted()
+        _record_failure(instance_id, actor, action, err, task_id, audit_data)
+        raise StepFailed(f"the step failed and nothing was changed: {err.message}", errors=err.as_dict()) from err
+    except StaleDataError as exc:
+        db.session.rollback()
+        events.forget_uncommitted()
+        raise Conflict(f"process instance {instance_id} was changed by someone else; reload and retry") from exc
+    except OperationalError as exc:
+        db.session.rollback()
+        events.forget_uncommitted()
+        if "locked" in str(exc).lower():
+            raise Conflict(f"process instance {instance_id} is busy; retry") from exc
+        raise
+    except Exception:
+        db.session.rollback()
+        events.forget_uncommitted()
+        raise
+
+
+def _redoes_failed_command(instance: ProcessInstance, action: str, task_id: str | None) -> bool:
+    """The command that failed (e.g. completing this task), now done without failing: a repair."""
+    error = instance.error or {}
+    return bool(task_id) and error.get("action") == action and error.get("command_task_id") == task_id
+
+
+def _record_failure(instance_id: int, actor: Actor, action: str, err: runtime.EngineError,
+                    task_id: str | None, audit_data: dict[str, Any] | None) -> None:
+    """Make the failure visible: instance in error with the message, and an audit entry."""
+    try:
+        _begin_write()
+        instance = _lock(instance_id)
+        instance.status = InstanceStatus.ERROR
+        instance.error = {**err.as_dict(), "action": action, "at": utcnow().isoformat(), "actor": actor.username,
+                          "command_task_id": task_id}
+        audit.record(actor.username, "step_failed", instance_id=instance_id, task_id=task_id,
+                     process_key=instance.process_key, failed_action=action, error=err.as_dict(),
+                     submitted=audit_data or {})
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+
+
+# -- the inbox projection ----------------------------------------------------------------------
+
+def _render_title(template: str, data: dict[str, Any]) -> str:
+    """The task title, rendered inside the command's write transaction: so on a tight budget
+    (templating.TITLE_SECONDS); a broken or too costly title shows its raw text."""
+    return templating.render_or(template, data, fallback=template, seconds=templating.TITLE_SECONDS)[:500]
+
+
+def _candidates(info: runtime.HumanTaskInfo, instance: ProcessInstance) -> tuple[list[str], list[str]]:
+    """(roles, usernames) who may take the task: SpiffArena's lane convention."""
+    lane = info.lane
+    owners = info.data.get("lane_owners")
+    if lane and isinstance(owners, dict) and owners.get(lane):
+        return [], [str(u) for u in owners[lane]]
+    if not lane or normalize_role(lane) == INITIATOR_LANE:
+        return [], [instance.started_by]
+    return [normalize_role(lane)], []
+
+
+def _excluded_users(info: runtime.HumanTaskInfo) -> list[str]:
+    """``excludeUsers`` names task-data variables holding usernames (or lists of them) who may not act."""
+    names = [n.strip() for n in info.properties.get("excludeUsers", "").split(",") if n.strip()]
+    excluded: list[str] = []
+    for name in names:
+        value = info.data.get(name)
+        if isinstance(value, str) and value:
+            excluded.append(value)
+        elif isinstance(value, list):
+            excluded.extend(str(v) for v in value if v)
+    return sorted(set(excluded))
+
+
+def _sync_human_tasks(instance: ProcessInstance, workflow, actor: Actor,  # noqa: ANN001
+                      completed_task_id: str | None = None, new_instance: bool = False) -> None:
+    ready = {info.id: info for info in runtime.ready_human_tasks(workflow)}
+    if instance.status in (InstanceStatus.TERMINATED, InstanceStatus.COMPLETED):
+        ready = {}
+    # Ids only, and set-based updates: loading task rows (and their candidates) costs more.
+    open_rows: set[str] = set() if new_instance else set(db.session.scalars(
+        select(HumanTask.id).where(HumanTask.instance_id == instance.id, HumanTask.status == TaskStatus.READY)))
+    now = utcnow()
+    gone = open_rows - ready.keys()
+    if completed_task_id in gone:
+        db.session.execute(update(HumanTask).where(HumanTask.id == completed_task_id).values(
+            status=TaskStatus.COMPLETED, completed_by=actor.username, completed_at=now))
+        gone.discard(completed_task_id)
+    if gone:
+        db.session.execute(update(HumanTask).where(HumanTask.id.in_(gone)).values(
+            status=TaskStatus.CANCELLED, completed_at=now))
+    created: list[HumanTask] = []
+    for task_id, info in ready.items():
+        if task_id in open_rows:
+            continue
+        roles, users = _candidates(info, instance)
+        due = None
+        if info.properties.get("dueIn"):
+            try:
+                due = runtime.parse_duration(info.properties["dueIn"], now)
+            except Exception:  # noqa: BLE001 - a bad due text must not stop the process
+                due = None
+        try:
+            priority = int(info.properties.get("priority", 50))
+        except ValueError:
+            priority = 50
+        row = HumanTask(
+            id=task_id, instance_id=instance.id, process_key=instance.process_key,
+            process_name=info.process_name if info.process_id != instance.process_key else instance.process_version.name,
+            element_id=info.element_id, bpmn_process_id=info.process_id,
+            title=_render_title(info.name_template, info.data), lane=info.lane,
+            assignee=users[0] if len(users) == 1 and not roles else None,
+            status=TaskStatus.READY, priority=priority, form_schema_file=info.form_schema_file,
+            form_ui_file=info.form_ui_file, instructions=info.instructions, created_at=now, due_at=due,
+        )
+        row.excluded_users = _excluded_users(info)
+        row.candidates = [HumanTaskCandidate(role=r) for r in roles] + [HumanTaskCandidate(username=u) for u in users]
+        db.session.add(row)
+        created.append(row)
+    if created:
+        # Listeners (the inbox: out-of-office routing, "new task" notices) write in this transaction.
+        signals.tasks_created.send(None, session=db.session, rows=created)
+
+
+# -- commands ---------------------------------------------------------------------------------
+
+def start(process_key: str, actor: Actor, data: dict[str, Any] | None = None,
+          business_key: str | None = None, version: ProcessVersion | None = None) -> ProcessInstance:
+    """Start an instance of the newest version of ``process_key`` and run it until it waits.
+
+    The server-side path: ``data`` is trusted as it is (the projects module binds a process to its
+    project, PM and sponsor here). What a user sends goes through ``start_by_user``.
+    """
+    if data is not None and not isinstance(data, dict):
+        raise BadRequest("data must be a JSON object")
+    version = version or definitions.latest_version(process_key)
+    try:
+        _begin_write()
+        instance, workflow = _new_instance(version, actor, business_key, data, InstanceStatus.RUNNING)
+        runtime.advance(workflow)
+        _save(instance, workflow)
+        _sync_human_tasks(instance, workflow, actor, new_instance=True)
+        audit.record(actor.username, "start", instance_id=instance.id, process_key=version.process_key,
+                     version=version.version, data=data or {})
+        _commit_command(instance)
+        return instance
+    except runtime.EngineError as err:
+        db.session.rollback()
+        instance_id = _record_start_failure(version, actor, err, data, business_key)
+        raise StepFailed(f"the process started but its first step failed (instance {instance_id} is in error):"
+                         f" {err.message}", errors={**err.as_dict(), "instance_id": instance_id}) from err
+    except Exception:
+        db.session.rollback()
+        raise
+
+
+# Business keys the server gives (``project:<id>`` ties an instance to a project and its visibility).
+SERVER_BUSINESS_KEY_PREFIXES = ("project:",)
+
+
+def start_by_user(process_key: str, actor: Actor, data: dict[str, Any] | None = None,
+                  business_key: str | None = None) -> ProcessInstance:
+    """Start a process by hand (the API): a role its ``startableBy`` names, only the start data it declares.
+
+    403 when the process is not started by hand or not by the actor's roles; 422 naming each field
+    that is server-owned, unknown to the start form (or ``startDataFields``) or invalid.
+    """
+    if data is not None and not isinstance(data, dict):
+        raise BadRequest("data must be a JSON object")
+    version = definitions.latest_version(process_key)
+    roles = version.start_roles
+    if not roles:
+        raise Forbidden(f"process '{process_key}' is not started by hand: the server starts it "
+                        "(another process, a message or the projects module)")
+    if not actor.roles & set(roles):
+        raise Forbidden(f"only {', '.join(roles)} may start process '{process_key}'")
+    errors: dict[str, list[str]] = {}
+    if business_key and business_key.startswith(SERVER_BUSINESS_KEY_PREFIXES):
+        errors["business_key"] = [f"business keys starting with {', '.join(SERVER_BUSINESS_KEY_PREFIXES)} "
+                                  "are given by the server"]
+    policy = version.start_policy or {}
+    schema = forms.load_form(version.deployment_id, policy["form"]) if policy.get("form") else None
+    accepted = _accepted_data(data or {}, schema, None, policy.get("fields") or [], {}, errors, "start",
+                              server_owned=bundle_rules.SERVER_OWNED_KEYS)
+    return start(process_key, actor, accepted, business_key, version=version)
+
+
+def _accepted_data(data: dict[str, Any], schema: dict[str, Any] | None, ui: dict[str, Any] | None,
+                   fields: list[str], current: dict[str, Any], errors: dict[str, list[str]], what: str, *,
+                   server_owned: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """The values a start or a step takes, validated; Invalid naming every other field and why.
+
+    Only the form's fields are taken (without a form: the declared ``fields``, else none), so a
+    caller cannot set a process variable the form does not ask for. A read-only field may be sent
+    back unchanged (the web form does) and is then left out; a changed one is refused.
+    """
+    if schema is not None:
+        known, readonly = bundle_rules.form_fields(schema, ui)
+    else:
+        known, readonly = set(fields), set()
+    accepted: dict[str, Any] = {}
+    for key, value in data.items():
+        if key in server_owned:
+            errors.setdefault(key, []).append("server-owned: the server sets it, a caller never does")
+        elif key not in known:
+            reason = f"not a field of this {what}'s form" if schema is not None else (
+                f"not one of the fields this {what} takes ({', '.join(sorted(known))})" if known
+                else f"this {what} takes no data")
+            errors.setdefault(key, []).append(reason)
+        elif key in readonly:
+            if key not in current or current[key] != value:
+                errors.setdefault(key, []).append("read-only: the process sets it")
+        else:
+            accepted[key] = value
+    if schema is not None:
+        try:
+            forms.validate(schema, {**{k: current[k] for k in readonly if k in current}, **accepted})
+        except Invalid as exc:
+            for path, messages in (exc.errors or {}).items():
+                errors.setdefault(path, []).extend(m for m in messages if m not in errors.get(path, []))
+    if errors:
+        count = sum(len(v) for v in errors.values())
+        raise Invalid(f"the {what} data has {count} error(s)", errors=errors)
+    return accepted
+
+
+def _new_instance(version: ProcessVersion, actor: Actor, business_key: str | None,
+                  data: dict[str, Any] | None, status: str):  # noqa: ANN202
+    """A new instance row (flushed, so it has an id) and its workflow, not yet run."""
+    spec, subprocess_specs = definitions.spec_for(version)
+    instance = ProcessInstance(process_version_id=version.id, process_key=version.process_key,
+                               started_by=actor.username, business_key=business_key, status=status,
+                               state_json="{}", serializer_version=runtime.SERIALIZER_VERSION)
+    instance.process_version = version
+    db.session.add(instance)
+    db.session.flush()
+    engine = _script_engine(instance, actor, version.process_key)
+    return instance, runtime.new_workflow(spec, subprocess_specs, engine, data)
+
+
+def _record_start_failure(version: ProcessVersion, actor: Actor, err: runtime.EngineError,
+                          data: dict[str, Any] | None, business_key: str | None) -> int:
+    """Keep the instance, in error, at its start: nothing is lost and an admin can retry it."""
+    try:
+        _begin_write()
+        instance, workflow = _new_instance(version, actor, business_key, data, InstanceStatus.ERROR)
+        instance.error = {**err.as_dict(), "action": "start", "at": utcnow().isoformat(), "actor": actor.username}
+        instance.state_json = runtime.state_to_json(workflow)
+        audit.record(actor.username, "start_failed", instance_id=instance.id, process_key=version.process_key,
+                     version=version.version, error=err.as_dict(), data=data or {})
+        db.session.commit()
+        return instance.id
+    except Exception:
+        db.session.rollback()
+        raise
+
+
+def fire_due_timers(instance_id: int, actor: Actor = None) -> bool:  # type: ignore[assignment]
+    """Fire the timers of this instance that are due now. Returns False when none was due.
+
+    Safe to call twice or from two schedulers at once: the instance lock serialises them and the
+    second finds nothing due, so a timer fires once.
+    """
+    actor = actor or SYSTEM
+    if not events.has_due_timer(instance_id):
+        return False
+    fired: dict[str, Any] = {}
+
+    def change(instance: ProcessInstance, workflow) -> dict[str, Any]:  # noqa: ANN001
+        due = events.due_timers_of(instance.id)
+        if not due:
+            raise _NothingToDo
+        runtime.advance(workflow)
+        fired["timers"] = [t.element_id for t in due]
+        return {"timers": fired["timers"], "due_at": [t.due_at.isoformat() for t in due]}
+
+    try:
+        _run_command(instance_id, actor, "timer_fired", change, allowed=(InstanceStatus.RUNNING,))
+    except _NothingToDo:
+        db.session.rollback()
+        return False
+    return True
+
+
+def receive_message(instance_id: int, name: str, payload: Any, correlations: dict[str, Any],
+                    message_id: int | None = None) -> ProcessInstance:
+    """Deliver a message to an instance that waits for it (a command like any other)."""
+
+    def change(instance: ProcessInstance, workflow) -> dict[str, Any]:  # noqa: ANN001
+        runtime.deliver_message(workflow, name, payload, correlations)
+        return {"message": name, "message_id": message_id}
+
+    return _run_command(instance_id, SYSTEM, "message_received", change, allowed=(InstanceStatus.RUNNING,))
+
+
+def external_call(instance_id: int, task_id: str) -> tuple[runtime.ExternalCall, dict[str, Any]]:
+    """The paused external call at ``task_id`` with its evaluated parameters and the task's data.
+
+    Raises Conflict when the instance no longer waits there (a redelivered task: nothing to do).
+    """
+    instance = get(instance_id)
+    if instance.status != InstanceStatus.RUNNING or not any(
+            c.get("task_id") == task_id for c in (instance.waiting or {}).get("external", [])):
+        raise Conflict(f"process instance {instance_id} does not wait for an external call at {task_id}")
+    workflow = _load(instance, _script_engine(instance, SYSTEM, instance.process_key))
+    try:
+        call = runtime.external_call_params(workflow, task_id)
+    except runtime.EngineError as err:
+        db.session.rollback()
+        _record_failure(instance_id, SYSTEM, "external_call", err, task_id, None)
+        raise StepFailed(f"the external call's parameters failed: {err.message}", errors=err.as_dict()) from err
+    return call, runtime.task_data_of(workflow, task_id)
+
+
+def external_result(instance_id: int, task_id: str, result: Any, attempts: int = 1) -> ProcessInstance:
+    """Hand a worker's result to the paused service task and let the process go on."""
+
+    def change(instance: ProcessInstance, workflow) -> dict[str, Any]:  # noqa: ANN001
+        if not any(c.get("task_id") == task_id for c in (instance.waiting or {}).get("external", [])):
+            raise _NothingToDo
+        workflow.script_engine.context["external_results"] = {task_id: result}
+        runtime.advance(workflow)
+        return {"attempts": attempts}
+
+    try:
+        return _run_command(instance_id, SYSTEM, "external_call_done", change, task_id=task_id,
+                            allowed=(InstanceStatus.RUNNING,))
+    except _NothingToDo:
+        db.session.rollback()
+        return get(instance_id)
+
+
+def external_failed(instance_id: int, task_id: str, element_id: str, message: str) -> None:
+    """The last retry failed: the instance becomes an incident an admin can retry."""
+    _record_failure(instance_id, SYSTEM, "external_call", runtime.EngineError(
+        message, task_id=task_id, element_id=element_id), task_id, None)
+
+
+class _NothingToDo(Exception):
+    """Raised inside a command to roll it back quietly (e.g. a timer another scheduler fired)."""
+
+
+def get(instance_id: int) -> ProcessInstance:
+    instance = db.session.get(ProcessInstance, instance_id)
+    if instance is None:
+        raise NotFound(f"process instance {instance_id} does not exist")
+    return instance
+
+
+def get_task(task_id: str) -> HumanTask:
+    task = db.session.get(HumanTask, task_id)
+    if task is None:
+        raise NotFound(f"task {task_id} does not exist")
+    return task
+
+
+def is_candidate(task: HumanTask, actor: Actor) -> bool:
+    if actor.username in (task.excluded_users or []):
+        return False
+    return any((c.role and c.role in actor.roles) or c.username == actor.username for c in task.candidates)
+
+
+def can_view(task: HumanTask, actor: Actor) -> bool:
+    return (actor.is_admin or "pmo" in actor.roles or task.assignee == actor.username
+            or task.completed_by == actor.username or is_candidate(task, actor))
+
+
+def visible_task(task_id: str, actor: Actor) -> HumanTask:
+    """The task if ``actor`` may see it; a task they may not see does not exist for them."""
+    task = db.session.get(HumanTask, task_id, options=[joinedload(HumanTask.candidates)])
+    if task is None or not can_view(task, actor):
+        raise NotFound(f"task {task_id} does not exist")
+    return task
+
+
+def _open_task_for(task_id: str, actor: Actor) -> HumanTask:
+    task = visible_task(task_id, actor)
+    if task.status != TaskStatus.READY:
+        raise Conflict(f"task {task_id} is already {task.status}")
+    return task
+
+
+def _check_segregation(task: HumanTask, actor: Actor) -> None:
+    if actor.username in (task.excluded_users or []):
+        raise Forbidden("segregation of duties: you raised or submitted this request, so you cannot "
+                        "approve or act on it")
+
+
+def claim(task_id: str, actor: Actor) -> HumanTask:
+    task = _open_task_for(task_id, actor)
+    _check_segregation(task, actor)
+    if not is_candidate(task, actor):
+        raise Forbidden("you are not a candidate for this task (your roles do not match its lane)")
+    if task.assignee and task.assignee != actor.username:
+        raise Conflict(f"task is already claimed by {task.assignee}")
+    return _set_assignee(task, actor, actor.username, "claim")
+
+
+def unclaim(task_id: str, actor: Actor) -> HumanTask:
+    task = _open_task_for(task_id, actor)
+    if task.assignee != actor.username and not actor.is_admin:
+        raise Forbidden("only the assignee or an admin can release this task")
+    return _set_assignee(task, actor, None, "unclaim")
+
+
+def assign(task_id: str, actor: Actor, username: str) -> HumanTask:
+    task = _open_task_for(task_id, actor)
+    if not (actor.is_admin or "pmo" in actor.roles or task.assignee == actor.username):
+        raise Forbidden("only the assignee, the PMO or an admin can assign this task")
+    user = db.session.scalars(select(User).where(User.username == username)).first()
+    if user is None or not user.active:
+        raise BadRequest(f"no active user named '{username}'")
+    if username in (task.excluded_users or []):
+        raise Forbidden(f"segregation of duties: {username} raised this request and cannot act on it")
+    if not is_candidate(task, Actor.of(user)):
+        raise Forbidden(f"{username} may not take this task: their roles do not match its lane")
+    return _set_assignee(task, actor, username, "assign")
+
+
+def _set_assignee(task: HumanTask, actor: Actor, username: str | None, action: str) -> HumanTask:
+    """Claiming changes the projection only; it still goes through the instance lock."""
+
+    def change(instance: ProcessInstance, workflow) -> dict[str, Any]:  # noqa: ANN001
+        row = db.session.get(HumanTask, task.id, populate_existing=True)
+        if row.status != TaskStatus.READY:
+            raise Conflict(f"task {task.id} is already {row.status}")
+        if action == "claim" and row.assignee and row.assignee != actor.username:
+            raise Conflict(f"task is already claimed by {row.assignee}")
+        previous = row.assignee
+        row.assignee = username
+        return {"assignee": username, "previous_assignee": previous}
+
+    _run_command(task.instance_id, actor, action, change, task_id=task.id,
+                 allowed=(*InstanceStatus.ACTIVE, InstanceStatus.SUSPENDED))
+    return db.session.get(HumanTask, task.id)
+
+
+class AlreadyCompleted(Conflict):
+    """The task was completed by this same user: a retried completion (its first answer was lost)."""
+
+    def __init__(self, task: HumanTask) -> None:
+        super().__init__(f"task {task.id} is already completed by you (at {task.completed_at:%Y-%m-%d %H:%M:%S} UTC)"
+                         if task.completed_at else f"task {task.id} is already completed by you")
+        self.task_id = task.id
+        self.instance_id = task.instance_id
+
+
+MAX_IDEMPOTENCY_KEY = 200
+
+
+def complete(task_id: str, actor: Actor, data: dict[str, Any] | None,
+             idempotency_key: str | None = None) -> ProcessInstance:
+    """Complete the task with the form's fields of ``data`` (validated); the engine runs on.
+
+    Only what the task's form asks for is applied (a task without a form: its ``dataFields``,
+    else nothing): 422 names any other field. A completion retried by the same user is told apart:
+    with the same ``idempotency_key`` it answers the instance as it is now, without one
+    ``AlreadyCompleted`` (409) carries the result.
+    """
+    if idempotency_key is not None and not 0 < len(idempotency_key) <= MAX_IDEMPOTENCY_KEY:
+        raise BadRequest(f"Idempotency-Key must have 1 to {MAX_IDEMPOTENCY_KEY} characters")
+    task = visible_task(task_id, actor)
+    if task.status == TaskStatus.COMPLETED and task.completed_by == actor.username:
+        if idempotency_key and task.completion_key == idempotency_key:
+            return get(task.instance_id)
+        raise AlreadyCompleted(task)
+    if task.status != TaskStatus.READY:
+        raise Conflict(f"task {task_id} is already {task.status}")
+    _check_segregation(task, actor)
+    if task.assignee and task.assignee != actor.username:
+        raise Forbidden(f"task is claimed by {task.assignee}")
+    if not task.assignee and not is_candidate(task, actor):
+        raise Forbidden("you are not a candidate for this task (your roles do not match its lane)")
+    data = data or {}
+    if not isinstance(data, dict):
+        raise Invalid("submitted data must be a JSON object", errors={"data": ["must be an object"]})
+    audit_data: dict[str, Any] = {"data": data, "element_id": task.element_id}
+
+    def change(inst: ProcessInstance, workflow) -> dict[str, Any]:  # noqa: ANN001
+        # Re-checked under the lock: someone may have completed or claimed it since the checks above.
+        status, assignee, completed_by, key = db.session.execute(
+            select(HumanTask.status, HumanTask.assignee, HumanTask.completed_by, HumanTask.completion_key)
+            .where(HumanTask.id == task_id)).one()
+        if status == TaskStatus.COMPLETED and completed_by == actor.username:
+            raise _Replay if idempotency_key and key == idempotency_key else AlreadyCompleted(
+                db.session.get(HumanTask, task_id, populate_existing=True))
+        if status != TaskStatus.READY:
+            raise Conflict(f"task {task_id} is already {status}")
+        if assignee and assignee != actor.username:
+            raise Conflict(f"task was claimed by {assignee} in the meantime")
+        # Checked here, with the version the locked instance runs, so the instance is read once.
+        deployment_id = inst.process_version.deployment_id
+        schema = forms.load_form(deployment_id, task.form_schema_file)
+        ui = forms.load_form(deployment_id, task.form_ui_file) if schema is not None else None
+        found = runtime.find_task(workflow, task_id)
+        props = ((getattr(found.task_spec, "extensions", None) or {}).get("properties") or {}) if found else {}
+        accepted = _accepted_data(data, schema, ui, bundle_rules.split_names(props.get(bundle_rules.DATA_FIELDS)),
+                                  (found.data if found is not None else {}), {}, "task")
+        audit_data["data"] = accepted
+        seen = _instructions_seen(task.instructions, found.data if found is not None else {})
+        runtime.complete_user_task(workflow, task_id, accepted)
+        if seen is not None:
+            db.session.execute(update(HumanTask).where(HumanTask.id == task_id).values(instructions_seen=seen))
+        if idempotency_key:
+            db.session.execute(update(HumanTask).where(HumanTask.id == task_id).values(
+                completion_key=idempotency_key))
+        signals.task_completed.send(None, session=db.session, instance=inst, task=task,
+                                    actor=actor.username, data=accepted)
+        return {}
+
+    try:
+        return _run_command(task.instance_id, actor, "complete_task", change, task_id=task_id,
+                            audit_data=audit_data)
+    except _Replay:
+        return get(task.instance_id)
+
+
+def _instructions_seen(text: str | None, data: dict[str, Any]) -> str | None:
+    """The instructions rendered with the data the person saw (budgeted). None when there are none or
+    they could not be rendered: the page then renders them from the completed task's data."""
+    if not text:
+        return None
+    from app.engine import templating
+
+    return templating.render_or(text, data, fallback="") or None
+
+
+class _Replay(Exception):
+    """Raised inside ``complete`` to roll back quietly: the same completion, retried with its key."""
+
+
+def terminate(instance_id: int, actor: Actor, reason: str = "") -> ProcessInstance:
+    def change(instance: ProcessInstance, workflow) -> dict[str, Any]:  # noqa: ANN001
+        runtime.cancel(workflow)
+        instance.status = InstanceStatus.TERMINATED
+        instance.ended_at = utcnow()
+        instance.status_reason = reason
+        return {"reason": reason}
+
+    return _run_command(instance_id, actor, "terminate", change,
+                        allowed=(*InstanceStatus.ACTIVE, InstanceStatus.SUSPENDED))
+
+
+def suspend(instance_id: int, actor: Actor, reason: str = "") -> ProcessInstance:
+    def change(instance: ProcessInstance, workflow) -> dict[str, Any]:  # noqa: ANN001
+        instance.status = InstanceStatus.SUSPENDED
+        instance.status_reason = reason
+        return {"reason": reason}
+
+    return _run_command(instance_id, actor, "suspend", change, allowed=(InstanceStatus.RUNNING,))
+
+
+def resume(instance_id: int, actor: Actor) -> ProcessInstance:
+    def change(instance: ProcessInstance, workflow) -> dict[str, Any]:  # noqa: ANN001
+        instance.status = InstanceStatus.RUNNING
+        instance.status_reason = None
+        runtime.advance(workflow)
+        return {}
+
+    return _run_command(instance_id, actor, "resume", change, allowed=(InstanceStatus.SUSPENDED,))
+
+
+def retry(instance_id: int, actor: Actor, reason: str = "") -> ProcessInstance:
+    """Run the engine again on an instance in error (after the cause was fixed)."""
+
+    def change(instance: ProcessInstance, workflow) -> dict[str, Any]:  # noqa: ANN001
+        failed = dict(instance.error or {})
+        runtime.advance(workflow)
+        return {"reason": reason, "previous_error": failed.get("message")}
+
+    return _run_command(instance_id, actor, "retry", change, allowed=(InstanceStatus.ERROR,), repairs=True)
+
+
+def skip_failed_step(instance_id: int, actor: Actor, element_id: str, reason: str) -> ProcessInstance:
+    """Complete the failed automatic step without running it (an admin repair), then go on."""
+
+    def change(instance: ProcessInstance, workflow) -> dict[str, Any]:  # noqa: ANN001
+        failed = dict(instance.error or {})
+        element = runtime.skip_task(workflow, element_id)
+        return {"reason": reason, "skipped": element, "previous_error": failed.get("message")}
+
+    return _run_command(instance_id, actor, "skip_step", change, allowed=(InstanceStatus.ERROR,), repairs=True)
+
+
+# -- reading ----------------------------------------------------------------------------------
+
+def ready_tasks(instance_id: int) -> list[HumanTask]:
+    return list(db.session.scalars(
+        select(HumanTask).where(HumanTask.instance_id == instance_id, HumanTask.status == TaskStatus.READY)
+        .order_by(HumanTask.created_at, HumanTask.id)))
+
+
+def instance_data(instance: ProcessInstance) -> dict[str, Any]:
+    """The instance's current data (the last completed task's, or the final data)."""
+    engine = _script_engine(instance, SYSTEM, instance.process_key)
+    workflow = _load(instance, engine)
+    return runtime.workflow_data(workflow)
+
+
+def task_data(task: HumanTask) -> dict[str, Any]:
+    instance = get(task.instance_id)
+    engine = _script_engine(instance, SYSTEM, instance.process_key)
+    workflow = _load(instance, engine)
+    return runtime.task_data(workflow, task.id) or {}
+
+
+def overdue(task: HumanTask, now: datetime | None = None) -> bool:
+    return task.status == TaskStatus.READY and task.due_at is not None and task.due_at < (now or utcnow())

@@ -1,0 +1,176 @@
+"""Read-only queries for the API and the web pages: the instance list, the inbox, the audit trail.
+
+Every list is filtered, sorted and paginated in SQL; nothing loads all rows into Python. Who may
+see what is decided here too, so that the list and the single-item views agree:
+
+- admins and the PMO see every instance;
+- anyone else sees the instances they started or in which they have (had) a task: assigned to
+  them, completed by them, or offered to one of their roles or to them by name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Generic, TypeVar
+
+from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select
+
+from app.core.audit import AuditEntry
+from app.core.errors import BadRequest, NotFound
+from app.core.extensions import db
+from app.core.models import utcnow
+from app.instances.commands import Actor, is_candidate
+from app.instances.models import HumanTask, HumanTaskCandidate, ProcessInstance, TaskStatus
+
+T = TypeVar("T")
+MAX_PER_PAGE = 200
+SEE_ALL_ROLES = frozenset({"admin", "pmo"})
+TASK_SORTS = {
+    "created_at": (HumanTask.created_at.asc(),),
+    "-created_at": (HumanTask.created_at.desc(),),
+    "due_at": (HumanTask.due_at.is_(None).asc(), HumanTask.due_at.asc()),
+    "-due_at": (HumanTask.due_at.is_(None).asc(), HumanTask.due_at.desc()),
+    "priority": (HumanTask.priority.asc(),),
+    "-priority": (HumanTask.priority.desc(),),
+    "title": (HumanTask.title.asc(),),
+    "-title": (HumanTask.title.desc(),),
+}
+
+
+@dataclass
+class Page(Generic[T]):
+    items: list[T]
+    page: int
+    per_page: int
+    total: int
+
+
+def _paginate(stmt: Select, page: int, per_page: int) -> Page:
+    if page < 1 or not 1 <= per_page <= MAX_PER_PAGE:
+        raise BadRequest(f"page must be >= 1 and per_page between 1 and {MAX_PER_PAGE}")
+    # The total rides along as a window count: one statement instead of a count and a page query.
+    rows = db.session.execute(stmt.add_columns(func.count().over().label("total"))
+                              .limit(per_page).offset((page - 1) * per_page)).all()
+    if rows:
+        return Page([row[0] for row in rows], page, per_page, rows[0].total)
+    total = 0 if page == 1 else db.session.scalar(
+        select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+    return Page([], page, per_page, total)
+
+
+def _candidate_match(actor: Actor) -> ColumnElement[bool]:
+    """EXISTS a candidate row of the task naming one of the actor's roles or the actor."""
+    who = HumanTaskCandidate.username == actor.username
+    if actor.roles:
+        who = or_(HumanTaskCandidate.role.in_(sorted(actor.roles)), who)
+    return exists().where(HumanTaskCandidate.task_id == HumanTask.id, who)
+
+
+# -- instances ---------------------------------------------------------------------------------------
+
+def sees_all_instances(actor: Actor) -> bool:
+    return bool(actor.roles & SEE_ALL_ROLES)
+
+
+def _instance_visible(actor: Actor) -> ColumnElement[bool]:
+    involved = exists().where(
+        HumanTask.instance_id == ProcessInstance.id,
+        or_(HumanTask.assignee == actor.username, HumanTask.completed_by == actor.username,
+            _candidate_match(actor)),
+    )
+    return or_(ProcessInstance.started_by == actor.username, involved)
+
+
+def can_view_instance(instance: ProcessInstance, actor: Actor) -> bool:
+    if sees_all_instances(actor) or instance.started_by == actor.username:
+        return True
+    return bool(db.session.scalar(
+        select(ProcessInstance.id).where(ProcessInstance.id == instance.id, _instance_visible(actor))))
+
+
+def visible_instance(instance_id: int, actor: Actor) -> ProcessInstance:
+    """The instance if ``actor`` may see it; one they may not see does not exist for them."""
+    instance = db.session.get(ProcessInstance, instance_id)
+    if instance is None or not can_view_instance(instance, actor):
+        raise NotFound(f"process instance {instance_id} does not exist")
+    return instance
+
+
+def list_instances(actor: Actor, *, process_key: str | None = None, status: str | None = None,
+                   started_by: str | None = None, business_key: str | None = None,
+                   page: int = 1, per_page: int = 50) -> Page[ProcessInstance]:
+    """Instances the actor may see, newest first."""
+    stmt = select(ProcessInstance)
+    if not sees_all_instances(actor):
+        stmt = stmt.where(_instance_visible(actor))
+    for column, value in ((ProcessInstance.process_key, process_key), (ProcessInstance.status, status),
+                          (ProcessInstance.started_by, started_by),
+                          (ProcessInstance.business_key, business_key)):
+        if value is not None:
+            stmt = stmt.where(column == value)
+    stmt = stmt.order_by(ProcessInstance.created_at.desc(), ProcessInstance.id.desc())
+    return _paginate(stmt, page, per_page)
+
+
+def audit_trail(instance_id: int) -> list[AuditEntry]:
+    return list(db.session.scalars(
+        select(AuditEntry).where(AuditEntry.instance_id == instance_id).order_by(AuditEntry.at, AuditEntry.id)))
+
+
+# -- the inbox ---------------------------------------------------------------------------------------
+
+def _open_for(actor: Actor) -> ColumnElement[bool]:
+    """READY tasks assigned to the actor, or unclaimed and offered to them."""
+    return and_(HumanTask.status == TaskStatus.READY,
+                or_(HumanTask.assignee == actor.username,
+                    and_(HumanTask.assignee.is_(None), _candidate_match(actor))))
+
+
+def inbox(actor: Actor, *, process_key: str | None = None, status: str = "ready", overdue: bool = False,
+          assigned: str | None = None, sort: str = "created_at", page: int = 1, per_page: int = 50,
+          now: datetime | None = None) -> Page[HumanTask]:
+    """The actor's tasks.
+
+    ``status``: ``ready`` (what they can work on now), ``completed`` (what they completed) or
+    ``all`` (both). ``assigned``: ``me`` or ``unassigned``. ``overdue``: READY and past due.
+    """
+    if status == "ready":
+        who: ColumnElement[bool] = _open_for(actor)
+    elif status == "completed":
+        who = and_(HumanTask.status == TaskStatus.COMPLETED, HumanTask.completed_by == actor.username)
+    elif status == "all":
+        who = or_(_open_for(actor),
+                  and_(HumanTask.status == TaskStatus.COMPLETED, HumanTask.completed_by == actor.username))
+    else:
+        raise BadRequest(f"unknown task status filter '{status}'")
+    if sort not in TASK_SORTS:
+        raise BadRequest(f"unknown sort '{sort}'")
+    stmt = select(HumanTask).where(who)
+    if process_key:
+        stmt = stmt.where(HumanTask.process_key == process_key)
+    if assigned == "me":
+        stmt = stmt.where(HumanTask.assignee == actor.username)
+    elif assigned == "unassigned":
+        stmt = stmt.where(HumanTask.assignee.is_(None))
+    elif assigned is not None:
+        raise BadRequest(f"unknown assigned filter '{assigned}'")
+    if overdue:
+        stmt = stmt.where(HumanTask.status == TaskStatus.READY, HumanTask.due_at.is_not(None),
+                          HumanTask.due_at < (now or utcnow()))
+    stmt = stmt.order_by(*TASK_SORTS[sort], HumanTask.id)
+    return _paginate(stmt, page, per_page)
+
+
+def may_act_on(task: HumanTask, actor: Actor) -> bool:
+    """Whether ``actor`` can complete ``task`` now (it is theirs, or unclaimed and offered to them)."""
+    if task.status != TaskStatus.READY:
+        return False
+    return task.assignee == actor.username or (task.assignee is None and is_candidate(task, actor))
+
+
+def actionable_tasks(instance_id: int, actor: Actor) -> list[HumanTask]:
+    """READY tasks of one instance that ``actor`` may act on."""
+    stmt = (select(HumanTask).where(HumanTask.instance_id == instance_id, _open_for(actor))
+            .order_by(HumanTask.created_at, HumanTask.id))
+    return list(db.session.scalars(stmt))

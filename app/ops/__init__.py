@@ -1,0 +1,1 @@
+"""Operations: incidents and their repairs, the engine's health, and the administrator's page."""

@@ -1,0 +1,275 @@
+"""Marshmallow schemas of the projects API: projects, their records, change requests and lessons."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from sqlalchemy import select
+
+from app.api.schemas import PageQuery, page_schema
+from app.core.extensions import db
+from app.instances.schemas import InstanceSummaryOut, _is_overdue
+from app.people.models import User
+from app.projects.models import Phase, ProjectStatus
+
+PHASES = (Phase.INITIATION, Phase.PLANNING, Phase.EXECUTION, Phase.CLOSURE, Phase.CLOSED)
+STATUSES = (ProjectStatus.PROPOSED, ProjectStatus.ACTIVE, ProjectStatus.ON_HOLD, ProjectStatus.REJECTED,
+            ProjectStatus.KILLED, ProjectStatus.CLOSED)
+RAGS = ("green", "amber", "red")
+
+
+def _money() -> fields.Float:
+    return fields.Float(allow_none=True)
+
+
+# -- input -----------------------------------------------------------------------------------------
+
+def _user_problem(username: str, role: str) -> str | None:
+    user = db.session.scalars(select(User).where(User.username == username)).first()
+    if user is None or not user.active:
+        return f"no active user named '{username}'"
+    if not user.has_role(role):
+        return f"{username} does not have the role {role}"
+    return None
+
+
+class ProjectCreateIn(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=3, max=200))
+    project_manager = fields.String(required=True, validate=validate.Length(min=1, max=80),
+                                    metadata={"description": "username of a user with the project_manager role"})
+    sponsor = fields.String(required=True, validate=validate.Length(min=1, max=80),
+                            metadata={"description": "username of a user with the sponsor role"})
+
+    @validates_schema
+    def _people(self, data: dict[str, Any], **_: Any) -> None:
+        errors: dict[str, list[str]] = {}
+        for field, role in (("project_manager", "project_manager"), ("sponsor", "sponsor")):
+            if data.get(field) and (problem := _user_problem(data[field], role)):
+                errors.setdefault(field, []).append(problem)
+        if data.get("project_manager") and data.get("project_manager") == data.get("sponsor"):
+            errors.setdefault("sponsor", []).append(
+                "segregation of duties: the sponsor and the project manager must be different people")
+        if errors:
+            raise ValidationError(errors)
+
+
+class ProjectQuery(PageQuery):
+    phase = fields.String(validate=validate.OneOf(PHASES))
+    status = fields.String(validate=validate.OneOf(STATUSES))
+    rag = fields.String(validate=validate.OneOf(RAGS))
+    pm = fields.String(metadata={"description": "username of the project manager"})
+    sponsor = fields.String(metadata={"description": "username of the sponsor"})
+    q = fields.String(metadata={"description": "part of the project code or name"})
+
+
+class ChangeRequestIn(Schema):
+    """The change_request process's submit form (forms/change-submit-schema.json)."""
+
+    cr_title = fields.String(required=True, validate=validate.Length(min=5, max=200))
+    cr_description = fields.String(required=True, validate=validate.Length(min=10))
+    cr_reason = fields.String(required=True, validate=validate.Length(min=10))
+    cost_impact = fields.Float(required=True, metadata={"description": "positive adds cost, negative saves"})
+    schedule_impact_days = fields.Integer(required=True, validate=validate.Range(min=-365, max=730))
+    scope_impact = fields.String(required=True, validate=validate.Length(min=3))
+    risk_impact = fields.String(required=True, validate=validate.OneOf(("none", "low", "medium", "high")))
+    urgency = fields.String(validate=validate.OneOf(("normal", "high", "critical")))
+
+
+class LessonQuery(PageQuery):
+    q = fields.String(metadata={"description": "words (3+ letters) that must all appear"})
+    category = fields.String()
+    tag = fields.String()
+
+
+# -- output ----------------------------------------------------------------------------------------
+
+class OpenTaskOut(Schema):
+    id = fields.String(required=True)
+    title = fields.String()
+    element_id = fields.String()
+    process_key = fields.String()
+    instance_id = fields.Integer()
+    lane = fields.String(allow_none=True)
+    candidate_roles = fields.List(fields.String(), metadata={"description": "offered to these roles"})
+    candidate_users = fields.List(fields.String(), metadata={"description": "offered to these users"})
+    assignee = fields.String(allow_none=True)
+    created_at = fields.DateTime()
+    due_at = fields.DateTime(allow_none=True)
+    overdue = fields.Function(_is_overdue, dump_only=True, metadata={"type": "boolean"})
+
+
+class MilestoneOut(Schema):
+    seq = fields.Integer()
+    name = fields.String()
+    due_date = fields.Date()
+    baseline_due_date = fields.Date()
+    deliverables = fields.String()
+    gate_required = fields.Boolean()
+    status = fields.String()
+    achieved_date = fields.Date(allow_none=True)
+
+
+class RiskOut(Schema):
+    id = fields.Integer()
+    title = fields.String()
+    probability = fields.Integer()
+    impact = fields.Integer()
+    score = fields.Integer()
+    owner = fields.String()
+    response = fields.String()
+    trigger = fields.String()
+    action = fields.String()
+    status = fields.String()
+    source = fields.String()
+
+
+class ChangeDecisionOut(Schema):
+    kind = fields.String()
+    decided_as = fields.String()
+    decided_by = fields.String()
+    decision = fields.String()
+    reason = fields.String()
+    decided_at = fields.DateTime()
+
+
+class ChangeRequestOut(Schema):
+    id = fields.Integer(required=True)
+    project_id = fields.Integer()
+    number = fields.Integer()
+    reference = fields.String(dump_only=True)
+    title = fields.String()
+    description = fields.String()
+    reason = fields.String()
+    cost_impact = _money()
+    schedule_impact_days = fields.Integer()
+    scope_impact = fields.String()
+    risk_impact = fields.String()
+    assessed_cost_impact = _money()
+    assessed_schedule_days = fields.Integer(allow_none=True)
+    assessed_risk_level = fields.String(allow_none=True)
+    size = fields.String(allow_none=True)
+    route = fields.String(allow_none=True, metadata={"description": "pm | sponsor | ccb"})
+    status = fields.String(metadata={"enum": ["submitted", "approved", "rejected", "withdrawn"]})
+    requested_by = fields.String()
+    instance_id = fields.Integer(allow_none=True)
+    submitted_at = fields.DateTime()
+    decided_at = fields.DateTime(allow_none=True)
+    decision_reason = fields.String(allow_none=True)
+    applied_baseline_version = fields.Integer(allow_none=True)
+    decisions = fields.List(fields.Nested(ChangeDecisionOut))
+
+
+class ChangeRequestCreatedOut(ChangeRequestOut):
+    instance = fields.Nested(InstanceSummaryOut, required=True)
+    next_tasks = fields.List(fields.Nested(OpenTaskOut), metadata={"description": "the instance's ready tasks"})
+
+
+class AllocationOut(Schema):
+    role = fields.String()
+    requested_fte = _money()
+    fte = _money()
+    start_date = fields.Date()
+    end_date = fields.Date()
+    named_resource = fields.String()
+    status = fields.String()
+    decided_by = fields.String()
+    comment = fields.String()
+
+
+class GateDecisionOut(Schema):
+    gate_name = fields.String()
+    recommended = fields.String()
+    decision = fields.String()
+    rationale = fields.String()
+    quality_assessment = fields.String()
+    decided_by = fields.String()
+    recorded_by = fields.String()
+    overridden = fields.Boolean()
+    decided_at = fields.DateTime()
+
+
+class StatusReportOut(Schema):
+    id = fields.Integer()
+    period_end = fields.Date()
+    schedule_rag = fields.String()
+    budget_rag = fields.String()
+    scope_rag = fields.String()
+    resources_rag = fields.String()
+    risk_rag = fields.String()
+    overall_rag = fields.String()
+    max_risk_score = fields.Integer()
+    summary = fields.String()
+    achievements = fields.String()
+    next_steps = fields.String()
+    top_issues = fields.List(fields.Dict())
+    snapshot = fields.Dict()
+    escalated = fields.Boolean()
+    escalation_reason = fields.String()
+    pmo_review = fields.Dict(allow_none=True)
+    submitted_by = fields.String()
+    created_at = fields.DateTime()
+
+
+class LessonOut(Schema):
+    id = fields.Integer(required=True)
+    project_id = fields.Integer()
+    project_code = fields.String(attribute="project.code", allow_none=True, dump_only=True)
+    project_name = fields.String(attribute="project.name", dump_only=True)
+    title = fields.String()
+    what_went_well = fields.String()
+    what_to_improve = fields.String()
+    recommendation = fields.String()
+    category = fields.String()
+    tags = fields.List(fields.String())
+    closure_type = fields.String()
+    published = fields.Boolean()
+    created_by = fields.String()
+    curated_by = fields.String()
+    created_at = fields.DateTime()
+
+
+class ProjectSummaryOut(Schema):
+    id = fields.Integer(required=True)
+    code = fields.String(allow_none=True)
+    name = fields.String(required=True)
+    phase = fields.String(metadata={"enum": list(PHASES)})
+    status = fields.String(metadata={"enum": list(STATUSES)})
+    rag = fields.String(allow_none=True, metadata={"enum": list(RAGS)})
+    priority = fields.String(allow_none=True)
+    portfolio_category = fields.String(allow_none=True)
+    project_manager = fields.String()
+    sponsor = fields.String()
+    created_by = fields.String()
+    budget_estimate = _money()
+    budget_baseline = _money()
+    budget_actual = _money()
+    baseline_version = fields.Integer()
+    start_date = fields.Date(allow_none=True)
+    target_end_date = fields.Date(allow_none=True)
+    end_date = fields.Date(allow_none=True)
+    lifecycle_instance_id = fields.Integer(allow_none=True)
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+    open_tasks = fields.List(fields.Nested(OpenTaskOut))
+
+
+class ProjectOut(ProjectSummaryOut):
+    strategic_fit = fields.Integer(allow_none=True)
+    value_score = fields.Integer(allow_none=True)
+    risk_score = fields.Integer(allow_none=True)
+    rag_detail = fields.Dict()
+    charter = fields.Dict()
+    closure = fields.Dict()
+    lifecycle_instance = fields.Nested(InstanceSummaryOut, allow_none=True)
+    milestones = fields.List(fields.Nested(MilestoneOut))
+    risks = fields.List(fields.Nested(RiskOut))
+    allocations = fields.List(fields.Nested(AllocationOut))
+    change_requests = fields.List(fields.Nested(ChangeRequestOut))
+    gate_decisions = fields.List(fields.Nested(GateDecisionOut))
+    status_reports = fields.List(fields.Nested(StatusReportOut))
+    lessons = fields.List(fields.Nested(LessonOut))
+
+
+ProjectPageOut = page_schema(ProjectSummaryOut, "ProjectPage")
+LessonPageOut = page_schema(LessonOut, "LessonPage")

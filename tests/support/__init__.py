@@ -1,0 +1,1 @@
+"""Fixtures and helpers every test package may use (loaded by tests/conftest.py)."""
