@@ -322,10 +322,11 @@ def token(username: str) -> None:
     """Print an API bearer token for USERNAME."""
     from app.core.errors import Forbidden
     from app.people import operations as users
+    from app.people import queries as user_queries
 
     app = _make_app()
     with app.app_context():
-        user = users.get(username)
+        user = user_queries.get(username)
         if not user.active:
             raise Forbidden(f"user '{username}' is deactivated")
         click.echo(users.issue_token(user))

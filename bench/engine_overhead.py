@@ -180,7 +180,8 @@ def _make_app(url: str):
 def _seed(bundle_dir: Path) -> None:
     from app.definitions import operations as definitions
     from app.people import operations as users
-    if users.find("bench") is None:
+    from app.people import queries as user_queries
+    if user_queries.find("bench") is None:
         users.create("bench", BENCH_PASSWORD, LANES, actor="bench")
     definitions.deploy_directory([bundle_dir], "bench")
 

@@ -83,11 +83,12 @@ def seed(app, n_tasks: int, mine: int, indexes: bool) -> float:  # noqa: ANN001
     from app.definitions import operations as definitions
     from app.instances import commands as instances
     from app.people import operations as users
+    from app.people import queries as user_queries
     started = time.perf_counter()
     users.seed_demo_users()
     users.create("bench_sponsor", "bench-password-1", ["sponsor"], email="bench@pmo.example")
     definitions.deploy_directory([ROOT / "tests" / "fixtures"], "admin")
-    first = instances.start("simple_approval", instances.Actor.of(users.get("maria")), {"title": "Seed"})
+    first = instances.start("simple_approval", instances.Actor.of(user_queries.get("maria")), {"title": "Seed"})
     db.session.commit()
     version_id = first.process_version_id
     state = json.dumps(first.state)

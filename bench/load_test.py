@@ -212,12 +212,13 @@ def seed(env: dict[str, str], users: int, bundle: Path) -> list[str]:
     os.environ.update(env)
     from app import create_app
     from app.people import operations as user_service
+    from app.people import queries as user_queries
     app = create_app()
     tokens = []
     with app.app_context():
         for i in range(users):
             name = f"load{i:03d}"
-            user = user_service.find(name) or user_service.create(name, "load-test-pw", ["project_manager"])
+            user = user_queries.find(name) or user_service.create(name, "load-test-pw", ["project_manager"])
             tokens.append(user_service.issue_token(user))
     return tokens
 
@@ -226,11 +227,11 @@ def consistency_and_timer_lag(env: dict[str, str]) -> dict:
     from sqlalchemy import func, select
 
     from app import create_app
-    from app.engine import runtime
-    from app.core.extensions import db
     from app.core.audit import AuditEntry
-    from app.instances.models import HumanTask, ProcessInstance
+    from app.core.extensions import db
+    from app.engine import runtime
     from app.instances import commands as instances
+    from app.instances.models import HumanTask, ProcessInstance
     app = create_app()
     bad: list[str] = []
     lags: list[float] = []

@@ -12,6 +12,7 @@ from sqlalchemy import text
 from app import create_app
 from app.core.extensions import db
 from app.people import operations as users
+from app.people import queries as user_queries
 from app.people.actor import Actor
 
 # The API client and the browser-like web client, for the tests of every domain.
@@ -79,7 +80,7 @@ def app(database_url: str):
 @pytest.fixture
 def demo_users(app):
     users.seed_demo_users()
-    return {u.username: u for u in users.list_users()}
+    return {u.username: u for u in user_queries.list_users()}
 
 
 @pytest.fixture

@@ -23,10 +23,11 @@ from sqlalchemy import func, select
 from app import create_app
 from app.cli import main
 from app.core.extensions import db
-from app.definitions import operations as definitions
+from app.definitions import queries as definition_queries
 from app.instances.models import HumanTask, ProcessInstance
 from app.migrations import head_revision
 from app.people import operations as users
+from app.people import queries as user_queries
 from app.people.models import User
 from tests.conftest import fresh_database_url
 
@@ -204,7 +205,7 @@ def test_deploy_invalid_bundle_fails_with_every_problem_and_deploys_nothing(run,
     assert "broken.bpmn:1:" in result.output and "broken-form.json:1:" in result.output
     assert "nothing was deployed" in result.output
     with app_context(cli_db):
-        assert definitions.list_latest() == []
+        assert definition_queries.list_latest() == []
 
 
 def test_missing_path_is_a_usage_error(run):
@@ -224,8 +225,8 @@ def test_user_add_and_token(run, cli_db):
     token = run("token", "nina")
     assert token.exit_code == 0, token.output
     with app_context(cli_db):
-        assert users.identity_for_token(token.output.strip()) == ("nina", frozenset({"pmo", "sponsor"}))
-        assert users.find("nina").email == "nina@example.org"
+        assert user_queries.identity_for_token(token.output.strip()) == ("nina", frozenset({"pmo", "sponsor"}))
+        assert user_queries.find("nina").email == "nina@example.org"
 
 
 def test_user_add_prompts_for_the_password(run):

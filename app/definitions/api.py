@@ -11,6 +11,7 @@ from app.api.docs import doc
 from app.api.io import View, dump, query
 from app.core.errors import Invalid, NotFound
 from app.definitions import operations as definitions
+from app.definitions import queries as definition_queries
 from app.definitions.schemas import (
     UPLOAD_BODY,
     DefinitionListOut,
@@ -33,14 +34,14 @@ BUNDLE_SUFFIXES = (".bpmn", ".dmn", ".json")
 @doc(summary="The latest version of every process", tags=["process definitions"],
      responses={200: DefinitionListOut})
 def list_definitions():  # noqa: ANN201
-    return dump(DefinitionListOut, {"items": definitions.list_latest()})
+    return dump(DefinitionListOut, {"items": definition_queries.list_latest()})
 
 
 @bp.get("/process-definitions/<key>")
 @doc(summary="A process: its latest version and every version", tags=["process definitions"],
      responses={200: DefinitionOut}, errors=(404,))
 def get_definition(key: str):  # noqa: ANN201
-    versions = definitions.versions_of(key)
+    versions = definition_queries.versions_of(key)
     if not versions:
         raise NotFound(f"no process definition with key '{key}'")
     return dump(DefinitionOut, View(versions[-1], versions=versions))

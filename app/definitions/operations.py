@@ -4,22 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from flask import current_app
-from sqlalchemy import func, select
-
-from app.core import audit, caches
-from app.core.errors import Invalid, NotFound
+from app.core import audit
+from app.core.errors import Invalid
 from app.core.extensions import db
 from app.core.transactions import write_transaction
 from app.definitions.models import Deployment, DeploymentFile, ProcessVersion
+from app.definitions.queries import _SPEC_CACHE, _latest_versions, known_roles, list_latest
 from app.engine import bundle as bundle_mod
-from app.engine.runtime import spec_from_dict
 
 
 @dataclass
@@ -29,10 +23,6 @@ class DeployResult:
     unchanged: list[ProcessVersion] = field(default_factory=list)
     # What happened when it is not obvious, e.g. a decision table uploaded alone.
     note: str = ""
-
-
-def known_roles() -> list[str]:
-    return list(current_app.config["ROLES"])
 
 
 def validate_files(files: list[bundle_mod.BundleFile]) -> bundle_mod.Bundle:
@@ -184,72 +174,3 @@ def deploy_directory(paths: list[Path], actor: str) -> DeployResult:
     return deploy(bundle_mod.read_paths(paths), actor, source=", ".join(str(p) for p in paths))
 
 
-def _latest_versions(keys: list[str]) -> dict[str, ProcessVersion]:
-    if not keys:
-        return {}
-    newest = (select(ProcessVersion.process_key, func.max(ProcessVersion.version).label("v"))
-              .where(ProcessVersion.process_key.in_(keys)).group_by(ProcessVersion.process_key).subquery())
-    rows = db.session.scalars(select(ProcessVersion).join(
-        newest, (ProcessVersion.process_key == newest.c.process_key) & (ProcessVersion.version == newest.c.v)))
-    return {v.process_key: v for v in rows}
-
-
-def latest_version(key: str) -> ProcessVersion:
-    version = db.session.scalars(select(ProcessVersion).where(ProcessVersion.process_key == key)
-                                 .order_by(ProcessVersion.version.desc()).limit(1)).first()
-    if version is None:
-        raise NotFound(f"no process definition with key '{key}'")
-    return version
-
-
-def list_latest() -> list[ProcessVersion]:
-    keys = list(db.session.scalars(select(ProcessVersion.process_key).distinct()))
-    return sorted(_latest_versions(keys).values(), key=lambda v: v.process_key)
-
-
-def versions_of(key: str) -> list[ProcessVersion]:
-    return list(db.session.scalars(
-        select(ProcessVersion).where(ProcessVersion.process_key == key).order_by(ProcessVersion.version)))
-
-
-class _SpecCache:
-    """Parsed specs by process version id. Specs are read-only while workflows run."""
-
-    def __init__(self, size: int = 256) -> None:
-        self._items: OrderedDict[int, tuple[Any, dict]] = OrderedDict()
-        self._lock = threading.Lock()
-        self.size = size
-
-    def get(self, version_id: int) -> tuple[Any, dict] | None:
-        with self._lock:
-            item = self._items.get(version_id)
-            if item is not None:
-                self._items.move_to_end(version_id)
-            return item
-
-    def put(self, version_id: int, item: tuple[Any, dict]) -> None:
-        with self._lock:
-            self._items[version_id] = item
-            self._items.move_to_end(version_id)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-
-
-_SPEC_CACHE = _SpecCache()
-
-
-def spec_for(version: ProcessVersion) -> tuple[Any, dict]:
-    cached = _SPEC_CACHE.get(version.id)
-    if cached is None:
-        cached = spec_from_dict(version.spec)
-        _SPEC_CACHE.put(version.id, cached)
-    return cached
-
-
-@caches.register
-def clear_spec_cache() -> None:
-    _SPEC_CACHE.clear()

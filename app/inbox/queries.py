@@ -351,11 +351,11 @@ def inbox_fields(version_id: int, element_id: str) -> list[str]:
 
 @lru_cache(maxsize=4096)
 def _inbox_fields(version_id: int, element_id: str) -> tuple[str, ...]:
-    from app.definitions import operations as definitions
+    from app.definitions import queries as definition_queries
     version = db.session.get(ProcessVersion, version_id)
     if version is None:
         return ()
-    spec, subprocess_specs = definitions.spec_for(version)
+    spec, subprocess_specs = definition_queries.spec_for(version)
     for candidate in [spec, *subprocess_specs.values()]:
         task_spec = candidate.task_specs.get(element_id)
         if task_spec is not None:

@@ -12,14 +12,12 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from app.core import audit
 from app.core.audit import AuditEntry
 from app.core.errors import Conflict, Forbidden, Invalid, NotFound, ServiceError, StepFailed
 from app.core.extensions import db
 from app.core.models import utcnow
-from app.core.transactions import write_transaction
 from app.definitions import forms
-from app.inbox import delegation, formrender, notifications
+from app.inbox import delegation, formrender, notifications, operations
 from app.inbox import queries as inbox
 from app.inbox.models import TaskComment, TaskDraft
 from app.inbox.pages import bp
@@ -28,8 +26,6 @@ from app.instances import ballots
 from app.instances import commands as instances
 from app.instances.models import HumanTask, TaskStatus
 from app.web import safe_next
-
-MAX_COMMENT = 4000
 
 
 def _actor() -> instances.Actor:
@@ -124,7 +120,7 @@ def _initial_values(task: HumanTask, schema: dict[str, Any] | None, data: dict[s
 
 
 def _draft(task: HumanTask) -> TaskDraft | None:
-    return db.session.get(TaskDraft, (task.id, current_user.username))
+    return operations.draft_of(task.id, current_user.username)
 
 
 def _form_for(task: HumanTask, data: dict[str, Any]) -> tuple[dict | None, dict]:
@@ -245,19 +241,12 @@ def task_submit(task_id: str):  # noqa: ANN201
         return _render(task, values=data, focus=locals().get("focus"))
 
     if action == "save_draft":
-        with write_transaction():
-            draft = _draft(task) or TaskDraft(task_id=task.id, username=current_user.username)
-            draft.data = data
-            draft.saved_at = utcnow()
-            db.session.add(draft)
+        operations.save_draft(task, current_user.username, data)
         flash("Draft saved. You can come back to it later.", "info")
         return redirect(url_for("inbox.task_page", task_id=task.id))
 
     if action == "discard_draft":
-        with write_transaction():
-            draft = _draft(task)
-            if draft is not None:
-                db.session.delete(draft)
+        operations.discard_draft(task.id, current_user.username)
         flash("Draft discarded.", "info")
         return redirect(url_for("inbox.task_page", task_id=task.id))
 
@@ -278,10 +267,7 @@ def task_submit(task_id: str):  # noqa: ANN201
     except (Forbidden, Conflict) as exc:
         flash(exc.detail[:1].upper() + exc.detail[1:] + ".", "error")
         return redirect(url_for("inbox.task_page", task_id=task.id)), 303
-    with write_transaction():
-        draft = db.session.get(TaskDraft, (task.id, current_user.username))
-        if draft is not None:
-            db.session.delete(draft)
+    operations.discard_draft(task.id, current_user.username)
     following = inbox.next_task_for(current_user.username, current_user.roles, instance_id)
     flash(f"Done: {title}.", "success")
     params = {"completed": task.id}
@@ -366,12 +352,7 @@ def task_comment(task_id: str):  # noqa: ANN201
     if not body:
         flash("Write a comment before posting it.", "error")
         return redirect(url_for("inbox.task_page", task_id=task.id, _anchor="comments"), 303)
-    with write_transaction():
-        comment = TaskComment(task_id=task.id, instance_id=task.instance_id, author=current_user.username,
-                              body=body[:MAX_COMMENT])
-        db.session.add(comment)
-        audit.record(current_user.username, "comment", instance_id=task.instance_id, task_id=task.id,
-                     process_key=task.process_key, length=len(comment.body))
+    operations.add_comment(task, current_user.username, body)
     flash("Comment posted.", "success")
     return redirect(url_for("inbox.task_page", task_id=task.id, _anchor="comments"), 303)
 

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import select
 
 from app.core.extensions import db
+from app.definitions import queries as definition_queries
 from app.instances.models import HumanTask, TaskStatus
 
 BALLOTS_PROPERTY = "ballots"
@@ -28,10 +29,9 @@ def _step(task: HumanTask) -> tuple[str, str | None]:
 
 def _open_by_process(instance_id: int, element_id: str) -> bool:
     """Whether the process marks ``element_id`` as a step whose ballots everyone may read at once."""
-    from app.definitions import operations as definitions
     from app.instances import commands as instances
     try:
-        spec, subprocess_specs = definitions.spec_for(instances.get(instance_id).process_version)
+        spec, subprocess_specs = definition_queries.spec_for(instances.get(instance_id).process_version)
     except Exception:  # noqa: BLE001 - a spec that cannot be read keeps the ballots sealed
         return False
     for s in [spec, *subprocess_specs.values()]:
@@ -73,11 +73,10 @@ def sealed_variables(instance_id: int) -> set[str]:
     sealed = sealed_tasks(instance_id)
     if not sealed:
         return set()
-    from app.definitions import operations as definitions
     from app.instances import commands as instances
     elements = set(db.session.scalars(select(HumanTask.element_id).where(HumanTask.id.in_(sealed))))
     try:
-        spec, subprocess_specs = definitions.spec_for(instances.get(instance_id).process_version)
+        spec, subprocess_specs = definition_queries.spec_for(instances.get(instance_id).process_version)
     except Exception:  # noqa: BLE001
         return set()
     names: set[str] = set()

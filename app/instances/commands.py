@@ -28,7 +28,7 @@ from app.core.transactions import (
 )
 from app.core.transactions import commit_keeping_loaded
 from app.definitions import forms
-from app.definitions import operations as definitions
+from app.definitions import queries as definition_queries
 from app.definitions.models import ProcessVersion
 from app.engine import bundle as bundle_rules
 from app.engine import runtime, templating
@@ -79,7 +79,7 @@ def _lock(instance_id: int) -> ProcessInstance:
 
 
 def _load(instance: ProcessInstance, engine: runtime.PmoScriptEngine):  # noqa: ANN202
-    spec, subprocess_specs = definitions.spec_for(instance.process_version)
+    spec, subprocess_specs = definition_queries.spec_for(instance.process_version)
     return runtime.state_from_json(instance.state_json, spec, subprocess_specs, engine)
 
 
@@ -258,7 +258,7 @@ def start(process_key: str, actor: Actor, data: dict[str, Any] | None = None,
     """
     if data is not None and not isinstance(data, dict):
         raise BadRequest("data must be a JSON object")
-    version = version or definitions.latest_version(process_key)
+    version = version or definition_queries.latest_version(process_key)
     try:
         _begin_write()
         instance, workflow = _new_instance(version, actor, business_key, data, InstanceStatus.RUNNING)
@@ -292,7 +292,7 @@ def start_by_user(process_key: str, actor: Actor, data: dict[str, Any] | None = 
     """
     if data is not None and not isinstance(data, dict):
         raise BadRequest("data must be a JSON object")
-    version = definitions.latest_version(process_key)
+    version = definition_queries.latest_version(process_key)
     roles = version.start_roles
     if not roles:
         raise Forbidden(f"process '{process_key}' is not started by hand: the server starts it "
@@ -352,7 +352,7 @@ def _accepted_data(data: dict[str, Any], schema: dict[str, Any] | None, ui: dict
 def _new_instance(version: ProcessVersion, actor: Actor, business_key: str | None,
                   data: dict[str, Any] | None, status: str):  # noqa: ANN202
     """A new instance row (flushed, so it has an id) and its workflow, not yet run."""
-    spec, subprocess_specs = definitions.spec_for(version)
+    spec, subprocess_specs = definition_queries.spec_for(version)
     instance = ProcessInstance(process_version_id=version.id, process_key=version.process_key,
                                started_by=actor.username, business_key=business_key, status=status,
                                state_json="{}", serializer_version=runtime.SERIALIZER_VERSION)

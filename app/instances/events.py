@@ -20,6 +20,7 @@ from sqlalchemy import and_, delete, func, insert, or_, select, update
 from app.core.extensions import db
 from app.core.models import utcnow
 from app.core.transactions import claim_lease_seconds, write_transaction
+from app.definitions import queries as definition_queries
 from app.engine import clock, runtime
 from app.instances.models import (
     InstanceStatus,
@@ -314,8 +315,8 @@ def _deliver_one(message_id: int, token: str, instances, definitions) -> int:  #
             log.warning("message %s could not be delivered to instance %s: %s", message_id, instance_id, exc)
             continue
         return 1
-    for version in definitions.list_latest():
-        spec, _ = definitions.spec_for(version)
+    for version in definition_queries.list_latest():
+        spec, _ = definition_queries.spec_for(version)
         if name in runtime.message_start_names(spec):
             # If this dispatcher dies after the start, the new instance waits for the message and
             # the retry after the lease delivers it there (it is then one of the candidates above).

@@ -9,6 +9,7 @@ from app.api.docs import doc
 from app.api.io import body, dump
 from app.core.throttle import throttle_login
 from app.people import operations as users
+from app.people import queries as user_queries
 from app.people.auth import require_roles
 from app.people.schemas import TokenIn, TokenOut, UserCreateIn, UserListOut, UserOut, UserUpdateIn
 
@@ -21,7 +22,7 @@ bp = Blueprint("people", __name__)
 @doc(summary="List users", tags=["users"], responses={200: UserListOut}, errors=(403,))
 def list_users():  # noqa: ANN201
     require_roles("admin")
-    return dump(UserListOut, {"items": users.list_users()})
+    return dump(UserListOut, {"items": user_queries.list_users()})
 
 
 @bp.post("/users")

@@ -6,7 +6,7 @@ from flask import current_app, g, request
 
 from app.api import bp as api
 from app.core.errors import Forbidden, Unauthorized
-from app.people import operations as users
+from app.people import queries as user_queries
 from app.people.actor import Actor
 
 
@@ -24,7 +24,7 @@ def _load_current_user() -> None:
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("this endpoint needs 'Authorization: Bearer <token>' (POST /api/v1/auth/token)")
-    username, roles = users.identity_for_token(token.strip())
+    username, roles = user_queries.identity_for_token(token.strip())
     g.actor = Actor(username, roles)
 
 

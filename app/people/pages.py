@@ -12,6 +12,7 @@ from app.core.errors import Unauthorized
 from app.core.extensions import login_manager
 from app.core.throttle import throttle_login
 from app.people import operations as users
+from app.people import queries as user_queries
 from app.people.models import User
 from app.web import safe_next
 
@@ -26,7 +27,7 @@ login_manager.login_message_category = "info"
 def load_user(session_id: str) -> User | None:
     """The session's user while its session generation is current (ended by sign-out, a
     password change or deactivation: a copied cookie is then worthless)."""
-    return users.session_user(session_id)
+    return user_queries.session_user(session_id)
 
 
 @bp.route("/login", methods=["GET", "POST"])

@@ -37,11 +37,11 @@ from sqlalchemy import delete, func, or_, select
 from app.core.errors import Invalid, ServiceError
 from app.core.extensions import db
 from app.core.transactions import write_transaction
-from app.definitions import operations as definitions
+from app.definitions import queries as definition_queries
 from app.inbox.models import Notification, NotificationKind
 from app.instances import commands as instances
 from app.instances.models import HumanTask, ProcessInstance, TaskStatus
-from app.people import operations as users
+from app.people import queries as user_queries
 
 DEMO_FILE = "demo.toml"
 DEFAULT_PER_PROCESS = 2
@@ -89,7 +89,7 @@ def plan() -> list[DemoInstance]:
     return [
         DemoInstance(process=v.process_key, business_key=f"demo-{v.process_key}-{n}", started_by=starter,
                      data={"title": f"{v.name} (demo {n})"})
-        for v in definitions.list_latest() if v.process_key not in PMO_PROCESSES
+        for v in definition_queries.list_latest() if v.process_key not in PMO_PROCESSES
         for n in range(1, DEFAULT_PER_PROCESS + 1)
     ]
 
@@ -141,7 +141,7 @@ def _forget_seeded_history(after_id: int) -> int:
 def seed_instances() -> list[str]:
     """Start the planned demo instances that do not exist yet; return one line per instance."""
     report: list[str] = []
-    deployed = {v.process_key for v in definitions.list_latest()}
+    deployed = {v.process_key for v in definition_queries.list_latest()}
     from_file = demo_file().is_file()
     failed: set[str] = set()
     for item in plan():
@@ -153,7 +153,7 @@ def seed_instances() -> list[str]:
         if _existing(item.business_key) is not None:
             report.append(f"{item.business_key}: already there")
             continue
-        starter = users.find(item.started_by)
+        starter = user_queries.find(item.started_by)
         if starter is None:
             report.append(f"{item.business_key}: skipped, no user '{item.started_by}'")
             continue
@@ -179,7 +179,7 @@ def _run_steps(instance_id: int, steps: list[Step]) -> int:
         task = db.session.scalars(select(HumanTask).where(
             HumanTask.instance_id == instance_id, HumanTask.status == TaskStatus.READY,
             HumanTask.element_id == step.task)).first()
-        user = users.find(step.user)
+        user = user_queries.find(step.user)
         if task is None or user is None:
             missing = f"no ready task '{step.task}'" if task is None else f"no user '{step.user}'"
             raise Invalid(f"demo step {done + 1} of instance {instance_id}: {missing}")
@@ -251,7 +251,7 @@ class _Run:
 
     def actor(self, username: str) -> instances.Actor:
         if username not in self._actors:
-            user = users.find(username)
+            user = user_queries.find(username)
             if user is None:
                 raise Invalid(f"demo user '{username}' is missing (run with --demo to create the demo users)")
             self._actors[username] = instances.Actor.of(user)
@@ -497,7 +497,7 @@ def seed_projects() -> list[str]:
     """Create the demo projects that do not exist yet (found by name); one line per project."""
     from app.projects.models import Project
 
-    deployed = {v.process_key for v in definitions.list_latest()}
+    deployed = {v.process_key for v in definition_queries.list_latest()}
     if not set(NEEDED) <= deployed:
         return []
     report: list[str] = []

@@ -250,12 +250,12 @@ def raise_change_request(project_id: int, actor: Actor, data: dict[str, Any]) ->
     """Start change control for the project and submit ``data`` at once. The state is checked (409)
     and ``data`` is validated against the submit form (422) before anything starts."""
     from app.definitions import forms
-    from app.definitions import operations as definitions
+    from app.definitions import queries as definition_queries
     project = get_project(project_id)
     if not accepts_change_requests(project):
         raise Conflict(f"{project.code or project.name} is in {project.phase} ({project.status}): change "
                        "requests are accepted from planning until closure")
-    version = definitions.latest_version(CHANGE_PROCESS)
+    version = definition_queries.latest_version(CHANGE_PROCESS)
     try:
         schema = forms.load_form(version.deployment_id, CHANGE_SUBMIT_FORM)
     except NotFound:

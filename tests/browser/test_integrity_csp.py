@@ -16,6 +16,7 @@ from app.definitions import operations as definitions
 from app.instances import commands as instances
 from app.migrations import upgrade
 from app.people import operations as users
+from app.people import queries as user_queries
 from tests.browser.conftest import serving, sign_in
 
 pytestmark = pytest.mark.browser
@@ -37,7 +38,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
         upgrade()
         users.seed_demo_users()
         definitions.deploy_directory([WEB_FIXTURES], "admin")
-        maria = instances.Actor.of(users.get("maria"))
+        maria = instances.Actor.of(user_queries.get("maria"))
         started = instances.start("purchase_request", maria, {
             "requested_by": "maria", "project_name": "Customer portal", "project_code": "CRM-0042"})
         task_id = instances.ready_tasks(started.id)[0].id

@@ -20,6 +20,7 @@ from app.definitions import operations as definitions
 from app.instances import commands as instances
 from app.migrations import upgrade
 from app.people import operations as users
+from app.people import queries as user_queries
 from tests.browser.conftest import SCREENSHOTS, serving, sign_in
 
 pytestmark = pytest.mark.browser
@@ -38,7 +39,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
         upgrade()
         users.seed_demo_users()
         definitions.deploy_directory([WEB_FIXTURES], "admin")
-        actor = {u: instances.Actor.of(users.get(u)) for u in ("maria", "paul")}
+        actor = {u: instances.Actor.of(user_queries.get(u)) for u in ("maria", "paul")}
         data = {"requested_by": "maria", "project_name": "Customer portal", "project_code": "CRM-0042"}
         approval = instances.start("purchase_request", actor["maria"], data)
         instances.complete(instances.ready_tasks(approval.id)[0].id, actor["maria"], REQUEST)

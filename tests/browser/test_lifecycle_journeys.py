@@ -24,6 +24,7 @@ from app.definitions import operations as definitions
 from app.instances import commands as instances
 from app.migrations import upgrade
 from app.people import operations as users
+from app.people import queries as user_queries
 from app.projects import operations as projects
 from app.projects.models import Project
 from tests.browser.conftest import SCREENSHOTS, serving, sign_in
@@ -47,7 +48,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
         upgrade()
         users.seed_demo_users()
         definitions.deploy_directory([ROOT / "workflows", ROOT / "forms"], "admin")
-        actor = {u: instances.Actor.of(users.get(u)) for u in ("maria", "sam", "petra")}
+        actor = {u: instances.Actor.of(user_queries.get(u)) for u in ("maria", "sam", "petra")}
 
         # Journey 1: maria has submitted the charter; the sponsor's decision is open for sam.
         charter = projects.create_project(CHARTER_NAME, "maria", "sam", actor["maria"])

@@ -18,6 +18,7 @@ from app.definitions import operations as definitions
 from app.instances import commands as instances
 from app.migrations import upgrade
 from app.people import operations as users
+from app.people import queries as user_queries
 from tests.browser.conftest import SCREENSHOTS, serving
 
 pytestmark = pytest.mark.browser
@@ -33,7 +34,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         upgrade()
         users.seed_demo_users()
         definitions.deploy_directory([FIXTURES], "admin")
-        instances.start("simple_approval", instances.Actor.of(users.get("maria")), {"title": "New laptops"})
+        instances.start("simple_approval", instances.Actor.of(user_queries.get("maria")), {"title": "New laptops"})
         db.session.remove()
     with serving(app, "pmo-browser-test-server") as url:
         yield url

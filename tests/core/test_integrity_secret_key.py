@@ -26,6 +26,7 @@ from app.core.extensions import db
 from app.core.security import InsecureSecretKey
 from app.core.settings import load_file
 from app.people import operations as users
+from app.people import queries as user_queries
 
 PUBLIC_KEY = "dev-only-change-me"
 REPO = Path(__file__).resolve().parent.parent
@@ -74,7 +75,7 @@ def test_tokens_and_cookies_forged_with_the_public_key_are_refused(default_app, 
         assert r.status_code == 302 and "/login" in r.headers["Location"]
     # ... and a token the app issues itself works (the generated key signs and checks)
     assert client.get("/api/v1/users", headers={
-        "Authorization": f"Bearer {users.issue_token(users.get('admin'))}"}).status_code == 200
+        "Authorization": f"Bearer {users.issue_token(user_queries.get('admin'))}"}).status_code == 200
 
 
 def test_an_explicit_public_key_is_replaced_as_well(app, tmp_path, no_key_in_env):

@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 import app.projects  # noqa: F401 - the pmo/... operators the lifecycle uses
 from app.definitions import operations as definitions
+from app.definitions import queries as definition_queries
 from tests.support.api import assert_problem, upload
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,7 +27,7 @@ def _changed() -> bytes:
 
 
 def test_a_changed_decision_alone_deploys_the_processes_that_use_it(api, lifecycle):
-    before = {v.process_key: v.version for v in definitions.list_latest()}
+    before = {v.process_key: v.version for v in definition_queries.list_latest()}
     r = api.post("/process-definitions", "owen", **upload([("status_escalation.dmn", _changed())]))
     assert r.status_code == 201, r.get_json()
     body = r.get_json()
@@ -34,10 +35,10 @@ def test_a_changed_decision_alone_deploys_the_processes_that_use_it(api, lifecyc
     assert "status_reporting" in created and created["status_reporting"] == before["status_reporting"] + 1
     assert "change_request" not in created and "project_initiation" not in created
     assert "status_escalation" in body["note"] and "status_reporting" in body["note"]
-    version = definitions.latest_version("status_reporting")
+    version = definition_queries.latest_version("status_reporting")
     names = {f.name: f.content for f in version.deployment.files}
     assert names["status_escalation.dmn"] == _changed() and "status_reporting.bpmn" in names
-    spec, _ = definitions.spec_for(version)
+    spec, _ = definition_queries.spec_for(version)
     assert spec is not None
     # the same table again: nothing to do, and the answer says so
     again = api.post("/process-definitions", "owen", **upload([("status_escalation.dmn", _changed())]))

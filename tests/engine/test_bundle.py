@@ -14,6 +14,7 @@ import pytest
 from app.core.audit import AuditEntry
 from app.core.errors import Invalid
 from app.definitions import operations as definitions
+from app.definitions import queries as definition_queries
 from app.definitions.models import Deployment, DeploymentFile, ProcessVersion
 from app.engine import bundle as bundle_mod
 from app.engine.bundle import BundleFile, BundleInvalid, load_bundle, read_paths, read_zip
@@ -347,8 +348,8 @@ def test_changed_bundle_makes_version_two(app, tmp_path):
     bpmn_file.write_text(bpmn_file.read_text().replace('name="Approve {{ title }}"', 'name="Sign off {{ title }}"'))
     result = definitions.deploy_directory([changed], "admin")
     assert [(v.process_key, v.version) for v in result.created] == [("simple_approval", 2)]
-    assert definitions.latest_version("simple_approval").version == 2
-    assert [v.version for v in definitions.versions_of("simple_approval")] == [1, 2]
+    assert definition_queries.latest_version("simple_approval").version == 2
+    assert [v.version for v in definition_queries.versions_of("simple_approval")] == [1, 2]
 
 
 def test_changed_form_alone_makes_a_new_version(app, tmp_path):
@@ -375,7 +376,7 @@ def test_failed_deploy_writes_nothing(app, tmp_path):
     assert "nothing was deployed" in info.value.detail
     assert any(e["file"] == "broken.bpmn" for e in info.value.errors)
     assert _db_counts() == before
-    assert definitions.latest_version("simple_approval").version == 1
+    assert definition_queries.latest_version("simple_approval").version == 1
 
 
 def test_failed_first_deploy_writes_nothing(app, tmp_path):

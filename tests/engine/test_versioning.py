@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 from app.definitions import operations as definitions
+from app.definitions import queries as definition_queries
 from app.definitions.models import ProcessVersion
 from app.instances import commands as instances
 from tests.engine.conftest import count, fresh_instance, ready
@@ -36,7 +37,7 @@ def test_running_instances_stay_on_their_version(app, actors, deployed, tmp_path
     maria, sam, petra = actors["maria"], actors["sam"], actors["petra"]
     old = instances.start("simple_approval", maria)
     _deploy_v2(tmp_path)
-    definitions.clear_spec_cache()  # load version 1 from the database, not from the deploy's cache
+    definition_queries.clear_spec_cache()  # load version 1 from the database, not from the deploy's cache
     new = instances.start("simple_approval", maria)
     assert fresh_instance(old.id).process_version.version == 1
     assert fresh_instance(new.id).process_version.version == 2
@@ -61,7 +62,7 @@ def test_running_instances_stay_on_their_version(app, actors, deployed, tmp_path
 
 def test_start_can_pin_an_older_version(app, actors, deployed, tmp_path):
     _deploy_v2(tmp_path)
-    v1 = definitions.versions_of("simple_approval")[0]
+    v1 = definition_queries.versions_of("simple_approval")[0]
     instance = instances.start("simple_approval", actors["maria"], version=v1)
     assert fresh_instance(instance.id).process_version_id == v1.id
 
@@ -71,7 +72,7 @@ def test_spec_is_stored_once_per_version(app, actors, deployed, tmp_path):
         instances.start("simple_approval", actors["maria"])
     _deploy_v2(tmp_path)
     assert count(ProcessVersion) == 2
-    for version in definitions.versions_of("simple_approval"):
+    for version in definition_queries.versions_of("simple_approval"):
         assert set(version.spec) == {"spec", "subprocess_specs"}
     for instance_id in (1, 2, 3):
         state = fresh_instance(instance_id).state
@@ -81,7 +82,7 @@ def test_spec_is_stored_once_per_version(app, actors, deployed, tmp_path):
 
 def test_spec_cache_is_not_needed_to_load_an_instance(app, actors, deployed):
     instance = instances.start("simple_approval", actors["maria"])
-    definitions.clear_spec_cache()
+    definition_queries.clear_spec_cache()
     [submit] = ready(instance.id)
     instances.complete(submit.id, actors["maria"], REQUEST)
     assert ready(instance.id)[0].element_id == "approve"

@@ -13,6 +13,7 @@ import pytest
 
 from app.core.extensions import db
 from app.definitions import operations as definitions
+from app.definitions import queries as definition_queries
 from app.instances import heartbeats
 from app.instances.models import Heartbeat
 from tests import conftest
@@ -21,7 +22,7 @@ pytestmark = pytest.mark.postgres
 
 
 def test_a_deploy_survives_a_heartbeat_committed_while_it_reads(app, monkeypatch):
-    original = definitions._latest_versions
+    original = definition_queries._latest_versions
     beats: list[object] = []
     threads: list[threading.Thread] = []
 

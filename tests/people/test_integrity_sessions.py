@@ -8,6 +8,7 @@ sign-out (or before the password was reset) kept working for as long as the key 
 from __future__ import annotations
 
 from app.people import operations as users
+from app.people import queries as user_queries
 from tests.support.web import Browser
 
 
@@ -65,9 +66,9 @@ def test_a_session_without_a_generation_is_refused(web, demo_users):
     admin_id = demo_users["admin"].id
     forged = serializer.dumps({"_user_id": str(admin_id), "_fresh": True})
     assert not _signed_in(_with_cookie(web, forged))
-    assert users.session_user(f"{admin_id}:0") is not None
+    assert user_queries.session_user(f"{admin_id}:0") is not None
     for value in ("", "x", f"{admin_id}", f"{admin_id}:1", f"{admin_id}:²", "9" * 40 + ":0"):
-        assert users.session_user(value) is None
+        assert user_queries.session_user(value) is None
 
 
 def test_a_form_over_the_size_limit_gets_a_product_page(login, web):

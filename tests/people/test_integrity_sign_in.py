@@ -11,6 +11,7 @@ from flask import g
 from werkzeug import security as wz_security
 
 from app.people import operations as users
+from app.people import queries as user_queries
 from tests.support.web import CSRF_RE
 
 API = "/api/v1"
@@ -95,7 +96,7 @@ def test_every_attempt_costs_exactly_one_password_hash_of_the_same_kind(web, mon
     if username == "deactivated":
         users.create("deactivated", "long-enough-password", ["pmo"])
         users.update("deactivated", actor="admin", active=False)
-    real_method = users.get("admin").password_hash.split("$", 1)[0]  # e.g. scrypt:32768:8:1
+    real_method = user_queries.get("admin").password_hash.split("$", 1)[0]  # e.g. scrypt:32768:8:1
     checked: list[str] = []
     original = wz_security.check_password_hash
 

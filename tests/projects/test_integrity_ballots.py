@@ -14,6 +14,7 @@ from app.core.models import utcnow
 from app.inbox import delegation
 from app.instances import commands as instances
 from app.people import operations as users
+from app.people import queries as user_queries
 from tests.projects.conftest import initiated_project
 from tests.projects.data import CHANGE, assessment, d
 
@@ -26,7 +27,7 @@ def project_id(pmo):
 
 def _away(username: str, stand_in: str) -> None:
     now = utcnow()
-    delegation.set_out_of_office(users.find(username), stand_in, now - timedelta(hours=1), now + timedelta(days=5))
+    delegation.set_out_of_office(user_queries.find(username), stand_in, now - timedelta(hours=1), now + timedelta(days=5))
 
 
 def _ccb_vote(pmo, project_id, requester: str = "paul") -> int:  # noqa: ANN001
