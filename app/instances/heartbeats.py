@@ -10,9 +10,11 @@ from sqlalchemy import select
 
 from app.core.extensions import db
 from app.core.models import utcnow
+from app.core.transactions import in_write_transaction
 from app.instances.models import Heartbeat
 
 
+@in_write_transaction
 def beat(kind: str, detail: str = "") -> None:
     """Record that a background process of ``kind`` is alive (one row per host and process)."""
     name = f"{kind}@{socket.gethostname()}:{os.getpid()}"

@@ -19,7 +19,7 @@ from app.core import audit
 from app.core.errors import BadRequest, Conflict, NotFound
 from app.core.extensions import db
 from app.core.models import utcnow
-from app.core.transactions import in_write_transaction, write_transaction
+from app.core.transactions import write_transaction
 from app.engine import clock
 from app.instances import commands as instances
 from app.instances import events
@@ -149,7 +149,6 @@ def redeliver(message_id: int, actor: Actor, reason: str | None = None) -> Messa
 
 # -- heartbeats and health -------------------------------------------------------------------
 
-@in_write_transaction
 def scheduler_status() -> dict[str, Any]:
     """Lag of the most overdue timer, and which schedulers were seen lately."""
     lag = events.lag_seconds()

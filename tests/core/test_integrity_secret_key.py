@@ -29,7 +29,7 @@ from app.people import operations as users
 from app.people import queries as user_queries
 
 PUBLIC_KEY = "dev-only-change-me"
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture

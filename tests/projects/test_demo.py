@@ -21,7 +21,7 @@ from app.projects import operations as projects
 from app.projects.models import ChangeRequest, LessonLearned, Project
 from tests.conftest import fresh_database_url
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 EXPECTED_PHASES = {
     "Supplier self-service portal": ("closed", "closed", "SUP-0031"),

@@ -14,7 +14,7 @@ from app.inbox.models import Notification, NotificationKind
 from app.instances.models import HumanTask, TaskStatus
 from app.projects import demo
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_demo_notices_are_only_the_work_that_waits(app, actors):
