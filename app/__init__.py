@@ -88,7 +88,7 @@ def _register_blueprints(app: Flask) -> None:
         csrf.exempt(domain_api)  # Flask-WTF exempts by the blueprint a request is routed to
     app.register_blueprint(api_bp)
     app.register_blueprint(web_bp)
-    for domain in ("people", "inbox", "ops"):
+    for domain in ("people", "inbox", "projects", "ops"):
         app.register_blueprint(importlib.import_module(f"app.{domain}.pages").bp)
 
 

@@ -1,0 +1,223 @@
+"""The project manager's read model: "My projects" and one project's workspace, assembled from
+the project records, the project's open tasks and its audit trail (read-only; nothing here writes).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+
+from app.core.audit import AuditEntry
+from app.core.extensions import db
+from app.core.models import utcnow
+from app.instances import queries as instance_queries
+from app.instances.models import HumanTask, ProcessInstance, TaskStatus
+from app.people.actor import Actor
+from app.people.models import User, UserRole
+from app.projects import operations as projects
+from app.projects.models import ChangeRequest, Phase, Project, ProjectStatus, Risk
+
+# The lifecycle as a track: phase, and the words a PM reads on the strip.
+LIFECYCLE = ((Phase.INITIATION, "Initiation"), (Phase.PLANNING, "Planning"),
+             (Phase.EXECUTION, "Execution"), (Phase.CLOSURE, "Closure"))
+OPEN_CHANGE = ("submitted",)  # not yet decided (then approved, rejected or withdrawn)
+ACTIVITY_LIMIT = 200
+
+
+@dataclass
+class Stage:
+    phase: str
+    title: str
+    state: str  # "done", "current" or "next"
+
+
+@dataclass
+class OpenStep:
+    task: HumanTask
+    holders: list[str]            # usernames when assigned or offered to people
+    roles: list[str]              # roles it is offered to (unclaimed)
+    overdue: bool
+    mine: bool
+
+
+@dataclass
+class MilestoneRow:
+    name: str
+    baseline: date | None
+    forecast: date | None
+    actual: date | None
+    slip_days: int | None
+    gate: bool
+    status: str
+
+
+@dataclass
+class Workspace:
+    project: Project
+    stages: list[Stage]
+    steps: list[OpenStep]
+    milestones: list[MilestoneRow]
+    budget: dict[str, Decimal | None]
+    risks: list[Risk]
+    heat: list[list[list[Risk]]]  # [impact 5..1][probability 1..5] -> risks in that cell
+    changes: list[ChangeRequest]
+    can_raise_change: bool
+    activity: list[AuditEntry]
+    activity_kinds: list[str]
+    people: dict[str, str] = field(default_factory=dict)  # username -> name as people write it
+    role_members: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def my_steps(self) -> list[OpenStep]:
+        return [s for s in self.steps if s.mine]
+
+    @property
+    def waiting_on_others(self) -> list[OpenStep]:
+        return [s for s in self.steps if not s.mine]
+
+
+def stages_of(project: Project) -> list[Stage]:
+    """Done, current and next along the lifecycle; a closed project has every phase done."""
+    order = [p for p, _ in LIFECYCLE]
+    current = order.index(project.phase) if project.phase in order else len(order)
+    return [Stage(p, title, "done" if i < current else "current" if i == current else "next")
+            for i, (p, title) in enumerate(LIFECYCLE)]
+
+
+def _milestones(project: Project) -> list[MilestoneRow]:
+    rows = []
+    for m in sorted(project.milestones, key=lambda m: (m.seq, m.id)):
+        reached = m.achieved_date or m.due_date
+        slip = (reached - m.baseline_due_date).days if reached and m.baseline_due_date else None
+        rows.append(MilestoneRow(m.name, m.baseline_due_date, m.due_date, m.achieved_date, slip,
+                                 bool(m.gate_required), m.status))
+    return rows
+
+
+def _budget(project: Project) -> dict[str, Decimal | None]:
+    baseline = project.budget_baseline
+    actual = project.budget_actual or Decimal(0)
+    return {"estimate": project.budget_estimate, "baseline": baseline, "actual": actual,
+            "remaining": (baseline - actual) if baseline is not None else None}
+
+
+def heat_map(risks: list[Risk]) -> list[list[list[Risk]]]:
+    """Open risks by impact (rows, 5 at the top) and probability (columns, 1 to 5)."""
+    cells: list[list[list[Risk]]] = [[[] for _ in range(5)] for _ in range(5)]
+    for risk in risks:
+        if risk.status == "closed" or not (1 <= risk.probability <= 5 and 1 <= risk.impact <= 5):
+            continue
+        cells[5 - risk.impact][risk.probability - 1].append(risk)
+    return cells
+
+
+def _steps(project: Project, actor: Actor) -> list[OpenStep]:
+    now = utcnow()
+    steps = []
+    for task in projects.open_tasks(project):
+        roles = sorted({c.role for c in task.candidates if c.role}) if not task.assignee else []
+        users = [task.assignee] if task.assignee else sorted({c.username for c in task.candidates if c.username})
+        steps.append(OpenStep(task, users, roles, bool(task.due_at and task.due_at < now),
+                              instance_queries.may_act_on(task, actor)))
+    return steps
+
+
+def _activity(project: Project, kind: str | None) -> tuple[list[AuditEntry], list[str]]:
+    instance_ids = select(ProcessInstance.id).where(ProcessInstance.business_key == project.business_key)
+    base = select(AuditEntry).where(AuditEntry.instance_id.in_(instance_ids))
+    kinds = sorted(set(db.session.scalars(select(AuditEntry.action).where(AuditEntry.instance_id.in_(instance_ids))
+                                          .distinct())))
+    if kind:
+        base = base.where(AuditEntry.action == kind)
+    entries = list(db.session.scalars(base.order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).limit(ACTIVITY_LIMIT)))
+    return entries, kinds
+
+
+def names_of(usernames: set[str]) -> dict[str, str]:
+    """Display names of the given users (their username when they have none)."""
+    usernames = {u for u in usernames if u}
+    if not usernames:
+        return {}
+    found = dict(db.session.execute(select(User.username, User.display_name).where(User.username.in_(usernames))).all())
+    return {u: (found.get(u) or u) for u in usernames}
+
+
+def members_of(roles: set[str]) -> dict[str, list[str]]:
+    if not roles:
+        return {}
+    rows = db.session.execute(select(UserRole.role, User.username).join(User, User.id == UserRole.user_id)
+                              .where(UserRole.role.in_(roles), User.active.is_(True)).order_by(User.username)).all()
+    members: dict[str, list[str]] = {r: [] for r in roles}
+    for role, username in rows:
+        members[role].append(username)
+    return members
+
+
+def workspace(project_id: int, actor: Actor, activity_kind: str | None = None) -> Workspace:
+    """One project as its manager sees it; NotFound when ``actor`` may not see the project."""
+    project = projects.visible_project(project_id, actor)
+    steps = _steps(project, actor)
+    risks = sorted(project.risks, key=lambda r: (-(r.score or 0), r.id))
+    activity, kinds = _activity(project, activity_kind)
+    changes = sorted(project.change_requests, key=lambda c: -c.number)
+    roles = {r for s in steps for r in s.roles}
+    members = members_of(roles)
+    usernames = ({project.project_manager, project.sponsor} | {u for s in steps for u in s.holders}
+                 | {u for ms in members.values() for u in ms} | {r.owner for r in risks}
+                 | {c.requested_by for c in changes} | {d.decided_by for c in changes for d in c.decisions}
+                 | {g.decided_by for g in project.gate_decisions} | {e.actor for e in activity})
+    return Workspace(project=project, stages=stages_of(project), steps=steps, milestones=_milestones(project),
+                     budget=_budget(project), risks=risks, heat=heat_map(risks), changes=changes,
+                     can_raise_change=projects.accepts_change_requests(project), activity=activity,
+                     activity_kinds=kinds, people=names_of(usernames), role_members=members)
+
+
+@dataclass
+class ProjectRow:
+    project: Project
+    next_step: HumanTask | None
+    holder: str
+    overdue: int
+    open_changes: int
+    top_risk: int | None
+    needs_me: bool
+
+
+def my_projects(actor: Actor, *, phase: str | None = None, rag: str | None = None, q: str | None = None,
+                page: int = 1) -> tuple[Any, list[ProjectRow], dict[str, str]]:
+    """The projects ``actor`` manages, sponsors or takes part in (the PMO and admins: all), with
+    what is next on each and who holds it."""
+    result = projects.project_page(actor, phase=phase, rag=rag, q=q, page=page, per_page=50)
+    now = utcnow()
+    rows, usernames = [], set()
+    ids = [view.project.id for view in result.items]
+    open_changes = dict(db.session.execute(
+        select(ChangeRequest.project_id, db.func.count()).where(ChangeRequest.project_id.in_(ids),
+                                                               ChangeRequest.status.in_(OPEN_CHANGE))
+        .group_by(ChangeRequest.project_id)).all()) if ids else {}
+    top_risk = dict(db.session.execute(
+        select(Risk.project_id, db.func.max(Risk.score)).where(Risk.project_id.in_(ids), Risk.status != "closed")
+        .group_by(Risk.project_id)).all()) if ids else {}
+    for view in result.items:
+        tasks = [t for t in view.open_tasks if t.status == TaskStatus.READY]
+        first = tasks[0] if tasks else None
+        holder = ""
+        if first is not None:
+            holder = first.assignee or ", ".join(sorted({c.role for c in first.candidates if c.role}
+                                                        | {c.username for c in first.candidates if c.username}))
+        usernames |= {view.project.project_manager, view.project.sponsor, first.assignee if first else ""}
+        rows.append(ProjectRow(view.project, first, holder, sum(1 for t in tasks if t.due_at and t.due_at < now),
+                               open_changes.get(view.project.id, 0), top_risk.get(view.project.id),
+                               any(instance_queries.may_act_on(t, actor) for t in tasks)))
+    return result, rows, names_of(usernames)
+
+
+def is_stopped(project: Project) -> str | None:
+    """Why a project is not moving (on hold, killed, rejected, closed), in words; None when it runs."""
+    return {ProjectStatus.ON_HOLD: "On hold", ProjectStatus.KILLED: "Stopped at a gate",
+            ProjectStatus.REJECTED: "Not approved", ProjectStatus.CLOSED: "Closed"}.get(project.status)
+
