@@ -68,6 +68,7 @@ class Workspace:
     can_raise_change: bool
     activity: list[AuditEntry]
     activity_kinds: list[str]
+    task_titles: dict[str, str] = field(default_factory=dict)  # task id -> title, for the activity
     people: dict[str, str] = field(default_factory=dict)  # username -> name as people write it
     role_members: dict[str, list[str]] = field(default_factory=dict)
 
@@ -137,6 +138,12 @@ def _activity(project: Project, kind: str | None) -> tuple[list[AuditEntry], lis
     return entries, kinds
 
 
+def _titles(task_ids: set[str]) -> dict[str, str]:
+    if not task_ids:
+        return {}
+    return dict(db.session.execute(select(HumanTask.id, HumanTask.title).where(HumanTask.id.in_(task_ids))).all())
+
+
 def names_of(usernames: set[str]) -> dict[str, str]:
     """Display names of the given users (their username when they have none)."""
     usernames = {u for u in usernames if u}
@@ -173,7 +180,8 @@ def workspace(project_id: int, actor: Actor, activity_kind: str | None = None) -
     return Workspace(project=project, stages=stages_of(project), steps=steps, milestones=_milestones(project),
                      budget=_budget(project), risks=risks, heat=heat_map(risks), changes=changes,
                      can_raise_change=projects.accepts_change_requests(project), activity=activity,
-                     activity_kinds=kinds, people=names_of(usernames), role_members=members)
+                     activity_kinds=kinds, task_titles=_titles({e.task_id for e in activity if e.task_id}),
+                     people=names_of(usernames), role_members=members)
 
 
 @dataclass
