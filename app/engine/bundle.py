@@ -10,6 +10,7 @@ DOCTYPE is refused, before SpiffWorkflow sees the tree.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import json
@@ -29,7 +30,8 @@ from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 
-from .runtime import spec_to_dict
+from .interop import foreign_expression, spiffarena_call_message, spiffarena_calls
+from .runtime import OPERATORS, spec_to_dict
 from .sandbox import check_compiles
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -74,6 +76,9 @@ class Problem:
     element: str | None
     message: str
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "message", one_line(self.message))
+
     def __str__(self) -> str:
         return f"{self.file}:{self.line or 0}: {self.element or '-'}: {self.message}"
 
@@ -111,6 +116,21 @@ class ParsedProcess:
 class Bundle:
     files: dict[str, bytes]
     processes: dict[str, ParsedProcess] = field(default_factory=dict)
+
+
+_OBJECT_REPR = re.compile(r"<(?:[\w.]+\.)?(\w+)(?: '([^']*)'| \{[^}]*\}(\w+))?[^<>]* at 0x[0-9a-fA-F]+>")
+
+
+def one_line(message: str) -> str:
+    """A problem message as one line, with Python object reprs replaced by what they name."""
+    def describe(match: re.Match[str]) -> str:
+        kind, quoted, tag = match.group(1), match.group(2), match.group(3)
+        if kind == "Element" and (tag or quoted):
+            return f"element {tag or quoted}"
+        return quoted or kind
+    text = _OBJECT_REPR.sub(describe, str(message))
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return "; ".join(lines).strip()
 
 
 def normalize_role(name: str) -> str:
@@ -258,10 +278,17 @@ def _el_label(el: etree._Element) -> str:
     return el.get("id") or etree.QName(el).localname
 
 
-def _compile_problem(name: str, el: etree._Element, text: str | None, mode: str, what: str) -> Problem | None:
+def _compile_problem(name: str, el: etree._Element, text: str | None, mode: str, what: str,
+                     language: str | None = None) -> Problem | None:
+    foreign = foreign_expression(text, language) if mode == "eval" else None
+    if foreign:
+        return Problem(name, el.sourceline, _el_label(el), f"{what}: {foreign}")
     if text is None or not text.strip():
         return None
     reason = check_compiles(text, mode)
+    if reason is None:
+        for called in spiffarena_calls(text, mode):
+            return Problem(name, el.sourceline, _el_label(el), spiffarena_call_message(called, what))
     if reason is None:
         return None
     return Problem(name, el.sourceline, _el_label(el), f"{what} does not compile: {reason}")
@@ -270,7 +297,8 @@ def _compile_problem(name: str, el: etree._Element, text: str | None, mode: str,
 def _owner(el: etree._Element) -> etree._Element:
     """The nearest ancestor with an id (the element a problem belongs to)."""
     node = el
-    while node is not None and node.get("id") is None:
+    # spiffworkflow: elements (an operator, a parameter) have ids that are not BPMN elements.
+    while node is not None and (node.get("id") is None or etree.QName(node).namespace == SPIFF_NS):
         node = node.getparent()
     return node if node is not None else el
 
@@ -348,7 +376,7 @@ def _check_bpmn(name: str, tree: etree._ElementTree, forms: dict[str, Any], role
                 fatal = True
     for cond in root.iter(f"{{{BPMN_NS}}}conditionExpression", f"{{{BPMN_NS}}}completionCondition",
                           f"{{{BPMN_NS}}}loopCardinality"):
-        p = _compile_problem(name, _owner(cond), cond.text, "eval", "condition expression")
+        p = _compile_problem(name, _owner(cond), cond.text, "eval", "condition expression", cond.get("language"))
         if p:
             problems.append(p)
     for script in root.iter(f"{{{BPMN_NS}}}script"):
@@ -393,12 +421,40 @@ def _check_bpmn(name: str, tree: etree._ElementTree, forms: dict[str, Any], role
         if normalize_role(lane_name) not in roles | {INITIATOR_LANE}:
             problems.append(Problem(name, lane.sourceline, lane.get("id"),
                                     f"lane '{lane_name}' is not a known role (known: {', '.join(sorted(roles))})"))
+    _check_events_and_services(name, root, problems)
     for call in root.iter(f"{{{BPMN_NS}}}callActivity"):
         called = call.get("calledElement")
         if called and called not in process_ids:
             problems.append(Problem(name, call.sourceline, call.get("id"),
                                     f"calls process '{called}', which is not in the bundle"))
     return not fatal
+
+
+_THROWING = ("endEvent", "intermediateThrowEvent")
+
+
+def _check_events_and_services(name: str, root: etree._Element, problems: list[Problem]) -> None:
+    """Message throws that name their message; service tasks whose operator exists here."""
+    messages = {m.get("id") for m in root.iter(f"{{{BPMN_NS}}}message") if m.get("id")}
+    for tag in _THROWING:
+        for event in root.iter(f"{{{BPMN_NS}}}{tag}"):
+            for definition in event.findall(f"{{{BPMN_NS}}}messageEventDefinition"):
+                ref = definition.get("messageRef")
+                kind = "message end event" if tag == "endEvent" else "message throw event"
+                if not ref:
+                    problems.append(Problem(name, event.sourceline, event.get("id"),
+                                            f"{kind} has no messageRef: say which bpmn:message it sends"))
+                elif ref not in messages:
+                    problems.append(Problem(name, event.sourceline, event.get("id"),
+                                            f"{kind} sends message '{ref}', which is not a bpmn:message of this file"))
+    for operator in root.iter(f"{{{SPIFF_NS}}}serviceTaskOperator"):
+        op_name = operator.get("id") or ""
+        if op_name not in OPERATORS:
+            names = sorted(OPERATORS)
+            known = ", ".join(names[:8]) + (f", ... ({len(names)} in all)" if len(names) > 8 else "") or "none"
+            problems.append(Problem(name, operator.sourceline, _el_label(_owner(operator.getparent())),
+                                    f"service task operator '{op_name}' is not registered here (SpiffArena "
+                                    f"connectors such as http/GetRequest do not exist in PMO Flow; known: {known})"))
 
 
 def _check_dmn(name: str, tree: etree._ElementTree, problems: list[Problem]) -> None:
@@ -567,7 +623,7 @@ def load_bundle(files: list[BundleFile], roles: Iterable[str]) -> Bundle:
 
     bundle = Bundle(files=by_name)
     if problems:
-        raise BundleInvalid(problems)
+        raise BundleInvalid(_located(problems, trees))
     for fname, tree in usable.items():
         for proc in tree.getroot().findall(f"{{{BPMN_NS}}}process"):
             key = proc.get("id")
@@ -591,8 +647,26 @@ def load_bundle(files: list[BundleFile], roles: Iterable[str]) -> Bundle:
                 content_hash=digest.hexdigest(), start_policy=policy,
             )
     if problems:
-        raise BundleInvalid(problems)
+        raise BundleInvalid(_located(problems, trees))
     return bundle
+
+
+def _located(problems: list[Problem], trees: dict[str, etree._ElementTree]) -> list[Problem]:
+    """Fill in the line of a problem that names an element, and the element of one that names a line."""
+    located = []
+    for problem in problems:
+        tree = trees.get(problem.file)
+        if tree is not None and problem.element and not problem.line:
+            found = tree.getroot().xpath("//*[@id=$id]", id=problem.element)
+            if found:
+                problem = dataclasses.replace(problem, line=found[0].sourceline)
+        elif tree is not None and problem.line and not problem.element:
+            at_line = [el for el in tree.getroot().iter() if isinstance(el.tag, str) and el.sourceline == problem.line]
+            owner = _owner(at_line[-1]) if at_line else None
+            if owner is not None and owner.get("id") and owner is not tree.getroot():
+                problem = dataclasses.replace(problem, element=owner.get("id"))
+        located.append(problem)
+    return located
 
 
 def _problem_from_spiff(fname: str, exc: Exception, element: str | None = None) -> Problem:

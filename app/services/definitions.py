@@ -50,6 +50,10 @@ def deploy(files: list[bundle_mod.BundleFile], actor: str, source: str = "") -> 
     """Deploy a bundle in one transaction: changed processes get a new version, unchanged are a no-op."""
     parsed = validate_files(files)  # parsed before the write transaction: it may take a while
     if not parsed.processes:
+        if not any(name.endswith((".dmn", ".json")) and name != "process_model.json" for name in parsed.files):
+            problem = "the bundle holds no process (no .bpmn file with a bpmn:process): nothing was deployed"
+            raise Invalid(problem, errors=[{"file": name, "line": None, "element": None, "message": problem}
+                                           for name in sorted(parsed.files)])
         return _deploy_to_users(parsed, actor, source)
     result = DeployResult(deployment_id=None)
     # The latest versions are read inside the write transaction, so two deploys number in turn.
@@ -95,7 +99,7 @@ def _deploy_to_users(uploaded: bundle_mod.Bundle, actor: str, source: str) -> De
     """
     decisions = {d for name, content in uploaded.files.items() if name.endswith(".dmn")
                  for d in bundle_mod.decision_ids(content)}
-    form_names = {name for name in uploaded.files if name.endswith(".json")}
+    form_names = {name for name in uploaded.files if name.endswith(".json") and name != "process_model.json"}
     what = ", ".join([*(f"decision {d}" for d in sorted(decisions)), *sorted(form_names)]) or "these files"
     groups: dict[int, list[ProcessVersion]] = {}
     for version in list_latest():
