@@ -30,7 +30,13 @@ from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 
-from .interop import foreign_expression, spiffarena_call_message, spiffarena_calls
+from .interop import (
+    bad_option_variables,
+    foreign_expression,
+    spiffarena_call_message,
+    spiffarena_calls,
+    with_options,
+)
 from .runtime import OPERATORS, spec_to_dict
 from .sandbox import check_compiles
 
@@ -407,7 +413,7 @@ def _check_bpmn(name: str, tree: etree._ElementTree, forms: dict[str, Any], role
         if prop.get("name") in FORM_PROPERTIES:
             form = prop.get("value") or ""
             owner = _owner(prop)
-            if form not in forms:
+            if form.strip() and form not in forms:  # an empty value is "no form", as in SpiffArena
                 problems.append(Problem(name, prop.sourceline, _el_label(owner),
                                         f"{prop.get('name')} names '{form}', which is not in the bundle"))
     for el in root.iter(f"{{{SPIFF_NS}}}instructionsForEndUser"):
@@ -418,6 +424,8 @@ def _check_bpmn(name: str, tree: etree._ElementTree, forms: dict[str, Any], role
                                     f"instructions template: {exc.message}"))
     for lane in root.iter(f"{{{BPMN_NS}}}lane"):
         lane_name = lane.get("name") or ""
+        if not lane_name.strip():
+            continue  # an unnamed lane's tasks go to the process initiator, as tasks outside lanes do
         if normalize_role(lane_name) not in roles | {INITIATOR_LANE}:
             problems.append(Problem(name, lane.sourceline, lane.get("id"),
                                     f"lane '{lane_name}' is not a known role (known: {', '.join(sorted(roles))})"))
@@ -519,8 +527,12 @@ def _check_form(name: str, content: bytes, problems: list[Problem]) -> Any:
     is_ui = name.endswith("uischema.json") or name.endswith("-ui.json") or all(
         k.startswith("ui:") or isinstance(v, dict) for k, v in doc.items()) and "type" not in doc
     if not is_ui:
+        for where, var in bad_option_variables(doc):
+            problems.append(Problem(name, None, where, f"dynamic options name '{var}', which is not a task data "
+                                                       "variable name (options_from_task_data_var:NAME)"))
         try:
-            jsonschema.validators.validator_for(doc).check_schema(doc)
+            checked = with_options(doc, None, placeholder=True)  # SpiffArena's dynamic options: checked as enums
+            jsonschema.validators.validator_for(checked).check_schema(checked)
         except jsonschema.SchemaError as exc:
             where = "/".join(str(p) for p in exc.path) or "(root)"
             problems.append(Problem(name, None, where, f"invalid JSON Schema: {exc.message}"))

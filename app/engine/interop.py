@@ -140,3 +140,63 @@ def foreign_expression(text: str | None, language: str | None = None) -> str | N
     if "getDataObject(" in body or body.startswith(("/", "bpmn:")):
         return f"'{body}' is an XPath expression; expressions here are Python, e.g. amount > 1000"
     return None
+
+
+# -- SpiffArena's dynamic form options ------------------------------------------------------------
+
+OPTIONS_PREFIX = "options_from_task_data_var:"
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def options_variable(node: object) -> str | None:
+    """NAME when ``node`` is a schema whose ``anyOf`` is SpiffArena's ``["options_from_task_data_var:NAME"]``."""
+    if not isinstance(node, dict):
+        return None
+    choices = node.get("anyOf")
+    if isinstance(choices, list) and len(choices) == 1 and isinstance(choices[0], str) \
+            and choices[0].startswith(OPTIONS_PREFIX):
+        return choices[0][len(OPTIONS_PREFIX):].strip()
+    return None
+
+
+def _option(item: object) -> tuple[object, str] | None:
+    if isinstance(item, dict) and "value" in item:
+        return item["value"], str(item.get("label", item["value"]))
+    if isinstance(item, (str, int, float, bool)):
+        return item, str(item)
+    return None
+
+
+def with_options(node: object, data: dict | None, *, placeholder: bool = False) -> object:
+    """A copy of a form schema with each dynamic-options field given its options as ``enum`` (and
+    ``enumNames``) read from task data NAME: a list of ``{"value": ..., "label": ...}`` (SpiffArena's
+    shape) or of plain values. A missing or unusable variable gives no options, so any value is refused.
+    ``placeholder``: no data yet (deploy-time schema check), the field is checked as a plain enum."""
+    if isinstance(node, list):
+        return [with_options(item, data, placeholder=placeholder) for item in node]
+    if not isinstance(node, dict):
+        return node
+    name = options_variable(node)
+    copy = {key: with_options(value, data, placeholder=placeholder) for key, value in node.items()
+            if not (name is not None and key == "anyOf")}
+    if name is not None:
+        raw = (data or {}).get(name) if not placeholder else []
+        options = [o for o in (_option(item) for item in (raw if isinstance(raw, list) else [])) if o is not None]
+        copy["enum"] = [value for value, _ in options]
+        copy["enumNames"] = [label for _, label in options]
+    return copy
+
+
+def bad_option_variables(node: object, where: str = "(root)") -> list[tuple[str, str]]:
+    """(path, NAME) of dynamic-options markers whose NAME is not a variable name."""
+    found: list[tuple[str, str]] = []
+    if isinstance(node, list):
+        for index, item in enumerate(node):
+            found += bad_option_variables(item, f"{where}/{index}")
+    elif isinstance(node, dict):
+        name = options_variable(node)
+        if name is not None and not _IDENTIFIER.match(name):
+            found.append((where, name))
+        for key, value in node.items():
+            found += bad_option_variables(value, key if where == "(root)" else f"{where}/{key}")
+    return found

@@ -13,6 +13,7 @@ import jsonschema
 import regex
 
 from ..engine import templating
+from ..engine.interop import with_options
 from ..extensions import db
 from ..models import Deployment
 from .errors import Invalid, NotFound
@@ -51,7 +52,13 @@ def load_form(deployment_id: int, name: str | None, data: dict[str, Any] | None 
     if not name:
         return None
     doc = json.loads(_file_json(deployment_id, name))
-    return _fill(doc, data) if data is not None else doc
+    return with_options(_fill(doc, data), data) if data is not None else doc
+
+
+def with_task_options(schema: dict[str, Any] | None, data: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The schema with SpiffArena's dynamic options (``"anyOf": ["options_from_task_data_var:NAME"]``)
+    read from task data: what the form showed is what the server accepts."""
+    return with_options(schema, data) if schema is not None else None
 
 
 # -- validation with bounded regular expressions -------------------------------------------------
