@@ -17,7 +17,7 @@ import json
 import re
 import threading
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -102,6 +102,30 @@ class BundleInvalid(Exception):
 class BundleFile:
     name: str
     content: bytes
+    # The process model folder (one with process_model.json) it came from: a library zip holds
+    # several, each deployed as its own model. "" outside any such folder.
+    folder: str = ""
+
+
+@dataclass
+class Resolved:
+    """A called process found outside the bundle: deployed (``version``) or in an earlier model of
+    the same upload (``version`` None until it is written)."""
+
+    key: str
+    version: int | None
+    spec: Any
+    subprocess_specs: dict[str, Any]
+    model: str = ""
+    # Its form files by the names its tasks use: copied into the caller's deployment under
+    # ``prefix/`` (so two models' forms of the same name never meet).
+    files: dict[str, bytes] = field(default_factory=dict)
+    prefix: str = ""
+
+
+# (called process id, pinned version or None) -> where it is, or None when it is nowhere.
+Resolver = Callable[[str, "int | None"], "Resolved | None"]
+CALLED_VERSION = "calledElementVersion"  # a call activity property pinning the called process's version
 
 
 @dataclass
@@ -116,6 +140,8 @@ class ParsedProcess:
     content_hash: str
     # Who may start it by hand and with what data: {"roles": [...], "form": name | None, "fields": [...]}.
     start_policy: dict[str, Any] = field(default_factory=dict)
+    # Called processes taken from outside the bundle: {process id: Resolved}.
+    calls: dict[str, Resolved] = field(default_factory=dict)
 
 
 @dataclass
@@ -209,12 +235,29 @@ def read_paths(paths: Iterable[Path]) -> list[BundleFile]:
     files: list[BundleFile] = []
     for path in paths:
         candidates = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        models = {str(p.parent.relative_to(path)) for p in candidates if p.name == MODEL_FILE} if path.is_dir() else set()
         for candidate in candidates:
             if candidate.suffix.lower() == ".zip":
                 files.extend(read_zip(candidate.read_bytes(), candidate.name))
             elif candidate.suffix.lower() in {".bpmn", ".dmn", ".json"}:
-                files.append(BundleFile(candidate.name, candidate.read_bytes()))
+                folder = model_folder(str(candidate.relative_to(path)), models) if path.is_dir() else ""
+                files.append(BundleFile(candidate.name, candidate.read_bytes(), folder))
     return files
+
+
+MODEL_FILE = "process_model.json"
+
+
+def model_folder(relative: str, models: set[str]) -> str:
+    """The nearest folder of ``relative`` that holds a process_model.json, or ""."""
+    parent = Path(relative).parent
+    while True:
+        key = str(parent)
+        if key in models:
+            return "" if key == "." else key
+        if key in (".", "/", ""):
+            return ""
+        parent = parent.parent
 
 
 def read_zip(data: bytes, name: str = "upload.zip") -> list[BundleFile]:
@@ -225,12 +268,38 @@ def read_zip(data: bytes, name: str = "upload.zip") -> list[BundleFile]:
     entries = [i for i in archive.infolist() if not i.is_dir()]
     if len(entries) > MAX_FILES or sum(i.file_size for i in entries) > MAX_TOTAL_BYTES:
         raise BundleInvalid([Problem(name, None, None, "archive is too large (files or unpacked size)")])
+    models = {str(Path(i.filename).parent) for i in entries if Path(i.filename).name == MODEL_FILE}
     files = []
     for info in entries:
         base = Path(info.filename).name
         if Path(base).suffix.lower() in {".bpmn", ".dmn", ".json"} and not base.startswith("."):
-            files.append(BundleFile(base, archive.read(info)))
+            files.append(BundleFile(base, archive.read(info), model_folder(info.filename, models)))
     return files
+
+
+def group_by_model(files: list[BundleFile]) -> dict[str, list[BundleFile]]:
+    """Files per process model folder ("" for files outside any)."""
+    groups: dict[str, list[BundleFile]] = {}
+    for f in files:
+        groups.setdefault(f.folder, []).append(f)
+    return groups
+
+
+def ids_and_calls(files: list[BundleFile]) -> tuple[set[str], set[str]]:
+    """(process ids defined, process ids called) by the BPMN files: to order a library's models."""
+    defined: set[str] = set()
+    called: set[str] = set()
+    for f in files:
+        if not f.name.endswith(".bpmn"):
+            continue
+        tree = _safe_parse(f.name, f.content, [])
+        if tree is None:
+            continue
+        root = tree.getroot()
+        defined.update(p.get("id") for p in root.findall(f"{{{BPMN_NS}}}process") if p.get("id"))
+        called.update(c.get("calledElement") for c in root.iter(f"{{{BPMN_NS}}}callActivity")
+                      if c.get("calledElement"))
+    return defined, called - defined
 
 
 # -- validation ------------------------------------------------------------------------------------
@@ -434,7 +503,7 @@ def _check_bpmn(name: str, tree: etree._ElementTree, forms: dict[str, Any], role
         called = call.get("calledElement")
         if called and called not in process_ids:
             problems.append(Problem(name, call.sourceline, call.get("id"),
-                                    f"calls process '{called}', which is not in the bundle"))
+                                    f"calls process '{called}', which is neither in the bundle nor deployed"))
     return not fatal
 
 
@@ -577,8 +646,92 @@ def _referenced_forms(spec, subprocess_specs: dict) -> list[str]:  # noqa: ANN00
     return sorted(names)
 
 
-def load_bundle(files: list[BundleFile], roles: Iterable[str]) -> Bundle:
-    """Validate every file and build the process specs; raise BundleInvalid with all problems."""
+def _called_version(call: etree._Element) -> tuple[int | None, str | None]:
+    """(pinned version, problem) of a call activity's ``calledElementVersion`` property."""
+    for prop in call.findall(f"{{{BPMN_NS}}}extensionElements/{{{SPIFF_NS}}}properties/{{{SPIFF_NS}}}property"):
+        if prop.get("name") == CALLED_VERSION:
+            value = (prop.get("value") or "").strip().lstrip("vV")
+            if not value:
+                return None, None
+            if not value.isdigit():
+                return None, f"{CALLED_VERSION} '{prop.get('value')}' is not a version number"
+            return int(value), None
+    return None, None
+
+
+def _resolve_calls(trees: dict[str, etree._ElementTree], process_ids: set[str], resolve: Resolver | None,
+                   problems: list[Problem]) -> dict[str, Resolved]:
+    """Called processes not in the bundle (or pinned to a version): found through ``resolve``."""
+    found: dict[str, Resolved] = {}
+    for fname, tree in trees.items():
+        for call in tree.getroot().iter(f"{{{BPMN_NS}}}callActivity"):
+            called = call.get("calledElement")
+            pin, bad = _called_version(call)
+            if bad:
+                problems.append(Problem(fname, call.sourceline, call.get("id"), bad))
+                continue
+            if not called or (called in process_ids and pin is None):
+                continue
+            resolved = resolve(called, pin) if resolve is not None else None
+            if resolved is None:
+                if pin is not None:
+                    problems.append(Problem(fname, call.sourceline, call.get("id"),
+                                            f"calls process '{called}' version {pin}, which is not deployed"))
+                continue
+            other = found.get(called)
+            if other is not None and other.version != resolved.version:
+                problems.append(Problem(fname, call.sourceline, call.get("id"),
+                                        f"calls process '{called}' in two versions ({other.version} and "
+                                        f"{resolved.version}); one instance can hold only one"))
+                continue
+            found[called] = resolved
+    return found
+
+
+def _with_called(subprocess_specs: dict[str, Any], resolved: dict[str, Resolved]) -> tuple[dict[str, Any], dict[str, Resolved]]:
+    """Fill in the called processes found outside the bundle (the parser leaves them None)."""
+    specs = dict(subprocess_specs)
+    used: dict[str, Resolved] = {}
+    for name in [n for n in specs if n in resolved]:
+        r = resolved[name]
+        specs[name] = r.spec
+        used[name] = r
+        for sub, sub_spec in r.subprocess_specs.items():
+            if specs.get(sub) is None:
+                specs[sub] = sub_spec
+    missing = sorted(name for name, spec in specs.items() if spec is None)
+    if missing:
+        raise ValueError(f"called process {', '.join(missing)} is neither in the bundle nor deployed")
+    return specs, used
+
+
+def _qualify_called_forms(spec_dict: dict[str, Any], calls: dict[str, Resolved],
+                          files: dict[str, bytes]) -> tuple[dict[str, Any], Any, dict[str, Any]]:
+    """The forms of called processes taken from elsewhere, renamed ``prefix/name`` in their task
+    specs and added to ``files``; returns the changed spec dict and the specs rebuilt from it."""
+    from .runtime import spec_from_dict
+
+    spec_dict = json.loads(json.dumps(spec_dict))
+    for name, r in calls.items():
+        subs = [spec_dict["subprocess_specs"][n] for n in (name, *r.subprocess_specs)
+                if n in spec_dict["subprocess_specs"]]
+        for task_spec in (t for sub in subs for t in (sub.get("task_specs") or {}).values()):
+            props = (task_spec.get("extensions") or {}).get("properties") or {}
+            for prop in FORM_PROPERTIES:
+                form = props.get(prop)
+                if form and form in r.files:
+                    qualified = f"{r.prefix}/{form}"
+                    props[prop] = qualified
+                    files[qualified] = r.files[form]
+    spec, subprocess_specs = spec_from_dict(spec_dict)
+    return spec_dict, spec, subprocess_specs
+
+
+def load_bundle(files: list[BundleFile], roles: Iterable[str], resolve: Resolver | None = None) -> Bundle:
+    """Validate every file and build the process specs; raise BundleInvalid with all problems.
+
+    ``resolve`` finds called processes outside the bundle (deployed ones, newest or pinned with the
+    call activity's ``calledElementVersion`` property)."""
     problems: list[Problem] = []
     role_set = {normalize_role(r) for r in roles}
     by_name: dict[str, bytes] = {}
@@ -605,6 +758,7 @@ def load_bundle(files: list[BundleFile], roles: Iterable[str]) -> Bundle:
         p.get("id") for t in trees.values() for p in t.getroot().findall(f"{{{BPMN_NS}}}process") if p.get("id")
     }
     protected = _excluded_variables(trees.values())
+    resolved = _resolve_calls({n: t for n, t in trees.items() if n.endswith(".bpmn")}, process_ids, resolve, problems)
     parser = SpiffBpmnParser()
     usable: dict[str, etree._ElementTree] = {}
     for fname, tree in trees.items():
@@ -624,7 +778,7 @@ def load_bundle(files: list[BundleFile], roles: Iterable[str]) -> Bundle:
             continue
         xsd = _xsd_problems(fname, tree)
         problems.extend(xsd)
-        if _check_bpmn(fname, tree, forms, role_set, process_ids, problems, protected) and not xsd:
+        if _check_bpmn(fname, tree, forms, role_set, process_ids | set(resolved), problems, protected) and not xsd:
             usable[fname] = tree
 
     for fname, tree in usable.items():
@@ -641,8 +795,11 @@ def load_bundle(files: list[BundleFile], roles: Iterable[str]) -> Bundle:
             key = proc.get("id")
             try:
                 spec = parser.get_spec(key)
-                subprocess_specs = parser.get_subprocess_specs(key)
+                subprocess_specs, calls = _with_called(
+                    parser.get_subprocess_specs(key, require_call_activity_specs=False), resolved)
                 spec_dict = spec_to_dict(spec, subprocess_specs)
+                if calls:
+                    spec_dict, spec, subprocess_specs = _qualify_called_forms(spec_dict, calls, by_name)
             except (ValidationException, SpiffWorkflowException, KeyError, TypeError, ValueError) as exc:
                 problems.append(_problem_from_spiff(fname, exc, element=key))
                 continue
@@ -656,7 +813,7 @@ def load_bundle(files: list[BundleFile], roles: Iterable[str]) -> Bundle:
             bundle.processes[key] = ParsedProcess(
                 key=key, name=proc.get("name") or key, file=fname, spec=spec,
                 subprocess_specs=subprocess_specs, spec_dict=spec_dict, forms=form_names,
-                content_hash=digest.hexdigest(), start_policy=policy,
+                content_hash=digest.hexdigest(), start_policy=policy, calls=calls,
             )
     if problems:
         raise BundleInvalid(_located(problems, trees))
