@@ -30,6 +30,7 @@ from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 
+from . import camunda
 from .interop import (
     bad_option_variables,
     foreign_expression,
@@ -148,6 +149,8 @@ class ParsedProcess:
 class Bundle:
     files: dict[str, bytes]
     processes: dict[str, ParsedProcess] = field(default_factory=dict)
+    # What became of each Camunda extension (app/engine/camunda.py): mapped or ignored (warnings).
+    notes: list[Any] = field(default_factory=list)
 
 
 _OBJECT_REPR = re.compile(r"<(?:[\w.]+\.)?(\w+)(?: '([^']*)'| \{[^}]*\}(\w+))?[^<>]* at 0x[0-9a-fA-F]+>")
@@ -454,7 +457,15 @@ def _check_bpmn(name: str, tree: etree._ElementTree, forms: dict[str, Any], role
         p = _compile_problem(name, _owner(cond), cond.text, "eval", "condition expression", cond.get("language"))
         if p:
             problems.append(p)
+    for task in root.iter(f"{{{BPMN_NS}}}scriptTask"):
+        language = (task.get("scriptFormat") or "").strip()
+        if language and language.lower() not in ("python", "text/x-python", "python3", "py"):
+            problems.append(Problem(name, task.sourceline, task.get("id"),
+                                    f"script format '{language}': scripts here are Python"))
     for script in root.iter(f"{{{BPMN_NS}}}script"):
+        if (script.getparent().get("scriptFormat") or "python").strip().lower() not in (
+                "python", "text/x-python", "python3", "py"):
+            continue
         p = _compile_problem(name, _owner(script), script.text, "exec", "script")
         if p:
             problems.append(p)
@@ -754,6 +765,16 @@ def load_bundle(files: list[BundleFile], roles: Iterable[str], resolve: Resolver
             if tree is not None:
                 trees[fname] = tree
 
+    notes = []
+    for fname, tree in trees.items():
+        if etree.QName(tree.getroot()).namespace == BPMN_NS:
+            for finding in camunda.import_extensions(fname, tree, forms, by_name):
+                if finding.outcome == "error":
+                    problems.append(Problem(finding.file, finding.line, finding.element,
+                                            f"{finding.what}: {finding.message}"))
+                else:
+                    notes.append(finding)
+
     process_ids = {
         p.get("id") for t in trees.values() for p in t.getroot().findall(f"{{{BPMN_NS}}}process") if p.get("id")
     }
@@ -787,7 +808,7 @@ def load_bundle(files: list[BundleFile], roles: Iterable[str], resolve: Resolver
         except (ValidationException, SpiffWorkflowException, etree.LxmlError, ValueError, KeyError) as exc:
             problems.append(_problem_from_spiff(fname, exc))
 
-    bundle = Bundle(files=by_name)
+    bundle = Bundle(files=by_name, notes=notes)
     if problems:
         raise BundleInvalid(_located(problems, trees))
     for fname, tree in usable.items():

@@ -65,6 +65,7 @@ def validate_files(files: list[bundle_mod.BundleFile]) -> bundle_mod.Bundle:
         merged = bundle_mod.Bundle(files={})
         for _, parsed in _validate_library(groups):
             merged.processes.update(parsed.processes)
+            merged.notes.extend(parsed.notes)
         return merged
     try:
         return bundle_mod.load_bundle(files, known_roles(), _resolver())
@@ -92,7 +93,15 @@ def deploy(files: list[bundle_mod.BundleFile], actor: str, source: str = "") -> 
         specs = _write_bundle(parsed, actor, source, result, {})
     _cache_created(result, specs)
     _note_calls(result, [parsed])
+    _note_imports(result, [parsed])
     return result
+
+
+def _note_imports(result: DeployResult, bundles: list[bundle_mod.Bundle]) -> None:
+    """The Camunda import report (mapped and ignored extensions), one entry per attribute."""
+    findings = [str(f) for parsed in bundles for f in parsed.notes]
+    if findings:
+        result.note = "; ".join(filter(None, [result.note, "Camunda extensions: " + "; ".join(findings)]))
 
 
 def _write_bundle(parsed: bundle_mod.Bundle, actor: str, source: str, result: DeployResult,
@@ -194,6 +203,12 @@ def _validate_library(groups: dict[str, list[bundle_mod.BundleFile]]) -> list[tu
     extra: dict[str, bundle_mod.Resolved] = {}
     parsed_groups: list[tuple[str, bundle_mod.Bundle]] = []
     problems: list[dict[str, Any]] = []
+    shared = groups.get("", [])
+    if shared and not any(f.name.endswith(".bpmn") for f in shared):
+        # Forms or decision tables outside any model folder (e.g. the configured forms folder): each
+        # model may use them, so each gets the ones it does not hold itself.
+        groups = {folder: files + [f for f in shared if f.name not in {g.name for g in files}]
+                  for folder, files in groups.items() if folder}
     for folder in _library_order(groups):
         files = groups[folder]
         where = f"{folder}/" if folder else ""
@@ -237,6 +252,7 @@ def _deploy_library(groups: dict[str, list[bundle_mod.BundleFile]], actor: str, 
     result.note = f"{len(parsed_groups)} process models deployed each as its own model: " + ", ".join(
         f"{folder or '/'} ({', '.join(sorted(parsed.processes))})" for folder, parsed in parsed_groups)
     _note_calls(result, [parsed for _, parsed in parsed_groups])
+    _note_imports(result, [parsed for _, parsed in parsed_groups])
     return result
 
 
