@@ -309,6 +309,8 @@ def validate(paths: tuple[Path, ...]) -> None:
         for line in lines:
             click.echo(line)
         _fail(f"{len(lines)} problem(s) found")
+    for finding in bundle.notes:  # the Camunda import report: mapped and ignored extensions
+        click.echo(str(finding))
     keys = ", ".join(sorted(bundle.processes)) or "no processes"
     click.echo(f"valid: {len(files)} file(s), {keys}")
 

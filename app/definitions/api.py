@@ -80,6 +80,11 @@ def _validated(files: list[BundleFile], problems: list[dict[str, Any]]) -> list[
     if files:
         try:
             keys = sorted(definitions.validate_files(files).processes)
+            if not keys and not any(f.name.endswith((".dmn", ".json")) and f.name != "process_model.json"
+                                    for f in files):
+                problems = problems + [{"file": f.name, "line": None, "element": None,
+                                        "message": "the bundle holds no process (no .bpmn file with a "
+                                                   "bpmn:process): nothing would be deployed"} for f in files]
         except Invalid as exc:
             problems = problems + list(exc.errors or [])
     elif not problems:

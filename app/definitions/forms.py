@@ -17,6 +17,7 @@ from app.core.errors import Invalid, NotFound
 from app.core.extensions import db
 from app.definitions.models import Deployment
 from app.engine import templating
+from app.engine.interop import with_options
 
 PATTERN_SECONDS = 0.5  # all ``pattern`` checks of one validation together
 MAX_DEPTH = 64         # nesting of a form document (deploy refuses deeper ones; see bundle.py)
@@ -55,7 +56,13 @@ def load_form(deployment_id: int, name: str | None, data: dict[str, Any] | None 
     if not name:
         return None
     doc = json.loads(_file_json(deployment_id, name))
-    return _fill(doc, data) if data is not None else doc
+    return with_options(_fill(doc, data), data) if data is not None else doc
+
+
+def with_task_options(schema: dict[str, Any] | None, data: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The schema with SpiffArena's dynamic options (``"anyOf": ["options_from_task_data_var:NAME"]``)
+    read from task data: what the form showed is what the server accepts."""
+    return with_options(schema, data) if schema is not None else None
 
 
 # -- validation with bounded regular expressions -------------------------------------------------

@@ -10,13 +10,14 @@ DOCTYPE is refused, before SpiffWorkflow sees the tree.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import json
 import re
 import threading
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,15 @@ from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 
-from .runtime import spec_to_dict
+from . import camunda
+from .interop import (
+    bad_option_variables,
+    foreign_expression,
+    spiffarena_call_message,
+    spiffarena_calls,
+    with_options,
+)
+from .runtime import OPERATORS, spec_to_dict
 from .sandbox import check_compiles
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -74,6 +83,9 @@ class Problem:
     element: str | None
     message: str
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "message", one_line(self.message))
+
     def __str__(self) -> str:
         return f"{self.file}:{self.line or 0}: {self.element or '-'}: {self.message}"
 
@@ -91,6 +103,30 @@ class BundleInvalid(Exception):
 class BundleFile:
     name: str
     content: bytes
+    # The process model folder (one with process_model.json) it came from: a library zip holds
+    # several, each deployed as its own model. "" outside any such folder.
+    folder: str = ""
+
+
+@dataclass
+class Resolved:
+    """A called process found outside the bundle: deployed (``version``) or in an earlier model of
+    the same upload (``version`` None until it is written)."""
+
+    key: str
+    version: int | None
+    spec: Any
+    subprocess_specs: dict[str, Any]
+    model: str = ""
+    # Its form files by the names its tasks use: copied into the caller's deployment under
+    # ``prefix/`` (so two models' forms of the same name never meet).
+    files: dict[str, bytes] = field(default_factory=dict)
+    prefix: str = ""
+
+
+# (called process id, pinned version or None) -> where it is, or None when it is nowhere.
+Resolver = Callable[[str, "int | None"], "Resolved | None"]
+CALLED_VERSION = "calledElementVersion"  # a call activity property pinning the called process's version
 
 
 @dataclass
@@ -105,12 +141,31 @@ class ParsedProcess:
     content_hash: str
     # Who may start it by hand and with what data: {"roles": [...], "form": name | None, "fields": [...]}.
     start_policy: dict[str, Any] = field(default_factory=dict)
+    # Called processes taken from outside the bundle: {process id: Resolved}.
+    calls: dict[str, Resolved] = field(default_factory=dict)
 
 
 @dataclass
 class Bundle:
     files: dict[str, bytes]
     processes: dict[str, ParsedProcess] = field(default_factory=dict)
+    # What became of each Camunda extension (app/engine/camunda.py): mapped or ignored (warnings).
+    notes: list[Any] = field(default_factory=list)
+
+
+_OBJECT_REPR = re.compile(r"<(?:[\w.]+\.)?(\w+)(?: '([^']*)'| \{[^}]*\}(\w+))?[^<>]* at 0x[0-9a-fA-F]+>")
+
+
+def one_line(message: str) -> str:
+    """A problem message as one line, with Python object reprs replaced by what they name."""
+    def describe(match: re.Match[str]) -> str:
+        kind, quoted, tag = match.group(1), match.group(2), match.group(3)
+        if kind == "Element" and (tag or quoted):
+            return f"element {tag or quoted}"
+        return quoted or kind
+    text = _OBJECT_REPR.sub(describe, str(message))
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return "; ".join(lines).strip()
 
 
 def normalize_role(name: str) -> str:
@@ -183,12 +238,29 @@ def read_paths(paths: Iterable[Path]) -> list[BundleFile]:
     files: list[BundleFile] = []
     for path in paths:
         candidates = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        models = {str(p.parent.relative_to(path)) for p in candidates if p.name == MODEL_FILE} if path.is_dir() else set()
         for candidate in candidates:
             if candidate.suffix.lower() == ".zip":
                 files.extend(read_zip(candidate.read_bytes(), candidate.name))
             elif candidate.suffix.lower() in {".bpmn", ".dmn", ".json"}:
-                files.append(BundleFile(candidate.name, candidate.read_bytes()))
+                folder = model_folder(str(candidate.relative_to(path)), models) if path.is_dir() else ""
+                files.append(BundleFile(candidate.name, candidate.read_bytes(), folder))
     return files
+
+
+MODEL_FILE = "process_model.json"
+
+
+def model_folder(relative: str, models: set[str]) -> str:
+    """The nearest folder of ``relative`` that holds a process_model.json, or ""."""
+    parent = Path(relative).parent
+    while True:
+        key = str(parent)
+        if key in models:
+            return "" if key == "." else key
+        if key in (".", "/", ""):
+            return ""
+        parent = parent.parent
 
 
 def read_zip(data: bytes, name: str = "upload.zip") -> list[BundleFile]:
@@ -199,12 +271,38 @@ def read_zip(data: bytes, name: str = "upload.zip") -> list[BundleFile]:
     entries = [i for i in archive.infolist() if not i.is_dir()]
     if len(entries) > MAX_FILES or sum(i.file_size for i in entries) > MAX_TOTAL_BYTES:
         raise BundleInvalid([Problem(name, None, None, "archive is too large (files or unpacked size)")])
+    models = {str(Path(i.filename).parent) for i in entries if Path(i.filename).name == MODEL_FILE}
     files = []
     for info in entries:
         base = Path(info.filename).name
         if Path(base).suffix.lower() in {".bpmn", ".dmn", ".json"} and not base.startswith("."):
-            files.append(BundleFile(base, archive.read(info)))
+            files.append(BundleFile(base, archive.read(info), model_folder(info.filename, models)))
     return files
+
+
+def group_by_model(files: list[BundleFile]) -> dict[str, list[BundleFile]]:
+    """Files per process model folder ("" for files outside any)."""
+    groups: dict[str, list[BundleFile]] = {}
+    for f in files:
+        groups.setdefault(f.folder, []).append(f)
+    return groups
+
+
+def ids_and_calls(files: list[BundleFile]) -> tuple[set[str], set[str]]:
+    """(process ids defined, process ids called) by the BPMN files: to order a library's models."""
+    defined: set[str] = set()
+    called: set[str] = set()
+    for f in files:
+        if not f.name.endswith(".bpmn"):
+            continue
+        tree = _safe_parse(f.name, f.content, [])
+        if tree is None:
+            continue
+        root = tree.getroot()
+        defined.update(p.get("id") for p in root.findall(f"{{{BPMN_NS}}}process") if p.get("id"))
+        called.update(c.get("calledElement") for c in root.iter(f"{{{BPMN_NS}}}callActivity")
+                      if c.get("calledElement"))
+    return defined, called - defined
 
 
 # -- validation ------------------------------------------------------------------------------------
@@ -258,10 +356,17 @@ def _el_label(el: etree._Element) -> str:
     return el.get("id") or etree.QName(el).localname
 
 
-def _compile_problem(name: str, el: etree._Element, text: str | None, mode: str, what: str) -> Problem | None:
+def _compile_problem(name: str, el: etree._Element, text: str | None, mode: str, what: str,
+                     language: str | None = None) -> Problem | None:
+    foreign = foreign_expression(text, language) if mode == "eval" else None
+    if foreign:
+        return Problem(name, el.sourceline, _el_label(el), f"{what}: {foreign}")
     if text is None or not text.strip():
         return None
     reason = check_compiles(text, mode)
+    if reason is None:
+        for called in spiffarena_calls(text, mode):
+            return Problem(name, el.sourceline, _el_label(el), spiffarena_call_message(called, what))
     if reason is None:
         return None
     return Problem(name, el.sourceline, _el_label(el), f"{what} does not compile: {reason}")
@@ -270,7 +375,8 @@ def _compile_problem(name: str, el: etree._Element, text: str | None, mode: str,
 def _owner(el: etree._Element) -> etree._Element:
     """The nearest ancestor with an id (the element a problem belongs to)."""
     node = el
-    while node is not None and node.get("id") is None:
+    # spiffworkflow: elements (an operator, a parameter) have ids that are not BPMN elements.
+    while node is not None and (node.get("id") is None or etree.QName(node).namespace == SPIFF_NS):
         node = node.getparent()
     return node if node is not None else el
 
@@ -348,10 +454,18 @@ def _check_bpmn(name: str, tree: etree._ElementTree, forms: dict[str, Any], role
                 fatal = True
     for cond in root.iter(f"{{{BPMN_NS}}}conditionExpression", f"{{{BPMN_NS}}}completionCondition",
                           f"{{{BPMN_NS}}}loopCardinality"):
-        p = _compile_problem(name, _owner(cond), cond.text, "eval", "condition expression")
+        p = _compile_problem(name, _owner(cond), cond.text, "eval", "condition expression", cond.get("language"))
         if p:
             problems.append(p)
+    for task in root.iter(f"{{{BPMN_NS}}}scriptTask"):
+        language = (task.get("scriptFormat") or "").strip()
+        if language and language.lower() not in ("python", "text/x-python", "python3", "py"):
+            problems.append(Problem(name, task.sourceline, task.get("id"),
+                                    f"script format '{language}': scripts here are Python"))
     for script in root.iter(f"{{{BPMN_NS}}}script"):
+        if (script.getparent().get("scriptFormat") or "python").strip().lower() not in (
+                "python", "text/x-python", "python3", "py"):
+            continue
         p = _compile_problem(name, _owner(script), script.text, "exec", "script")
         if p:
             problems.append(p)
@@ -379,7 +493,7 @@ def _check_bpmn(name: str, tree: etree._ElementTree, forms: dict[str, Any], role
         if prop.get("name") in FORM_PROPERTIES:
             form = prop.get("value") or ""
             owner = _owner(prop)
-            if form not in forms:
+            if form.strip() and form not in forms:  # an empty value is "no form", as in SpiffArena
                 problems.append(Problem(name, prop.sourceline, _el_label(owner),
                                         f"{prop.get('name')} names '{form}', which is not in the bundle"))
     for el in root.iter(f"{{{SPIFF_NS}}}instructionsForEndUser"):
@@ -390,15 +504,45 @@ def _check_bpmn(name: str, tree: etree._ElementTree, forms: dict[str, Any], role
                                     f"instructions template: {exc.message}"))
     for lane in root.iter(f"{{{BPMN_NS}}}lane"):
         lane_name = lane.get("name") or ""
+        if not lane_name.strip():
+            continue  # an unnamed lane's tasks go to the process initiator, as tasks outside lanes do
         if normalize_role(lane_name) not in roles | {INITIATOR_LANE}:
             problems.append(Problem(name, lane.sourceline, lane.get("id"),
                                     f"lane '{lane_name}' is not a known role (known: {', '.join(sorted(roles))})"))
+    _check_events_and_services(name, root, problems)
     for call in root.iter(f"{{{BPMN_NS}}}callActivity"):
         called = call.get("calledElement")
         if called and called not in process_ids:
             problems.append(Problem(name, call.sourceline, call.get("id"),
-                                    f"calls process '{called}', which is not in the bundle"))
+                                    f"calls process '{called}', which is neither in the bundle nor deployed"))
     return not fatal
+
+
+_THROWING = ("endEvent", "intermediateThrowEvent")
+
+
+def _check_events_and_services(name: str, root: etree._Element, problems: list[Problem]) -> None:
+    """Message throws that name their message; service tasks whose operator exists here."""
+    messages = {m.get("id") for m in root.iter(f"{{{BPMN_NS}}}message") if m.get("id")}
+    for tag in _THROWING:
+        for event in root.iter(f"{{{BPMN_NS}}}{tag}"):
+            for definition in event.findall(f"{{{BPMN_NS}}}messageEventDefinition"):
+                ref = definition.get("messageRef")
+                kind = "message end event" if tag == "endEvent" else "message throw event"
+                if not ref:
+                    problems.append(Problem(name, event.sourceline, event.get("id"),
+                                            f"{kind} has no messageRef: say which bpmn:message it sends"))
+                elif ref not in messages:
+                    problems.append(Problem(name, event.sourceline, event.get("id"),
+                                            f"{kind} sends message '{ref}', which is not a bpmn:message of this file"))
+    for operator in root.iter(f"{{{SPIFF_NS}}}serviceTaskOperator"):
+        op_name = operator.get("id") or ""
+        if op_name not in OPERATORS:
+            names = sorted(OPERATORS)
+            known = ", ".join(names[:8]) + (f", ... ({len(names)} in all)" if len(names) > 8 else "") or "none"
+            problems.append(Problem(name, operator.sourceline, _el_label(_owner(operator.getparent())),
+                                    f"service task operator '{op_name}' is not registered here (SpiffArena "
+                                    f"connectors such as http/GetRequest do not exist in PMO Flow; known: {known})"))
 
 
 def _check_dmn(name: str, tree: etree._ElementTree, problems: list[Problem]) -> None:
@@ -463,8 +607,12 @@ def _check_form(name: str, content: bytes, problems: list[Problem]) -> Any:
     is_ui = name.endswith("uischema.json") or name.endswith("-ui.json") or all(
         k.startswith("ui:") or isinstance(v, dict) for k, v in doc.items()) and "type" not in doc
     if not is_ui:
+        for where, var in bad_option_variables(doc):
+            problems.append(Problem(name, None, where, f"dynamic options name '{var}', which is not a task data "
+                                                       "variable name (options_from_task_data_var:NAME)"))
         try:
-            jsonschema.validators.validator_for(doc).check_schema(doc)
+            checked = with_options(doc, None, placeholder=True)  # SpiffArena's dynamic options: checked as enums
+            jsonschema.validators.validator_for(checked).check_schema(checked)
         except jsonschema.SchemaError as exc:
             where = "/".join(str(p) for p in exc.path) or "(root)"
             problems.append(Problem(name, None, where, f"invalid JSON Schema: {exc.message}"))
@@ -509,8 +657,92 @@ def _referenced_forms(spec, subprocess_specs: dict) -> list[str]:  # noqa: ANN00
     return sorted(names)
 
 
-def load_bundle(files: list[BundleFile], roles: Iterable[str]) -> Bundle:
-    """Validate every file and build the process specs; raise BundleInvalid with all problems."""
+def _called_version(call: etree._Element) -> tuple[int | None, str | None]:
+    """(pinned version, problem) of a call activity's ``calledElementVersion`` property."""
+    for prop in call.findall(f"{{{BPMN_NS}}}extensionElements/{{{SPIFF_NS}}}properties/{{{SPIFF_NS}}}property"):
+        if prop.get("name") == CALLED_VERSION:
+            value = (prop.get("value") or "").strip().lstrip("vV")
+            if not value:
+                return None, None
+            if not value.isdigit():
+                return None, f"{CALLED_VERSION} '{prop.get('value')}' is not a version number"
+            return int(value), None
+    return None, None
+
+
+def _resolve_calls(trees: dict[str, etree._ElementTree], process_ids: set[str], resolve: Resolver | None,
+                   problems: list[Problem]) -> dict[str, Resolved]:
+    """Called processes not in the bundle (or pinned to a version): found through ``resolve``."""
+    found: dict[str, Resolved] = {}
+    for fname, tree in trees.items():
+        for call in tree.getroot().iter(f"{{{BPMN_NS}}}callActivity"):
+            called = call.get("calledElement")
+            pin, bad = _called_version(call)
+            if bad:
+                problems.append(Problem(fname, call.sourceline, call.get("id"), bad))
+                continue
+            if not called or (called in process_ids and pin is None):
+                continue
+            resolved = resolve(called, pin) if resolve is not None else None
+            if resolved is None:
+                if pin is not None:
+                    problems.append(Problem(fname, call.sourceline, call.get("id"),
+                                            f"calls process '{called}' version {pin}, which is not deployed"))
+                continue
+            other = found.get(called)
+            if other is not None and other.version != resolved.version:
+                problems.append(Problem(fname, call.sourceline, call.get("id"),
+                                        f"calls process '{called}' in two versions ({other.version} and "
+                                        f"{resolved.version}); one instance can hold only one"))
+                continue
+            found[called] = resolved
+    return found
+
+
+def _with_called(subprocess_specs: dict[str, Any], resolved: dict[str, Resolved]) -> tuple[dict[str, Any], dict[str, Resolved]]:
+    """Fill in the called processes found outside the bundle (the parser leaves them None)."""
+    specs = dict(subprocess_specs)
+    used: dict[str, Resolved] = {}
+    for name in [n for n in specs if n in resolved]:
+        r = resolved[name]
+        specs[name] = r.spec
+        used[name] = r
+        for sub, sub_spec in r.subprocess_specs.items():
+            if specs.get(sub) is None:
+                specs[sub] = sub_spec
+    missing = sorted(name for name, spec in specs.items() if spec is None)
+    if missing:
+        raise ValueError(f"called process {', '.join(missing)} is neither in the bundle nor deployed")
+    return specs, used
+
+
+def _qualify_called_forms(spec_dict: dict[str, Any], calls: dict[str, Resolved],
+                          files: dict[str, bytes]) -> tuple[dict[str, Any], Any, dict[str, Any]]:
+    """The forms of called processes taken from elsewhere, renamed ``prefix/name`` in their task
+    specs and added to ``files``; returns the changed spec dict and the specs rebuilt from it."""
+    from .runtime import spec_from_dict
+
+    spec_dict = json.loads(json.dumps(spec_dict))
+    for name, r in calls.items():
+        subs = [spec_dict["subprocess_specs"][n] for n in (name, *r.subprocess_specs)
+                if n in spec_dict["subprocess_specs"]]
+        for task_spec in (t for sub in subs for t in (sub.get("task_specs") or {}).values()):
+            props = (task_spec.get("extensions") or {}).get("properties") or {}
+            for prop in FORM_PROPERTIES:
+                form = props.get(prop)
+                if form and form in r.files:
+                    qualified = f"{r.prefix}/{form}"
+                    props[prop] = qualified
+                    files[qualified] = r.files[form]
+    spec, subprocess_specs = spec_from_dict(spec_dict)
+    return spec_dict, spec, subprocess_specs
+
+
+def load_bundle(files: list[BundleFile], roles: Iterable[str], resolve: Resolver | None = None) -> Bundle:
+    """Validate every file and build the process specs; raise BundleInvalid with all problems.
+
+    ``resolve`` finds called processes outside the bundle (deployed ones, newest or pinned with the
+    call activity's ``calledElementVersion`` property)."""
     problems: list[Problem] = []
     role_set = {normalize_role(r) for r in roles}
     by_name: dict[str, bytes] = {}
@@ -533,10 +765,21 @@ def load_bundle(files: list[BundleFile], roles: Iterable[str]) -> Bundle:
             if tree is not None:
                 trees[fname] = tree
 
+    notes = []
+    for fname, tree in trees.items():
+        if etree.QName(tree.getroot()).namespace == BPMN_NS:
+            for finding in camunda.import_extensions(fname, tree, forms, by_name):
+                if finding.outcome == "error":
+                    problems.append(Problem(finding.file, finding.line, finding.element,
+                                            f"{finding.what}: {finding.message}"))
+                else:
+                    notes.append(finding)
+
     process_ids = {
         p.get("id") for t in trees.values() for p in t.getroot().findall(f"{{{BPMN_NS}}}process") if p.get("id")
     }
     protected = _excluded_variables(trees.values())
+    resolved = _resolve_calls({n: t for n, t in trees.items() if n.endswith(".bpmn")}, process_ids, resolve, problems)
     parser = SpiffBpmnParser()
     usable: dict[str, etree._ElementTree] = {}
     for fname, tree in trees.items():
@@ -556,7 +799,7 @@ def load_bundle(files: list[BundleFile], roles: Iterable[str]) -> Bundle:
             continue
         xsd = _xsd_problems(fname, tree)
         problems.extend(xsd)
-        if _check_bpmn(fname, tree, forms, role_set, process_ids, problems, protected) and not xsd:
+        if _check_bpmn(fname, tree, forms, role_set, process_ids | set(resolved), problems, protected) and not xsd:
             usable[fname] = tree
 
     for fname, tree in usable.items():
@@ -565,16 +808,19 @@ def load_bundle(files: list[BundleFile], roles: Iterable[str]) -> Bundle:
         except (ValidationException, SpiffWorkflowException, etree.LxmlError, ValueError, KeyError) as exc:
             problems.append(_problem_from_spiff(fname, exc))
 
-    bundle = Bundle(files=by_name)
+    bundle = Bundle(files=by_name, notes=notes)
     if problems:
-        raise BundleInvalid(problems)
+        raise BundleInvalid(_located(problems, trees))
     for fname, tree in usable.items():
         for proc in tree.getroot().findall(f"{{{BPMN_NS}}}process"):
             key = proc.get("id")
             try:
                 spec = parser.get_spec(key)
-                subprocess_specs = parser.get_subprocess_specs(key)
+                subprocess_specs, calls = _with_called(
+                    parser.get_subprocess_specs(key, require_call_activity_specs=False), resolved)
                 spec_dict = spec_to_dict(spec, subprocess_specs)
+                if calls:
+                    spec_dict, spec, subprocess_specs = _qualify_called_forms(spec_dict, calls, by_name)
             except (ValidationException, SpiffWorkflowException, KeyError, TypeError, ValueError) as exc:
                 problems.append(_problem_from_spiff(fname, exc, element=key))
                 continue
@@ -588,11 +834,29 @@ def load_bundle(files: list[BundleFile], roles: Iterable[str]) -> Bundle:
             bundle.processes[key] = ParsedProcess(
                 key=key, name=proc.get("name") or key, file=fname, spec=spec,
                 subprocess_specs=subprocess_specs, spec_dict=spec_dict, forms=form_names,
-                content_hash=digest.hexdigest(), start_policy=policy,
+                content_hash=digest.hexdigest(), start_policy=policy, calls=calls,
             )
     if problems:
-        raise BundleInvalid(problems)
+        raise BundleInvalid(_located(problems, trees))
     return bundle
+
+
+def _located(problems: list[Problem], trees: dict[str, etree._ElementTree]) -> list[Problem]:
+    """Fill in the line of a problem that names an element, and the element of one that names a line."""
+    located = []
+    for problem in problems:
+        tree = trees.get(problem.file)
+        if tree is not None and problem.element and not problem.line:
+            found = tree.getroot().xpath("//*[@id=$id]", id=problem.element)
+            if found:
+                problem = dataclasses.replace(problem, line=found[0].sourceline)
+        elif tree is not None and problem.line and not problem.element:
+            at_line = [el for el in tree.getroot().iter() if isinstance(el.tag, str) and el.sourceline == problem.line]
+            owner = _owner(at_line[-1]) if at_line else None
+            if owner is not None and owner.get("id") and owner is not tree.getroot():
+                problem = dataclasses.replace(problem, element=owner.get("id"))
+        located.append(problem)
+    return located
 
 
 def _problem_from_spiff(fname: str, exc: Exception, element: str | None = None) -> Problem:

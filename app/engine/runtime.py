@@ -53,6 +53,7 @@ from .waits import (
     deliver_message,
     message_start_names,
     thrown_messages,
+    waiting_definitions,
     waiting_messages,
     waiting_timers,
 )
@@ -64,5 +65,5 @@ __all__ = [
     "is_completed", "json_default", "message_start_names", "new_workflow", "parse_duration",
     "pending_external_calls", "ready_human_tasks", "register_operator", "skip_task", "spec_from_dict",
     "spec_to_dict", "state_from_dict", "state_from_json", "state_to_dict", "state_to_json", "task_data",
-    "task_data_of", "thrown_messages", "waiting_messages", "waiting_timers", "workflow_data",
+    "task_data_of", "thrown_messages", "waiting_definitions", "waiting_messages", "waiting_timers", "workflow_data",
 ]

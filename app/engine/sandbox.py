@@ -58,6 +58,8 @@ from RestrictedPython.Guards import (
 )
 from RestrictedPython.Limits import limited_builtins
 
+from .spiff_globals import DATETIME, SPIFF_GLOBALS
+
 SCRIPT_FILENAME = "<process-script>"
 # Code objects the trace hook follows opcode by opcode: scripts and (app/engine/templating.py) Jinja.
 TRACED_FILENAMES = {SCRIPT_FILENAME, "<template>"}
@@ -808,7 +810,7 @@ _RE = SimpleNamespace(
 )
 
 ALLOWED_MODULES: dict[str, SimpleNamespace] = {
-    "datetime": _module_proxy(datetime),
+    "datetime": _module_proxy(datetime, datetime=DATETIME),  # datetime.datetime.now() follows the clock
     "decimal": _DECIMAL,
     "math": _MATH,
     "json": _JSON,
@@ -907,8 +909,11 @@ BASE_GLOBALS: dict[str, Any] = {
     "_budget_": _budget_,
     "_apply_": lambda fn, *args, **kwargs: fn(*args, **kwargs),  # calls with *args / **kwargs
     **ALLOWED_MODULES,
+    # SpiffArena's globals: ``datetime`` is the class (with the module's names), ``time``, ``timedelta``.
+    **SPIFF_GLOBALS,
 }
-RESERVED_NAMES = frozenset(BASE_GLOBALS)
+# Task data may use ``time`` and ``timedelta`` (SpiffArena models do): the data then wins.
+RESERVED_NAMES = frozenset(BASE_GLOBALS) - {"time", "timedelta"}
 
 
 @lru_cache(maxsize=4096)

@@ -45,8 +45,8 @@ def ready_human_tasks(workflow: BpmnWorkflow) -> list[HumanTaskInfo]:
             lane=spec.lane,
             process_id=task.workflow.spec.name,
             process_name=task.workflow.spec.description or task.workflow.spec.name,
-            form_schema_file=props.get("formJsonSchemaFilename"),
-            form_ui_file=props.get("formUiSchemaFilename"),
+            form_schema_file=props.get("formJsonSchemaFilename") or None,  # empty: no form (SpiffArena)
+            form_ui_file=props.get("formUiSchemaFilename") or None,
             instructions=ext.get("instructionsForEndUser"),
             documentation=getattr(spec, "documentation", None),
             properties=props,

@@ -10,11 +10,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition as SpiffMessageEventDefinition
+from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
 from .errors import EngineError
@@ -37,11 +39,20 @@ def _as_utc(value: str) -> datetime:
     return moment.astimezone(UTC)
 
 
+def waiting_definitions(task: Task) -> list[Any]:
+    """The event definitions a WAITING task waits on. An event-based gateway (or a multiple event)
+    carries one MultipleEventDefinition holding each branch's: a timer and a message, say."""
+    definition = getattr(task.task_spec, "event_definition", None)
+    if isinstance(definition, MultipleEventDefinition):
+        return list(definition.event_definitions)
+    return [definition] if definition is not None else []
+
+
 def waiting_timers(workflow: BpmnWorkflow) -> list[WaitingTimer]:
     """Every timer the workflow (and its subprocesses) waits on, with its next due time."""
     timers = []
-    for task in workflow.get_tasks(state=TaskState.WAITING):
-        definition = getattr(task.task_spec, "event_definition", None)
+    for task, definition in ((t, d) for t in workflow.get_tasks(state=TaskState.WAITING)
+                             for d in waiting_definitions(t)):
         if not isinstance(definition, TimerEventDefinition):
             continue
         value = definition.details(task).value
@@ -57,8 +68,8 @@ def waiting_timers(workflow: BpmnWorkflow) -> list[WaitingTimer]:
 def waiting_messages(workflow: BpmnWorkflow) -> list[tuple[str, dict[str, Any]]]:
     """(message name, the workflow's correlations) for each message the workflow waits for."""
     waiting = []
-    for task in workflow.get_tasks(state=TaskState.WAITING):
-        definition = getattr(task.task_spec, "event_definition", None)
+    for task, definition in ((t, d) for t in workflow.get_tasks(state=TaskState.WAITING)
+                             for d in waiting_definitions(t)):
         if isinstance(definition, MessageEventDefinition):
             correlations = copy.deepcopy(task.workflow.correlations or {})
             if not correlations and definition.correlation_properties:

@@ -618,6 +618,7 @@ def complete(task_id: str, actor: Actor, data: dict[str, Any] | None,
         schema = forms.load_form(deployment_id, task.form_schema_file)
         ui = forms.load_form(deployment_id, task.form_ui_file) if schema is not None else None
         found = runtime.find_task(workflow, task_id)
+        schema = forms.with_task_options(schema, found.data if found is not None else {})
         props = ((getattr(found.task_spec, "extensions", None) or {}).get("properties") or {}) if found else {}
         accepted = _accepted_data(data, schema, ui, bundle_rules.split_names(props.get(bundle_rules.DATA_FIELDS)),
                                   (found.data if found is not None else {}), {}, "task")

@@ -73,7 +73,7 @@ def test_health_reports_scheduler_lag_and_degrades_when_timers_are_late(client, 
 
     body = client.get(f"{API}/health").get_json()
     assert body["scheduler"]["lag_seconds"] == 0 and body["workers"]["ok"] is True
-    definitions.deploy_directory([Path(__file__).parents[1] / "instances" / "fixtures"], "admin")
+    definitions.deploy_directory([Path(__file__).parents[1] / "instances" / "fixtures" / "sla.bpmn"], "admin")
     instances.start("sla_approval", Actor("maria", frozenset({"project_manager"})), {"project_id": 1})
     clock.advance(timedelta(days=30))  # nothing fires them: no scheduler runs in this test
     try:

@@ -133,7 +133,7 @@ def test_scheduler_status_reports_lag_and_heartbeats(app, actors):
 
 def test_overdue_timer_shows_up_when_no_scheduler_runs(app, actors):
     tests_events = Path(__file__).parents[1] / "instances" / "fixtures"
-    definitions.deploy_directory([tests_events], "admin")
+    definitions.deploy_directory([tests_events / "sla.bpmn"], "admin")
     instances.start("sla_approval", actors["maria"], {"project_id": 1})
     clock.advance(timedelta(days=30))
     assert len(operations.overdue_timers()) == 2
