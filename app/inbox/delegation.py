@@ -54,6 +54,8 @@ def delegate(task_id: str, actor: Actor, delegate_to: str, note: str = "") -> De
     task = access.visible_task(task_id, actor)
     if task.status != TaskStatus.READY:
         raise Conflict(f"task {task_id} is already {task.status}")
+    if access.is_excluded(task, actor.username):  # delegating is acting on it (access.act_refusal)
+        raise Forbidden(access.SEGREGATION)
     delegate_user = _active_user(delegate_to)
     reason = refusal(db.session, task, delegate_to, set(delegate_user.roles))
     if reason:

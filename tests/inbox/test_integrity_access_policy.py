@@ -4,7 +4,11 @@ claims or completes it; the API inbox used to list it to them."""
 
 from __future__ import annotations
 
+import pytest
+
+from app.core.errors import Forbidden
 from app.core.extensions import db
+from app.inbox import delegation
 from app.inbox import queries as inbox
 from app.instances import commands as instances
 from app.instances import queries
@@ -52,6 +56,8 @@ def test_an_excluded_assignee_may_not_act_and_is_not_offered_it(login, actors, d
     assert inbox.counts("maria", ["project_manager", "sponsor"])["mine"] == 0
     body = assert_problem(api.post(f"/tasks/{review.id}/complete", "maria", json={"data": {}}), 403)
     assert "segregation of duties" in body["detail"]
+    with pytest.raises(Forbidden, match="segregation of duties"):
+        delegation.delegate(review.id, actors["maria"], "sam")  # nor hand it on
     page = login("maria").html(f"/tasks/{review.id}")  # hers to see (and release), not to act on
     assert "Segregation of duties" in page and 'value="complete"' not in page
 
