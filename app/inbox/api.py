@@ -10,8 +10,8 @@ from app.api.io import View, _schema, body, dump, query
 from app.definitions import forms
 from app.inbox.rendering import task_instructions_html
 from app.inbox.schemas import AssignIn, CompleteIn, CompleteOut, TaskDetailOut, TaskPageOut, TaskQuery
+from app.instances import access, queries
 from app.instances import commands as instance_service
-from app.instances import queries
 from app.instances.models import HumanTask
 from app.people.auth import current_actor
 
@@ -35,8 +35,9 @@ def _detail(task: HumanTask):  # noqa: ANN202
 
 @bp.get("/tasks")
 @doc(summary="The caller's inbox", tags=TAGS, query=TaskQuery, responses={200: TaskPageOut},
-     description="Tasks assigned to the caller plus unclaimed READY tasks offered to one of their roles "
-                 "or to them by name. status=completed lists the tasks they completed; all lists both.")
+     description="The READY tasks the caller may act on: assigned to them, or unclaimed and offered to one "
+                 "of their roles or to them by name; never one segregation of duties keeps them out of. "
+                 "status=completed lists the tasks they completed; all lists both.")
 def inbox():  # noqa: ANN201
     return dump(TaskPageOut, queries.inbox(current_actor(), **query(TaskQuery)))
 
@@ -45,7 +46,7 @@ def inbox():  # noqa: ANN201
 @doc(summary="A task with its form, rendered instructions, data and instance", tags=TAGS,
      responses={200: TaskDetailOut}, errors=(404,))
 def get_task(task_id: str):  # noqa: ANN201
-    return _detail(instance_service.visible_task(task_id, current_actor()))
+    return _detail(access.visible_task(task_id, current_actor()))
 
 
 @bp.post("/tasks/<task_id>/claim")

@@ -28,6 +28,7 @@ from app.core.models import utcnow
 from app.core.transactions import in_write_transaction, write_transaction
 from app.engine.bundle import INITIATOR_LANE, normalize_role
 from app.inbox.models import Delegation, DelegationReason, OutOfOffice
+from app.instances import access
 from app.instances import commands as instances
 from app.instances.models import HumanTask, HumanTaskCandidate, TaskStatus
 from app.people.actor import Actor
@@ -50,9 +51,11 @@ def delegate(task_id: str, actor: Actor, delegate_to: str, note: str = "") -> De
         raise Invalid("choose someone to delegate to", errors={"delegate": ["choose a user"]})
     if delegate_to == actor.username:
         raise Invalid("you cannot delegate a task to yourself", errors={"delegate": ["choose someone else"]})
-    task = instances.visible_task(task_id, actor)
+    task = access.visible_task(task_id, actor)
     if task.status != TaskStatus.READY:
         raise Conflict(f"task {task_id} is already {task.status}")
+    if access.is_excluded(task, actor.username):  # delegating is acting on it (access.act_refusal)
+        raise Forbidden(access.SEGREGATION)
     delegate_user = _active_user(delegate_to)
     reason = refusal(db.session, task, delegate_to, set(delegate_user.roles))
     if reason:
@@ -111,7 +114,7 @@ def take_back(task_id: str, actor: Actor) -> Delegation:
     task = db.session.get(HumanTask, task_id)
     if task is None or task.status != TaskStatus.READY:
         raise Conflict(f"task {task_id} is already {task.status if task else 'gone'}")
-    if actor.username in (task.excluded_users or []):
+    if access.is_excluded(task, actor.username):
         raise Forbidden("segregation of duties keeps you out of this task")
     holder = task.assignee
     instances._set_assignee(task, actor, actor.username, "take_back")  # the owner needs no assign right
@@ -190,7 +193,7 @@ def _holds(task: HumanTask, username: str) -> bool:
 def refusal(session: Session, task: HumanTask, username: str, roles: set[str],
             batch: Iterable[HumanTask] = ()) -> str | None:
     """Why ``username`` may not take ``task`` for someone else (stand-in or delegate); None if they may."""
-    if username in (task.excluded_users or []):
+    if access.is_excluded(task, username):
         return "segregation of duties keeps them out of it"
     role = task_role(task)
     if role is None:
@@ -204,7 +207,7 @@ def refusal(session: Session, task: HumanTask, username: str, roles: set[str],
 
 def assignable_users(task: HumanTask, exclude: Iterable[str] = ()) -> list[User]:
     """Active users who may take ``task``: a candidate role or name, and not excluded from it."""
-    skip = set(exclude) | set(task.excluded_users or [])
+    skip = set(exclude)
     roles = task.candidate_roles
     names = set(task.candidate_users)
     stmt = select(User).where(User.active.is_(True)).order_by(User.username)
@@ -213,7 +216,7 @@ def assignable_users(task: HumanTask, exclude: Iterable[str] = ()) -> list[User]
                           | User.username.in_(names))
     else:
         stmt = stmt.where(User.username.in_(sorted(names)))
-    return [u for u in db.session.scalars(stmt) if u.username not in skip]
+    return [u for u in db.session.scalars(stmt) if u.username not in skip and not access.is_excluded(task, u.username)]
 
 
 # -- out of office -----------------------------------------------------------------------------------

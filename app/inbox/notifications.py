@@ -28,7 +28,7 @@ from app.core.extensions import db
 from app.core.models import utcnow
 from app.core.transactions import claim_lease_seconds, write_transaction
 from app.inbox.models import Notification, NotificationKind
-from app.instances import signals
+from app.instances import access, signals
 from app.instances.models import HumanTask, ProcessInstance, TaskStatus
 from app.people.models import User, UserRole
 
@@ -57,16 +57,15 @@ def notify(session: Session, usernames: Iterable[str], kind: str, task: HumanTas
 
 def _recipients(session: Session, task: HumanTask) -> set[str]:
     """Who may act on a new task: its assignee, else its candidate users and the holders of its roles."""
-    excluded = set(task.excluded_users or [])
     if task.assignee:
-        return {task.assignee} - excluded
+        return set() if access.is_excluded(task, task.assignee) else {task.assignee}
     names = {c.username for c in task.candidates if c.username}
     roles = {c.role for c in task.candidates if c.role}
     if roles:
         names.update(session.scalars(
             select(User.username).join(UserRole, UserRole.user_id == User.id)
             .where(UserRole.role.in_(roles), User.active.is_(True)).limit(MAX_ROLE_FANOUT)))
-    return names - excluded
+    return {u for u in names if not access.is_excluded(task, u)}
 
 
 def record_for_new_tasks(session: Session, rows: Iterable[HumanTask]) -> None:

@@ -9,6 +9,7 @@ from app.core.errors import NotFound
 from app.core.models import utcnow
 from app.inbox import delegation, notifications
 from app.inbox import queries as inbox
+from app.instances import access
 from app.instances import commands as instances
 
 bp = Blueprint("inbox", __name__, template_folder="templates")
@@ -72,11 +73,11 @@ def inbox_page():  # noqa: ANN201
     next_task = None
     if request.args.get("completed"):
         try:
-            done = instances.visible_task(request.args["completed"], _actor())
+            done = access.visible_task(request.args["completed"], _actor())
             completed_title = done.title
             following = request.args.get("next")
             if following:
-                next_task = instances.visible_task(following, _actor())
+                next_task = access.visible_task(following, _actor())
         except NotFound:
             pass
     return render_template(

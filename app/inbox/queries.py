@@ -1,7 +1,7 @@
 """The inbox: read-only views of the human-task projection for one user.
 
 Views: ``mine`` (assigned to me), ``available`` (offered to my roles or to me by name, unclaimed,
-minus tasks I am excluded from), ``delegated`` (tasks I handed to someone and still own),
+minus tasks I am excluded from: both as ``app.instances.access`` rules them), ``delegated`` (tasks I handed to someone and still own),
 ``waiting`` (open tasks of instances I started, waiting on others) and ``completed`` (done by me).
 Every view is one SQL query with its filters, sort and page; the counts are one query per view.
 """
@@ -15,14 +15,16 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import urlencode
 
-from sqlalchemy import String, and_, cast, exists, false, func, not_, or_, select
+from sqlalchemy import and_, exists, false, func, or_, select
 from sqlalchemy.orm import Session
 
 from app.core.extensions import db
 from app.core.models import utcnow
 from app.definitions.models import ProcessVersion
 from app.inbox.models import Delegation
+from app.instances import access
 from app.instances.models import HumanTask, HumanTaskCandidate, ProcessInstance, TaskStatus
+from app.people.actor import Actor
 
 DEFAULT_LIMIT = 200
 PER_PAGE = 25
@@ -38,45 +40,25 @@ SORTS = {"due", "created", "priority", "title", "completed"}
 DUE_FILTERS = {"today", "week", "none"}
 
 
-def open_tasks(username: str, roles: Iterable[str], limit: int = DEFAULT_LIMIT) -> list[HumanTask]:
-    """READY tasks assigned to ``username``, or unclaimed ones offered to one of ``roles`` or to them.
+def _actor(username: str, roles: Iterable[str]) -> Actor:
+    return Actor(username, frozenset(roles))
 
-    One query; the candidate test is an EXISTS on ``human_task_candidates`` (indexed by role and by
-    username). Tasks the user is excluded from (segregation of duties) are left out. Sorted by due
-    date (overdue first, undated last), then priority and age.
+
+def open_tasks(username: str, roles: Iterable[str], limit: int = DEFAULT_LIMIT) -> list[HumanTask]:
+    """READY tasks ``username`` may act on now (``access.may_act_sql``): assigned to them, or
+    unclaimed and offered to one of ``roles`` or to them, never one they are excluded from.
+
+    One query; the candidate test uses the indexes of ``human_task_candidates`` (by role and by
+    username). Sorted by due date (overdue first, undated last), then priority and age.
     """
-    roles = sorted(set(roles))
     query = (
         select(HumanTask)
-        .where(HumanTask.status == TaskStatus.READY,
-               or_(HumanTask.assignee == username, and_(HumanTask.assignee.is_(None), _offered_to(username, roles))))
+        .where(access.may_act_sql(_actor(username, roles)))
         .order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.priority.desc(),
                   HumanTask.created_at, HumanTask.id)
         .limit(limit)
     )
-    return [t for t in db.session.scalars(query) if username not in (t.excluded_users or [])]
-
-
-# -- building blocks -----------------------------------------------------------------------------
-
-def _offered_to(username: str, roles: Iterable[str]):  # noqa: ANN202
-    """The task is offered to the user by name or to one of their roles.
-
-    Written as ``id IN (candidate task ids)`` so the planner starts from the candidate indexes
-    (by role, by username) instead of scanning every open task.
-    """
-    roles = sorted(set(roles))
-    by_name = select(HumanTaskCandidate.task_id).where(HumanTaskCandidate.username == username)
-    if not roles:
-        return HumanTask.id.in_(by_name)
-    by_role = select(HumanTaskCandidate.task_id).where(HumanTaskCandidate.role.in_(roles))
-    return HumanTask.id.in_(by_name.union_all(by_role))
-
-
-def _excluded(username: str):  # noqa: ANN202
-    """The user is in the task's ``excluded_users`` JSON list (text match on the JSON document)."""
-    pattern = '%"' + username.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + '"%'
-    return cast(HumanTask.excluded_users, String).like(pattern, escape="\\")
+    return list(db.session.scalars(query))
 
 
 @dataclass(frozen=True)
@@ -179,11 +161,11 @@ class Page:
 # -- the views -------------------------------------------------------------------------------------
 
 def _view_condition(view: str, username: str, roles: Iterable[str]):  # noqa: ANN202
+    """Who sees a task in which view; "mine" and "available" are the access policy's rules."""
     if view == "mine":
-        return and_(HumanTask.status == TaskStatus.READY, HumanTask.assignee == username)
+        return access.assigned_open_sql(_actor(username, roles))
     if view == "available":
-        return and_(HumanTask.status == TaskStatus.READY, HumanTask.assignee.is_(None),
-                    _offered_to(username, roles), not_(_excluded(username)))
+        return access.available_sql(_actor(username, roles))
     if view == "delegated":
         # open delegations, and those finished in the last fortnight (the owner sees the outcome)
         return and_(HumanTask.id.in_(select(Delegation.task_id).where(Delegation.owner == username,
@@ -194,7 +176,7 @@ def _view_condition(view: str, username: str, roles: Iterable[str]):  # noqa: AN
                     HumanTask.instance_id.in_(select(ProcessInstance.id).where(ProcessInstance.started_by == username)),
                     or_(HumanTask.assignee.is_(None), HumanTask.assignee != username))
     if view == "completed":
-        return and_(HumanTask.completed_by == username, HumanTask.status == TaskStatus.COMPLETED)
+        return access.completed_by_sql(_actor(username, roles))
     raise ValueError(view)
 
 
@@ -322,11 +304,10 @@ def filter_options(username: str, roles: Iterable[str]) -> dict[str, list[tuple[
 
 def _filter_options(username: str, roles: list[str]) -> dict[str, list[tuple[str, str]]]:
     found: dict[str, str] = {}
-    for condition in (HumanTask.assignee == username, _offered_to(username, roles)):
-        for key, name in db.session.execute(
-                select(HumanTask.process_key, func.max(HumanTask.process_name))
-                .where(HumanTask.status == TaskStatus.READY, condition).group_by(HumanTask.process_key)).all():
-            found[key] = name or key
+    for key, name in db.session.execute(
+            select(HumanTask.process_key, func.max(HumanTask.process_name))
+            .where(access.may_act_sql(_actor(username, roles))).group_by(HumanTask.process_key)).all():
+        found[key] = name or key
     return {"processes": sorted(found.items()), "roles": [(r, r) for r in roles]}
 
 
@@ -419,13 +400,9 @@ def decorate(tasks: list[HumanTask], delegated_by: str | None = None,
 
 
 def next_task_for(username: str, roles: Iterable[str], instance_id: int) -> HumanTask | None:
-    """My next open task in the same instance (assigned to me, or offered to me and unclaimed)."""
-    roles = sorted(set(roles))
-    stmt = (select(HumanTask).where(
-        HumanTask.instance_id == instance_id, HumanTask.status == TaskStatus.READY,
-        or_(HumanTask.assignee == username,
-            and_(HumanTask.assignee.is_(None), _offered_to(username, roles), not_(_excluded(username)))))
-        .order_by(HumanTask.created_at, HumanTask.id).limit(1))
+    """My next open task in the same instance: one I may act on (``access.may_act_sql``)."""
+    stmt = (select(HumanTask).where(HumanTask.instance_id == instance_id, access.may_act_sql(_actor(username, roles)))
+            .order_by(HumanTask.created_at, HumanTask.id).limit(1))
     return db.session.scalars(stmt).first()
 
 

@@ -1,6 +1,6 @@
 """The task page: context, the rendered form, complete / draft / add row, claim, assign, delegate,
 comments, history and the process diagram. Every handler finds the task through
-``instances.visible_task``: a task the user may not see is a 404."""
+``access.visible_task``: a task the user may not see is a 404."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from app.inbox import queries as inbox
 from app.inbox.models import TaskComment, TaskDraft
 from app.inbox.pages import bp
 from app.inbox.rendering import task_instructions_html
-from app.instances import ballots
+from app.instances import access, ballots
 from app.instances import commands as instances
 from app.instances.models import HumanTask, TaskStatus
 from app.web import safe_next
@@ -34,7 +34,7 @@ def _actor() -> instances.Actor:
 
 def _task_or_404(task_id: str) -> HumanTask:
     try:
-        return instances.visible_task(task_id, _actor())
+        return access.visible_task(task_id, _actor())
     except NotFound:
         abort(404)
 
@@ -164,9 +164,8 @@ def _render(task: HumanTask, values: dict[str, Any] | None = None, errors: dict[
     known = {f.path for f in flat}
     other_errors = [(path or "form", m) for path, ms in (errors or {}).items() if path not in known for m in ms]
     history = _history(task.instance_id)
-    is_candidate = instances.is_candidate(task, actor)
-    can_act = is_open and (task.assignee == actor.username or (task.assignee is None and is_candidate))
-    can_assign = is_open and (actor.is_admin or "pmo" in actor.roles or task.assignee == actor.username)
+    can_act = access.may_act(task, actor)
+    can_assign = access.may_assign(task, actor)
     active = delegation.active_delegation(task.id)
     comments = list(db.session.scalars(select(TaskComment).where(TaskComment.instance_id == task.instance_id)
                                        .order_by(TaskComment.created_at, TaskComment.id)))
@@ -178,15 +177,15 @@ def _render(task: HumanTask, values: dict[str, Any] | None = None, errors: dict[
         instructions=task_instructions_html(task, data) if task.instructions else "",
         project=_project_summary(instance, data), decisions=ballots.seal(_decisions(history, task.id, instance.process_version.deployment_id), task.instance_id, actor.username), history=history,
         comments=comments, comment_titles=titles, draft=draft, is_open=is_open, can_act=can_act,
-        can_claim=is_open and task.assignee is None and is_candidate,
+        can_claim=task.assignee is None and access.may_claim(task, actor),
         can_unclaim=is_open and task.assignee == actor.username,
         can_assign=can_assign, assignable=delegation.assignable_users(task) if can_assign else [],
-        can_delegate=is_open and (task.assignee == actor.username or (task.assignee is None and is_candidate)),
+        can_delegate=can_act,
         delegates=delegation.assignable_users(task, exclude=[actor.username]) if is_open else [],
         delegation=active, can_return=bool(active and active.delegate == actor.username and is_open),
         can_take_back=bool(is_open and active and actor.username in delegation.owners(task.id)),
         overdue=instances.overdue(task), now=utcnow(), back=_safe_back(request.values.get("back")),
-        excluded=actor.username in (task.excluded_users or []),
+        excluded=access.is_excluded(task, actor.username),
     ), status
 
 

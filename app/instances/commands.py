@@ -16,7 +16,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import joinedload, undefer
+from sqlalchemy.orm import undefer
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.core import audit
@@ -35,7 +35,7 @@ from app.engine import runtime, templating
 from app.engine.bundle import INITIATOR_LANE, normalize_role
 from app.engine.helpers import SCRIPT_HELPERS
 from app.engine.sandbox import Sandbox
-from app.instances import events, signals
+from app.instances import access, events, signals
 from app.instances.models import HumanTask, HumanTaskCandidate, InstanceStatus, ProcessInstance, TaskStatus
 from app.people.actor import SYSTEM, Actor
 from app.people.models import User
@@ -479,66 +479,25 @@ def get_task(task_id: str) -> HumanTask:
     return task
 
 
-def is_candidate(task: HumanTask, actor: Actor) -> bool:
-    if actor.username in (task.excluded_users or []):
-        return False
-    return any((c.role and c.role in actor.roles) or c.username == actor.username for c in task.candidates)
-
-
-def can_view(task: HumanTask, actor: Actor) -> bool:
-    return (actor.is_admin or "pmo" in actor.roles or task.assignee == actor.username
-            or task.completed_by == actor.username or is_candidate(task, actor))
-
-
-def visible_task(task_id: str, actor: Actor) -> HumanTask:
-    """The task if ``actor`` may see it; a task they may not see does not exist for them."""
-    task = db.session.get(HumanTask, task_id, options=[joinedload(HumanTask.candidates)])
-    if task is None or not can_view(task, actor):
-        raise NotFound(f"task {task_id} does not exist")
-    return task
-
-
-def _open_task_for(task_id: str, actor: Actor) -> HumanTask:
-    task = visible_task(task_id, actor)
-    if task.status != TaskStatus.READY:
-        raise Conflict(f"task {task_id} is already {task.status}")
-    return task
-
-
-def _check_segregation(task: HumanTask, actor: Actor) -> None:
-    if actor.username in (task.excluded_users or []):
-        raise Forbidden("segregation of duties: you raised or submitted this request, so you cannot "
-                        "approve or act on it")
-
-
 def claim(task_id: str, actor: Actor) -> HumanTask:
-    task = _open_task_for(task_id, actor)
-    _check_segregation(task, actor)
-    if not is_candidate(task, actor):
-        raise Forbidden("you are not a candidate for this task (your roles do not match its lane)")
-    if task.assignee and task.assignee != actor.username:
-        raise Conflict(f"task is already claimed by {task.assignee}")
+    task = access.visible_task(task_id, actor)
+    access.check_claim(task, actor)
     return _set_assignee(task, actor, actor.username, "claim")
 
 
 def unclaim(task_id: str, actor: Actor) -> HumanTask:
-    task = _open_task_for(task_id, actor)
-    if task.assignee != actor.username and not actor.is_admin:
-        raise Forbidden("only the assignee or an admin can release this task")
+    task = access.visible_task(task_id, actor)
+    access.check_release(task, actor)
     return _set_assignee(task, actor, None, "unclaim")
 
 
 def assign(task_id: str, actor: Actor, username: str) -> HumanTask:
-    task = _open_task_for(task_id, actor)
-    if not (actor.is_admin or "pmo" in actor.roles or task.assignee == actor.username):
-        raise Forbidden("only the assignee, the PMO or an admin can assign this task")
+    task = access.visible_task(task_id, actor)
+    access.check_assign(task, actor)
     user = db.session.scalars(select(User).where(User.username == username)).first()
     if user is None or not user.active:
         raise BadRequest(f"no active user named '{username}'")
-    if username in (task.excluded_users or []):
-        raise Forbidden(f"segregation of duties: {username} raised this request and cannot act on it")
-    if not is_candidate(task, Actor.of(user)):
-        raise Forbidden(f"{username} may not take this task: their roles do not match its lane")
+    access.check_assign(task, actor, Actor.of(user))
     return _set_assignee(task, actor, username, "assign")
 
 
@@ -584,18 +543,12 @@ def complete(task_id: str, actor: Actor, data: dict[str, Any] | None,
     """
     if idempotency_key is not None and not 0 < len(idempotency_key) <= MAX_IDEMPOTENCY_KEY:
         raise BadRequest(f"Idempotency-Key must have 1 to {MAX_IDEMPOTENCY_KEY} characters")
-    task = visible_task(task_id, actor)
+    task = access.visible_task(task_id, actor)
     if task.status == TaskStatus.COMPLETED and task.completed_by == actor.username:
         if idempotency_key and task.completion_key == idempotency_key:
             return get(task.instance_id)
         raise AlreadyCompleted(task)
-    if task.status != TaskStatus.READY:
-        raise Conflict(f"task {task_id} is already {task.status}")
-    _check_segregation(task, actor)
-    if task.assignee and task.assignee != actor.username:
-        raise Forbidden(f"task is claimed by {task.assignee}")
-    if not task.assignee and not is_candidate(task, actor):
-        raise Forbidden("you are not a candidate for this task (your roles do not match its lane)")
+    access.check_act(task, actor)
     data = data or {}
     if not isinstance(data, dict):
         raise Invalid("submitted data must be a JSON object", errors={"data": ["must be an object"]})

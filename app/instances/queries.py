@@ -1,11 +1,8 @@
 """Read-only queries for the API and the web pages: the instance list, the inbox, the audit trail.
 
 Every list is filtered, sorted and paginated in SQL; nothing loads all rows into Python. Who may
-see what is decided here too, so that the list and the single-item views agree:
-
-- admins and the PMO see every instance;
-- anyone else sees the instances they started or in which they have (had) a task: assigned to
-  them, completed by them, or offered to one of their roles or to them by name.
+see which instance and task is the access policy's (``app.instances.access``): the lists and the
+single-item views use its conditions, so they agree.
 """
 
 from __future__ import annotations
@@ -14,18 +11,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Generic, TypeVar
 
-from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select
+from sqlalchemy import ColumnElement, Select, func, or_, select
 
 from app.core.audit import AuditEntry
 from app.core.errors import BadRequest, NotFound
 from app.core.extensions import db
 from app.core.models import utcnow
-from app.instances.commands import Actor, is_candidate
-from app.instances.models import HumanTask, HumanTaskCandidate, ProcessInstance, TaskStatus
+from app.instances import access
+from app.instances.models import HumanTask, ProcessInstance, TaskStatus
+from app.people.actor import Actor
 
 T = TypeVar("T")
 MAX_PER_PAGE = 200
-SEE_ALL_ROLES = frozenset({"admin", "pmo"})
 TASK_SORTS = {
     "created_at": (HumanTask.created_at.asc(),),
     "-created_at": (HumanTask.created_at.desc(),),
@@ -59,51 +56,23 @@ def _paginate(stmt: Select, page: int, per_page: int) -> Page:
     return Page([], page, per_page, total)
 
 
-def _candidate_match(actor: Actor) -> ColumnElement[bool]:
-    """EXISTS a candidate row of the task naming one of the actor's roles or the actor."""
-    who = HumanTaskCandidate.username == actor.username
-    if actor.roles:
-        who = or_(HumanTaskCandidate.role.in_(sorted(actor.roles)), who)
-    return exists().where(HumanTaskCandidate.task_id == HumanTask.id, who)
-
-
 # -- instances ---------------------------------------------------------------------------------------
 
-def sees_all_instances(actor: Actor) -> bool:
-    return bool(actor.roles & SEE_ALL_ROLES)
-
-
-def _instance_visible(actor: Actor) -> ColumnElement[bool]:
-    involved = exists().where(
-        HumanTask.instance_id == ProcessInstance.id,
-        or_(HumanTask.assignee == actor.username, HumanTask.completed_by == actor.username,
-            _candidate_match(actor)),
-    )
-    return or_(ProcessInstance.started_by == actor.username, involved)
-
-
-def can_view_instance(instance: ProcessInstance, actor: Actor) -> bool:
-    if sees_all_instances(actor) or instance.started_by == actor.username:
-        return True
-    return bool(db.session.scalar(
-        select(ProcessInstance.id).where(ProcessInstance.id == instance.id, _instance_visible(actor))))
-
-
 def visible_instance(instance_id: int, actor: Actor) -> ProcessInstance:
-    """The instance if ``actor`` may see it; one they may not see does not exist for them."""
-    instance = db.session.get(ProcessInstance, instance_id)
-    if instance is None or not can_view_instance(instance, actor):
+    """The instance if ``actor`` may see it (``access.instance_visible_sql``); one they may not see
+    does not exist for them."""
+    found = db.session.scalar(select(ProcessInstance).where(ProcessInstance.id == instance_id,
+                                                            access.instance_visible_sql(actor)))
+    if found is None:
         raise NotFound(f"process instance {instance_id} does not exist")
-    return instance
+    return found
 
 
 def list_instances(actor: Actor, *, process_key: str | None = None, status: str | None = None,
                    started_by: str | None = None, business_key: str | None = None,
                    page: int = 1, per_page: int = 50) -> Page[ProcessInstance]:
     """Instances the actor may see, newest first."""
-    stmt = select(ProcessInstance)
-    if not sees_all_instances(actor):
-        stmt = stmt.where(_instance_visible(actor))
+    stmt = select(ProcessInstance).where(access.instance_visible_sql(actor))
     for column, value in ((ProcessInstance.process_key, process_key), (ProcessInstance.status, status),
                           (ProcessInstance.started_by, started_by),
                           (ProcessInstance.business_key, business_key)):
@@ -120,13 +89,6 @@ def audit_trail(instance_id: int) -> list[AuditEntry]:
 
 # -- the inbox ---------------------------------------------------------------------------------------
 
-def _open_for(actor: Actor) -> ColumnElement[bool]:
-    """READY tasks assigned to the actor, or unclaimed and offered to them."""
-    return and_(HumanTask.status == TaskStatus.READY,
-                or_(HumanTask.assignee == actor.username,
-                    and_(HumanTask.assignee.is_(None), _candidate_match(actor))))
-
-
 def inbox(actor: Actor, *, process_key: str | None = None, status: str = "ready", overdue: bool = False,
           assigned: str | None = None, sort: str = "created_at", page: int = 1, per_page: int = 50,
           now: datetime | None = None) -> Page[HumanTask]:
@@ -136,12 +98,11 @@ def inbox(actor: Actor, *, process_key: str | None = None, status: str = "ready"
     ``all`` (both). ``assigned``: ``me`` or ``unassigned``. ``overdue``: READY and past due.
     """
     if status == "ready":
-        who: ColumnElement[bool] = _open_for(actor)
+        who: ColumnElement[bool] = access.may_act_sql(actor)
     elif status == "completed":
-        who = and_(HumanTask.status == TaskStatus.COMPLETED, HumanTask.completed_by == actor.username)
+        who = access.completed_by_sql(actor)
     elif status == "all":
-        who = or_(_open_for(actor),
-                  and_(HumanTask.status == TaskStatus.COMPLETED, HumanTask.completed_by == actor.username))
+        who = or_(access.may_act_sql(actor), access.completed_by_sql(actor))
     else:
         raise BadRequest(f"unknown task status filter '{status}'")
     if sort not in TASK_SORTS:
@@ -162,15 +123,8 @@ def inbox(actor: Actor, *, process_key: str | None = None, status: str = "ready"
     return _paginate(stmt, page, per_page)
 
 
-def may_act_on(task: HumanTask, actor: Actor) -> bool:
-    """Whether ``actor`` can complete ``task`` now (it is theirs, or unclaimed and offered to them)."""
-    if task.status != TaskStatus.READY:
-        return False
-    return task.assignee == actor.username or (task.assignee is None and is_candidate(task, actor))
-
-
 def actionable_tasks(instance_id: int, actor: Actor) -> list[HumanTask]:
-    """READY tasks of one instance that ``actor`` may act on."""
-    stmt = (select(HumanTask).where(HumanTask.instance_id == instance_id, _open_for(actor))
+    """READY tasks of one instance that ``actor`` may act on (``access.may_act_sql``)."""
+    stmt = (select(HumanTask).where(HumanTask.instance_id == instance_id, access.may_act_sql(actor))
             .order_by(HumanTask.created_at, HumanTask.id))
     return list(db.session.scalars(stmt))

@@ -12,6 +12,7 @@ from sqlalchemy import or_, select
 from app.core.errors import BadRequest, Conflict, Forbidden, NotFound
 from app.core.extensions import db
 from app.core.transactions import write_transaction
+from app.instances import access
 from app.instances import commands as instances
 from app.instances.models import HumanTask, ProcessInstance, TaskStatus
 from app.people.actor import Actor
@@ -165,39 +166,25 @@ def search_lessons(q: str, category: str | None = None, match_any: bool = False,
 
 # -- for the API: visibility, pages and change requests with their form checked first ---------------
 
-SEE_ALL_PROJECTS = frozenset({"admin", "pmo"})
 CHANGE_SUBMIT_FORM = "change-submit-schema.json"
 
 
-def _involved(actor: Actor):  # noqa: ANN202
-    """SQL: the actor is involved in a process instance of the project (started it, holds, completed
-    or is offered one of its tasks)."""
-    from sqlalchemy import String, and_, cast, exists, literal
-
-    from app.instances.models import HumanTaskCandidate
-
-    offered = HumanTaskCandidate.username == actor.username
-    if actor.roles:
-        offered = or_(HumanTaskCandidate.role.in_(sorted(actor.roles)), offered)
-    task_of_actor = exists().where(
-        HumanTask.instance_id == ProcessInstance.id,
-        or_(HumanTask.assignee == actor.username, HumanTask.completed_by == actor.username,
-            and_(HumanTask.status == TaskStatus.READY, HumanTask.assignee.is_(None),
-                 exists().where(HumanTaskCandidate.task_id == HumanTask.id, offered))))
-    business_key = literal("project:") + cast(Project.id, String)
-    return exists().where(ProcessInstance.business_key == business_key,
-                          or_(ProcessInstance.started_by == actor.username, task_of_actor))
-
-
 def _visible_to(actor: Actor):  # noqa: ANN202
-    return or_(Project.project_manager == actor.username, Project.sponsor == actor.username, _involved(actor))
+    """SQL: the actor manages or sponsors the project, or may see one of its process instances
+    (``access.instance_visible_sql``: started it, holds or completed one of its tasks, or has one
+    available to claim)."""
+    from sqlalchemy import String, cast, exists, literal
+
+    business_key = literal("project:") + cast(Project.id, String)
+    return or_(Project.project_manager == actor.username, Project.sponsor == actor.username,
+               exists().where(ProcessInstance.business_key == business_key, access.instance_visible_sql(actor)))
 
 
 def visible_project(project_id: int, actor: Actor) -> Project:
     """The project if ``actor`` may see it: PMO and admins see all; others the projects they manage or
     sponsor or whose processes they take part in. One they may not see does not exist for them."""
     query = select(Project).where(Project.id == project_id)
-    if not actor.roles & SEE_ALL_PROJECTS:
+    if not access.has_oversight(actor):
         query = query.where(_visible_to(actor))
     project = db.session.scalars(query).first()
     if project is None:
@@ -212,7 +199,7 @@ def project_page(actor: Actor, *, phase: str | None = None, status: str | None =
     from app.instances.queries import _paginate
 
     query = select(Project)
-    if not actor.roles & SEE_ALL_PROJECTS:
+    if not access.has_oversight(actor):
         query = query.where(_visible_to(actor))
     for column, value in ((Project.phase, phase), (Project.status, status), (Project.rag, rag),
                           (Project.project_manager, pm), (Project.sponsor, sponsor)):

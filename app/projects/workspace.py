@@ -14,7 +14,7 @@ from sqlalchemy import select
 from app.core.audit import AuditEntry
 from app.core.extensions import db
 from app.core.models import utcnow
-from app.instances import queries as instance_queries
+from app.instances import access
 from app.instances.models import HumanTask, ProcessInstance, TaskStatus
 from app.people.actor import Actor
 from app.people.models import User, UserRole
@@ -123,7 +123,7 @@ def _steps(project: Project, actor: Actor) -> list[OpenStep]:
         roles = sorted({c.role for c in task.candidates if c.role}) if not task.assignee else []
         users = [task.assignee] if task.assignee else sorted({c.username for c in task.candidates if c.username})
         steps.append(OpenStep(task, users, roles, bool(task.due_at and task.due_at < now),
-                              instance_queries.may_act_on(task, actor)))
+                              access.may_act(task, actor)))
     return steps
 
 
@@ -220,7 +220,7 @@ def my_projects(actor: Actor, *, phase: str | None = None, rag: str | None = Non
         usernames |= {view.project.project_manager, view.project.sponsor, first.assignee if first else ""}
         rows.append(ProjectRow(view.project, first, holder, sum(1 for t in tasks if t.due_at and t.due_at < now),
                                open_changes.get(view.project.id, 0), top_risk.get(view.project.id),
-                               any(instance_queries.may_act_on(t, actor) for t in tasks)))
+                               any(access.may_act(t, actor) for t in tasks)))
     return result, rows, names_of(usernames)
 
 
