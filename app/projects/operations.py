@@ -1,10 +1,10 @@
-"""Projects as the PMO sees them: create one (and start its lifecycle), raise change requests,
-read projects with their open tasks, and search the lessons-learned repository."""
+"""Projects as the PMO changes them: create one (and start its lifecycle) and raise change requests.
+Reading projects, their open tasks and the lessons learned is in ``queries``; which projects a user
+may see (``visible_project``, ``project_page``) is still here, next to the visibility rule.
+"""
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import or_, select
@@ -16,11 +16,11 @@ from app.instances import commands as instances
 from app.instances.models import HumanTask, ProcessInstance, TaskStatus
 from app.people.actor import Actor
 from app.people.models import User
-from app.projects.models import ChangeRequest, LessonLearned, Phase, Project, ProjectStatus
+from app.projects.models import ChangeRequest, Phase, Project, ProjectStatus
+from app.projects.queries import ProjectView, accepts_change_requests, get_project, tasks_by_project
 
 LIFECYCLE_PROCESS = "project_lifecycle"
 CHANGE_PROCESS = "change_request"
-MIN_SEARCH_WORD = 3
 
 
 def _user_with_role(username: str, role: str) -> User:
@@ -89,80 +89,6 @@ def start_change_request(project_id: int, actor: Actor, data: dict[str, Any] | N
     return instance
 
 
-def get_project(project_id: int) -> Project:
-    project = db.session.get(Project, project_id)
-    if project is None:
-        raise NotFound(f"project {project_id} does not exist")
-    return project
-
-
-def get_project_by_code(code: str) -> Project:
-    project = db.session.scalars(select(Project).where(Project.code == code.upper())).first()
-    if project is None:
-        raise NotFound(f"no project with code '{code}'")
-    return project
-
-
-def open_tasks(project: Project) -> list[HumanTask]:
-    """Ready tasks of every process instance of the project (lifecycle and change requests)."""
-    return list(db.session.scalars(
-        select(HumanTask).join(ProcessInstance, ProcessInstance.id == HumanTask.instance_id)
-        .where(ProcessInstance.business_key == project.business_key, HumanTask.status == TaskStatus.READY)
-        .order_by(HumanTask.created_at, HumanTask.id)))
-
-
-@dataclass
-class ProjectView:
-    project: Project
-    open_tasks: list[HumanTask] = field(default_factory=list)
-
-
-def list_projects(phase: str | None = None, status: str | None = None,
-                  with_tasks: bool = True) -> list[ProjectView]:
-    query = select(Project).order_by(Project.priority.is_(None), Project.priority, Project.id)
-    if phase:
-        query = query.where(Project.phase == phase)
-    if status:
-        query = query.where(Project.status == status)
-    projects = list(db.session.scalars(query))
-    if not with_tasks or not projects:
-        return [ProjectView(p) for p in projects]
-    keys = {p.business_key: p for p in projects}
-    rows = db.session.execute(
-        select(HumanTask, ProcessInstance.business_key).join(ProcessInstance, ProcessInstance.id == HumanTask.instance_id)
-        .where(ProcessInstance.business_key.in_(list(keys)), HumanTask.status == TaskStatus.READY)
-        .order_by(HumanTask.created_at, HumanTask.id)).all()
-    views = {p.id: ProjectView(p) for p in projects}
-    for task, key in rows:
-        views[keys[key].id].open_tasks.append(task)
-    return list(views.values())
-
-
-def change_requests(project_id: int) -> list[ChangeRequest]:
-    return list(get_project(project_id).change_requests)
-
-
-def search_lessons(q: str, category: str | None = None, match_any: bool = False,
-                   limit: int = 50) -> list[LessonLearned]:
-    """Published lessons matching the words of ``q`` (all of them, or any with ``match_any``) in title,
-    text, category or tags; newest first."""
-    words = [w.lower() for w in re.findall(r"[\w-]+", q or "") if len(w) >= MIN_SEARCH_WORD]
-    query = select(LessonLearned).where(LessonLearned.published.is_(True))
-    if category:
-        query = query.where(LessonLearned.category == category)
-    if match_any and not words:
-        return []
-    conditions = []
-    for word in words[:10]:
-        like = f"%{word}%"
-        conditions.append(or_(LessonLearned.title.ilike(like), LessonLearned.recommendation.ilike(like),
-                              LessonLearned.what_to_improve.ilike(like), LessonLearned.what_went_well.ilike(like),
-                              LessonLearned.category.ilike(like), LessonLearned.tags_text.ilike(like)))
-    if conditions:
-        query = query.where(or_(*conditions)) if match_any else query.where(*conditions)
-    return list(db.session.scalars(query.order_by(LessonLearned.id.desc()).limit(limit)))
-
-
 # -- for the API: visibility, pages and change requests with their form checked first ---------------
 
 SEE_ALL_PROJECTS = frozenset({"admin", "pmo"})
@@ -227,25 +153,6 @@ def project_page(actor: Actor, *, phase: str | None = None, status: str | None =
     return result
 
 
-def tasks_by_project(projects: list[Project]) -> dict[int, list[HumanTask]]:
-    keys = {p.business_key: p.id for p in projects}
-    if not keys:
-        return {}
-    found: dict[int, list[HumanTask]] = {}
-    rows = db.session.execute(
-        select(HumanTask, ProcessInstance.business_key).join(ProcessInstance, ProcessInstance.id == HumanTask.instance_id)
-        .where(ProcessInstance.business_key.in_(list(keys)), HumanTask.status == TaskStatus.READY)
-        .order_by(HumanTask.created_at, HumanTask.id)).all()
-    for task, key in rows:
-        found.setdefault(keys[key], []).append(task)
-    return found
-
-
-def accepts_change_requests(project: Project) -> bool:
-    return project.phase in Phase.CHANGEABLE and project.status not in (
-        ProjectStatus.REJECTED, ProjectStatus.CLOSED, ProjectStatus.KILLED)
-
-
 def raise_change_request(project_id: int, actor: Actor, data: dict[str, Any]) -> tuple[ChangeRequest, ProcessInstance]:
     """Start change control for the project and submit ``data`` at once. The state is checked (409)
     and ``data`` is validated against the submit form (422) before anything starts."""
@@ -268,23 +175,3 @@ def raise_change_request(project_id: int, actor: Actor, data: dict[str, Any]) ->
         raise Conflict(f"change request instance {instance.id} did not record a change request "
                        f"(instance status: {instance.status})")
     return cr, instance
-
-
-def lesson_page(q: str | None = None, category: str | None = None, tag: str | None = None,
-                page: int = 1, per_page: int = 50):  # noqa: ANN201
-    """Published lessons, newest first: every word of ``q`` (3+ letters) in the title, text, category
-    or tags; ``category`` exactly; ``tag`` one of the tags (case-insensitive)."""
-    from app.instances.queries import _paginate
-
-    words = [w.lower() for w in re.findall(r"[\w-]+", q or "") if len(w) >= MIN_SEARCH_WORD]
-    query = select(LessonLearned).where(LessonLearned.published.is_(True))
-    if category:
-        query = query.where(LessonLearned.category == category)
-    if tag and tag.strip():
-        query = query.where(LessonLearned.tags_text.like(f"%,{tag.strip().lower()},%"))
-    for word in words[:10]:
-        like = f"%{word}%"
-        query = query.where(or_(LessonLearned.title.ilike(like), LessonLearned.recommendation.ilike(like),
-                                LessonLearned.what_to_improve.ilike(like), LessonLearned.what_went_well.ilike(like),
-                                LessonLearned.category.ilike(like), LessonLearned.tags_text.ilike(like)))
-    return _paginate(query.order_by(LessonLearned.id.desc()), page, per_page)

@@ -18,7 +18,7 @@ from app.definitions import operations as definitions
 from app.instances import queries
 from app.instances.models import HumanTask, InstanceStatus, ProcessInstance
 from app.projects import demo
-from app.projects import operations as projects
+from app.projects import queries as projects
 from app.projects.models import ChangeRequest, LessonLearned, Project
 from tests.conftest import fresh_database_url
 
