@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from app.definitions import operations as definitions
+from app.definitions import queries as definition_queries
 from tests.support.api import API, assert_problem
 
 
@@ -90,7 +90,7 @@ def test_unexpected_error_is_problem_500_without_internals(api, monkeypatch):
     def boom():  # noqa: ANN202
         raise RuntimeError("secret internal detail /etc/passwd")
 
-    monkeypatch.setattr(definitions, "list_latest", boom)
+    monkeypatch.setattr(definition_queries, "list_latest", boom)
     r = api.get("/process-definitions", "maria")
     body = assert_problem(r, 500)
     assert "secret" not in r.get_data(as_text=True) and "Traceback" not in body["detail"]
