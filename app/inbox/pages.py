@@ -109,4 +109,4 @@ def inbox_count():  # noqa: ANN201
 
 
 # The other page modules add their routes to ``bp`` when imported (after ``bp`` exists).
-from app.inbox import account_pages, diagrams, task_pages  # noqa: E402, F401
+from app.inbox import account_pages, diagram_names, diagrams, task_pages  # noqa: E402, F401

@@ -22,7 +22,7 @@ from app.core.extensions import db
 from app.core.models import utcnow
 from app.definitions.models import ProcessVersion
 from app.inbox.models import Delegation
-from app.instances import access
+from app.instances import access, business_keys
 from app.instances.models import HumanTask, HumanTaskCandidate, ProcessInstance, TaskStatus
 from app.people.actor import Actor
 
@@ -133,9 +133,12 @@ class Row:
     """One line of the inbox: the task and what the list shows about it."""
 
     task: HumanTask
+    # What the instance's business key stands for (its domain answers: app.instances.business_keys);
+    # the list's "Project" column.
     project_code: str = ""
     project_name: str = ""
     project_id: int | None = None
+    project_url: str | None = None
     started_by: str = ""
     business_key: str | None = None
     key_values: list[tuple[str, Any]] = field(default_factory=list)
@@ -180,27 +183,9 @@ def _view_condition(view: str, username: str, roles: Iterable[str]):  # noqa: AN
     raise ValueError(view)
 
 
-def _project_ids_matching(text: str) -> list[int] | None:
-    """Ids of projects whose code or name matches ``text`` (None when there is no projects table)."""
-    table = db.metadata.tables.get("projects")
-    if table is None:
-        return None
-    like = f"%{text.lower()}%"
-    stmt = select(table.c.id).where(or_(func.lower(table.c.code).like(like),
-                                        func.lower(table.c.name).like(like))).limit(500)
-    try:
-        return list(db.session.scalars(stmt))
-    except Exception:  # noqa: BLE001 - the projects table may not be migrated yet
-        db.session.rollback()
-        return None
-
-
 def _business_keys_for(text: str) -> list[str]:
-    ids = _project_ids_matching(text) or []
-    keys = [f"project:{i}" for i in ids]
-    if text.startswith("project:"):
-        keys.append(text)
-    return keys
+    """The business keys whose record (a project, say) matches ``text``, as their domains answer."""
+    return business_keys.keys_matching(text)
 
 
 def _filters(query: InboxQuery) -> list[Any]:
@@ -313,18 +298,6 @@ def _filter_options(username: str, roles: list[str]) -> dict[str, list[tuple[str
 
 # -- what each row shows ---------------------------------------------------------------------------
 
-def _projects_by_id(ids: set[int]) -> dict[int, dict[str, Any]]:
-    table = db.metadata.tables.get("projects")
-    if table is None or not ids:
-        return {}
-    try:
-        rows = db.session.execute(select(table.c.id, table.c.code, table.c.name).where(table.c.id.in_(ids))).all()
-    except Exception:  # noqa: BLE001 - the projects table may not be migrated yet
-        db.session.rollback()
-        return {}
-    return {r.id: {"code": r.code or "", "name": r.name} for r in rows}
-
-
 def inbox_fields(version_id: int, element_id: str) -> list[str]:
     """The task-data keys a process declares worth showing in the inbox (task property ``inboxFields``)."""
     return list(_inbox_fields(version_id, element_id))
@@ -358,7 +331,8 @@ def _ready_task_data(task_id: str, instance_id: int, lock_version: int) -> dict[
 
 def decorate(tasks: list[HumanTask], delegated_by: str | None = None,
              session: Session | None = None) -> list[Row]:
-    """Rows for tasks: project (from the project record or task data), key values, delegation."""
+    """Rows for tasks: the business key's label (from its domain's record, else the task data), key
+    values, delegation."""
     session = session or db.session
     if not tasks:
         return []
@@ -366,11 +340,7 @@ def decorate(tasks: list[HumanTask], delegated_by: str | None = None,
         select(ProcessInstance.id, ProcessInstance.business_key, ProcessInstance.started_by,
                ProcessInstance.process_version_id, ProcessInstance.lock_version)
         .where(ProcessInstance.id.in_({t.instance_id for t in tasks}))).all()}
-    project_ids = set()
-    for r in instance_rows.values():
-        if r.business_key and r.business_key.startswith("project:") and r.business_key[8:].isdigit():
-            project_ids.add(int(r.business_key[8:]))
-    projects = _projects_by_id(project_ids)
+    labels = business_keys.labels(r.business_key for r in instance_rows.values())
     delegations: dict[str, Delegation] = {}
     if delegated_by:
         for d in session.scalars(select(Delegation).where(
@@ -382,18 +352,20 @@ def decorate(tasks: list[HumanTask], delegated_by: str | None = None,
         info = instance_rows.get(task.instance_id)
         row = Row(task=task, started_by=info.started_by if info else "",
                   business_key=info.business_key if info else None, delegation=delegations.get(task.id))
-        if info and info.business_key and info.business_key[8:].isdigit() and info.business_key.startswith("project:"):
-            row.project_id = int(info.business_key[8:])
-            project = projects.get(row.project_id)
-            if project:
-                row.project_code, row.project_name = project["code"], project["name"]
+        label = labels.get(info.business_key) if info and info.business_key else None
+        if label is not None:
+            row.project_code, row.project_name, row.project_id = label.code, label.name, label.id
+            row.project_url = label.url
         fields = inbox_fields(info.process_version_id, task.element_id) if info else []
         if task.status == TaskStatus.READY and info and (fields or not row.project_name):
             data = _ready_task_data(task.id, task.instance_id, info.lock_version)
-            row.project_code = row.project_code or str(data.get("project_code") or "")
-            row.project_name = row.project_name or str(data.get("project_name") or "")
-            if row.project_id is None and isinstance(data.get("project_id"), int):
-                row.project_id = data["project_id"]
+            from_data = business_keys.label_from_data(info.business_key, data)
+            if from_data is not None:
+                row.project_code = row.project_code or from_data.code
+                row.project_name = row.project_name or from_data.name
+                if row.project_id is None:
+                    row.project_id = from_data.id
+                row.project_url = row.project_url or from_data.url
             row.key_values = [(k, data[k]) for k in fields if k in data and data[k] not in (None, "")]
         rows.append(row)
     return rows

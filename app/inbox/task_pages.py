@@ -22,7 +22,7 @@ from app.inbox import queries as inbox
 from app.inbox.models import TaskComment, TaskDraft
 from app.inbox.pages import bp
 from app.inbox.rendering import task_instructions_html
-from app.instances import access, ballots
+from app.instances import access, ballots, business_keys
 from app.instances import commands as instances
 from app.instances.models import HumanTask, TaskStatus
 from app.web import safe_next
@@ -47,29 +47,8 @@ def _safe_back(target: str | None) -> str | None:
 # -- context -------------------------------------------------------------------------------------
 
 def _project_summary(instance, data: dict[str, Any]) -> dict[str, Any] | None:  # noqa: ANN001
-    project_id = None
-    if instance.business_key and instance.business_key.startswith("project:") and instance.business_key[8:].isdigit():
-        project_id = int(instance.business_key[8:])
-    elif isinstance(data.get("project_id"), int):
-        project_id = data["project_id"]
-    summary: dict[str, Any] | None = None
-    if project_id is not None:
-        try:
-            from app.projects.models import Project
-
-            project = db.session.get(Project, project_id)
-        except Exception:  # noqa: BLE001 - the projects module may not be there (yet)
-            db.session.rollback()
-            project = None
-        if project is not None:
-            summary = {"code": project.code or "", "name": project.name, "project_manager": project.project_manager,
-                       "sponsor": project.sponsor, "phase": project.phase, "status": project.status,
-                       "rag": project.rag, "budget": project.budget_baseline or project.budget_estimate,
-                       "target_end_date": project.target_end_date}
-    if summary is None and (data.get("project_name") or data.get("project_code")):
-        summary = {"code": data.get("project_code") or "", "name": data.get("project_name") or "",
-                   "project_manager": data.get("project_manager"), "sponsor": data.get("sponsor")}
-    return summary
+    """The card of the record the instance's business key (or its data) ties it to: its domain says."""
+    return business_keys.card(instance.business_key, data)
 
 
 def _history(instance_id: int) -> list[AuditEntry]:

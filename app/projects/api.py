@@ -11,6 +11,7 @@ from app.core.errors import Forbidden
 from app.instances import commands as instance_service
 from app.people.auth import current_actor, require_roles
 from app.projects import operations as projects
+from app.projects import queries as project_queries
 from app.projects.models import Project
 from app.projects.schemas import (
     ChangeRequestCreatedOut,
@@ -34,7 +35,7 @@ PROPOSERS = ("pmo", "admin", "project_manager")
 def _detail(project: Project, status: int = 200):  # noqa: ANN202
     instance = (instance_service.get(project.lifecycle_instance_id)
                 if project.lifecycle_instance_id is not None else None)
-    return dump(ProjectOut, View(project, open_tasks=projects.open_tasks(project), lifecycle_instance=instance),
+    return dump(ProjectOut, View(project, open_tasks=project_queries.open_tasks(project), lifecycle_instance=instance),
                 status)
 
 
@@ -60,7 +61,7 @@ def create_project():  # noqa: ANN201
      description="The PMO and admins see every project; anyone else the projects they manage or sponsor "
                  "or whose processes they take part in (a task they hold, completed or can claim).")
 def list_projects():  # noqa: ANN201
-    page = projects.project_page(current_actor(), **query(ProjectQuery))
+    page = project_queries.project_page(current_actor(), **query(ProjectQuery))
     page.items = [View(v.project, open_tasks=v.open_tasks) for v in page.items]
     return dump(ProjectPageOut, page)
 
@@ -69,7 +70,7 @@ def list_projects():  # noqa: ANN201
 @doc(summary="A project with its open tasks, milestones, risks, change requests, gates, reports and lessons",
      tags=TAGS, responses={200: ProjectOut}, errors=(404,))
 def get_project(project_id: int):  # noqa: ANN201
-    return _detail(projects.visible_project(project_id, current_actor()))
+    return _detail(project_queries.visible_project(project_id, current_actor()))
 
 
 @bp.post("/projects/<int:project_id>/change-requests")
@@ -79,8 +80,8 @@ def get_project(project_id: int):  # noqa: ANN201
                  "accept change requests (before planning, or rejected, killed or closed).")
 def raise_change_request(project_id: int):  # noqa: ANN201
     actor = current_actor()
-    project = projects.visible_project(project_id, actor)
-    if not projects.accepts_change_requests(project):
+    project = project_queries.visible_project(project_id, actor)
+    if not project_queries.accepts_change_requests(project):
         projects.raise_change_request(project.id, actor, {})  # raises the Conflict with its reason
     data = body(ChangeRequestIn)
     cr, instance = projects.raise_change_request(project.id, actor, data)
@@ -93,4 +94,4 @@ def raise_change_request(project_id: int):  # noqa: ANN201
      responses={200: LessonPageOut},
      description="q: every word of 3+ letters must appear in the title, text, category or tags.")
 def list_lessons():  # noqa: ANN201
-    return dump(LessonPageOut, projects.lesson_page(**query(LessonQuery)))
+    return dump(LessonPageOut, project_queries.lesson_page(**query(LessonQuery)))

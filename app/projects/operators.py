@@ -115,7 +115,7 @@ def snapshot(project: Project) -> dict[str, Any]:
 @register_operator("pmo/RelevantLessons")
 def relevant_lessons(call: OperatorCall) -> list[dict[str, Any]]:
     """Published lessons of other projects that match the new project's name: shown at initiation."""
-    from app.projects.operations import search_lessons
+    from app.projects.queries import search_lessons
 
     project_id = int(call.params.get("project_id") or 0)
     found = [lesson for lesson in search_lessons(str(call.params.get("query") or ""), match_any=True)

@@ -13,6 +13,7 @@ from app.definitions import queries as definition_queries
 from app.inbox import formrender
 from app.people.actor import Actor
 from app.projects import operations as projects
+from app.projects import queries as project_queries
 from app.projects import workspace as views
 from app.projects.models import Phase, Project
 
@@ -79,10 +80,10 @@ def raise_change(project_id: int):  # noqa: ANN201
     """The change request form of the deployed change process; submitting starts change control."""
     actor = _actor()
     try:
-        project = projects.visible_project(project_id, actor)
+        project = project_queries.visible_project(project_id, actor)
     except NotFound:
         abort(404)
-    if not projects.accepts_change_requests(project):
+    if not project_queries.accepts_change_requests(project):
         flash(f"{project.name} is in {project.phase}: change requests are accepted from planning until "
               "closure.", "error")
         return redirect(url_for("projects.workspace", project_id=project.id), 303)

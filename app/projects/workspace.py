@@ -18,7 +18,7 @@ from app.instances import access
 from app.instances.models import HumanTask, ProcessInstance, TaskStatus
 from app.people.actor import Actor
 from app.people.models import User, UserRole
-from app.projects import operations as projects
+from app.projects import queries as project_queries
 from app.projects.models import ChangeRequest, Phase, Project, ProjectStatus, Risk
 
 # The lifecycle as a track: phase, and the words a PM reads on the strip.
@@ -119,7 +119,7 @@ def heat_map(risks: list[Risk]) -> list[list[list[Risk]]]:
 def _steps(project: Project, actor: Actor) -> list[OpenStep]:
     now = utcnow()
     steps = []
-    for task in projects.open_tasks(project):
+    for task in project_queries.open_tasks(project):
         roles = sorted({c.role for c in task.candidates if c.role}) if not task.assignee else []
         users = [task.assignee] if task.assignee else sorted({c.username for c in task.candidates if c.username})
         steps.append(OpenStep(task, users, roles, bool(task.due_at and task.due_at < now),
@@ -166,7 +166,7 @@ def members_of(roles: set[str]) -> dict[str, list[str]]:
 
 def workspace(project_id: int, actor: Actor, activity_kind: str | None = None) -> Workspace:
     """One project as its manager sees it; NotFound when ``actor`` may not see the project."""
-    project = projects.visible_project(project_id, actor)
+    project = project_queries.visible_project(project_id, actor)
     steps = _steps(project, actor)
     risks = sorted(project.risks, key=lambda r: (-(r.score or 0), r.id))
     activity, kinds = _activity(project, activity_kind)
@@ -179,7 +179,7 @@ def workspace(project_id: int, actor: Actor, activity_kind: str | None = None) -
                  | {g.decided_by for g in project.gate_decisions} | {e.actor for e in activity})
     return Workspace(project=project, stages=stages_of(project), steps=steps, milestones=_milestones(project),
                      budget=_budget(project), risks=risks, heat=heat_map(risks), changes=changes,
-                     can_raise_change=projects.accepts_change_requests(project), activity=activity,
+                     can_raise_change=project_queries.accepts_change_requests(project), activity=activity,
                      activity_kinds=kinds, task_titles=_titles({e.task_id for e in activity if e.task_id}),
                      people=names_of(usernames), role_members=members)
 
@@ -199,7 +199,7 @@ def my_projects(actor: Actor, *, phase: str | None = None, rag: str | None = Non
                 page: int = 1) -> tuple[Any, list[ProjectRow], dict[str, str]]:
     """The projects ``actor`` manages, sponsors or takes part in (the PMO and admins: all), with
     what is next on each and who holds it."""
-    result = projects.project_page(actor, phase=phase, rag=rag, q=q, page=page, per_page=50)
+    result = project_queries.project_page(actor, phase=phase, rag=rag, q=q, page=page, per_page=50)
     now = utcnow()
     rows, usernames = [], set()
     ids = [view.project.id for view in result.items]

@@ -12,12 +12,13 @@ from sqlalchemy import func, select
 from app import create_app
 from app.cli import main
 from app.core.audit import AuditEntry
+from app.core.errors import Invalid
 from app.core.extensions import db
 from app.definitions import operations as definitions
 from app.instances import queries
 from app.instances.models import HumanTask, InstanceStatus, ProcessInstance
 from app.projects import demo
-from app.projects import operations as projects
+from app.projects import queries as projects
 from app.projects.models import ChangeRequest, LessonLearned, Project
 from tests.conftest import fresh_database_url
 
@@ -98,6 +99,24 @@ def test_demo_seeding_creates_projects_in_every_phase_once(app, actors):
     again = demo.seed()
     assert all("already there" in line for line in again) and len(again) == len(EXPECTED_PHASES), again
     assert _counts() == before
+
+
+def test_the_demo_projects_are_data_with_dates_relative_to_today(tmp_path):
+    """The projects, their people, charters and steps come from demo_projects.toml, not from Python."""
+    from datetime import date, timedelta
+
+    plan = demo.project_plan()
+    assert [p.name for p in plan] == list(EXPECTED_PHASES)
+    assert "Identity provider" not in Path(demo.__file__).read_text(encoding="utf-8")
+    charter = plan[0].steps[0]["data"]
+    assert charter["start_date"] == (date.today() - timedelta(days=420)).isoformat()
+    assert charter["business_case"]["payback_months"] == 28
+    plan_step = next(s for s in plan[3].steps if s.get("task") == "prepare_plan")
+    assert plan_step["data"]["communication_plan"][0]["audience"] == "Steering committee"  # a shared value
+    broken = tmp_path / "broken.toml"
+    broken.write_text('[[projects]]\nname = "No people"\n', encoding="utf-8")
+    with pytest.raises(Invalid, match="not a valid demo projects file"):
+        demo.project_plan(broken)
 
 
 def test_demo_seeds_nothing_without_the_lifecycle(app, actors, deployed):

@@ -9,6 +9,7 @@ from app.core.errors import Invalid
 from app.core.extensions import db
 from app.instances import commands as instances
 from app.projects import operations as services
+from app.projects import queries as project_queries
 from app.projects.models import Project
 from tests.projects.conftest import initiated_project, timer_service
 from tests.projects.data import (
@@ -296,9 +297,9 @@ def test_acceptance_rejected_then_remediated(pmo):
     assert project.closure["acceptance_conditions"] == "Hypercare for 4 weeks."
     assert all(a.status == "released" for a in project.allocations)
     assert project.lessons[0].tags == ["identity", "sso", "vendor-management"]
-    assert [x.title for x in services.search_lessons("sso")] == [project.lessons[0].title]
-    assert services.search_lessons("vendor test environments")[0].project_id == pid
-    assert services.search_lessons("nonexistent words") == []
+    assert [x.title for x in project_queries.search_lessons("sso")] == [project.lessons[0].title]
+    assert project_queries.search_lessons("vendor test environments")[0].project_id == pid
+    assert project_queries.search_lessons("nonexistent words") == []
 
 
 def test_admin_closure_requires_released_resources(pmo):
@@ -348,7 +349,7 @@ def test_whole_project_from_proposal_to_closure(pmo):
     pmo.do("paul", cr_iid, "assess", assessment(20000, 10))
     pmo.do("sam", cr_iid, "sponsor_decision", {"change_decision": "approve"})
 
-    view = next(v for v in services.list_projects() if v.project.id == project.id)
+    view = next(v for v in project_queries.list_projects() if v.project.id == project.id)
     assert [t.element_id for t in view.open_tasks] == ["deliver_milestone"]
     assert view.project.baseline_version == 2 and float(view.project.budget_baseline) == 660000
 
@@ -366,7 +367,7 @@ def test_whole_project_from_proposal_to_closure(pmo):
     project = db.session.get(Project, project.id)
     assert (project.status, project.phase, float(project.budget_actual)) == ("closed", "closed", 652000)
     assert instances.get(iid).status == "completed"
-    assert services.open_tasks(project) == []
+    assert project_queries.open_tasks(project) == []
     assert project.change_requests[0].status == "approved"
     assert [m.status for m in project.milestones] == ["achieved", "achieved"]
     # the approved change moved the not-yet-reached milestones by 10 days
