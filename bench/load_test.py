@@ -226,11 +226,11 @@ def consistency_and_timer_lag(env: dict[str, str]) -> dict:
     from sqlalchemy import func, select
 
     from app import create_app
-    from app.engine import runtime
-    from app.core.extensions import db
     from app.core.audit import AuditEntry
-    from app.instances.models import HumanTask, ProcessInstance
+    from app.core.extensions import db
+    from app.engine import runtime
     from app.instances import commands as instances
+    from app.instances.models import HumanTask, ProcessInstance
     app = create_app()
     bad: list[str] = []
     lags: list[float] = []
