@@ -1,8 +1,9 @@
 """Delegation and out-of-office.
 
 - **Delegate**: the assignee hands a task to a colleague who may take it and keeps ownership: the
-  delegate becomes the assignee (through ``instances.assign``), a ``Delegation`` row records owner
-  and delegate, and the owner's "Delegated by me" view lists the task until it is done.
+  delegate becomes the assignee (with ``instances.assign``'s checks), a ``Delegation`` row records
+  owner and delegate, and the owner's "Delegated by me" view lists the task until it is done.
+  Delegate, return and take back are each one instance command (``instances.task_command``).
 - **Out of office**: a user names a stand-in for a period. New tasks that would go to them by name
   go to the stand-in (``apply_out_of_office``, called from ``notifications.record_for_new_tasks``
   inside the instance command that creates the tasks); tasks offered to a role stay with the role.
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
@@ -25,7 +27,7 @@ from app.core import audit
 from app.core.errors import BadRequest, Conflict, Forbidden, Invalid
 from app.core.extensions import db
 from app.core.models import utcnow
-from app.core.transactions import in_write_transaction, write_transaction
+from app.core.transactions import in_write_transaction
 from app.engine.bundle import INITIATOR_LANE, normalize_role
 from app.inbox.models import Delegation, DelegationReason, OutOfOffice
 from app.instances import access
@@ -45,7 +47,11 @@ def _active_user(username: str) -> User:
 # -- delegation ------------------------------------------------------------------------------------
 
 def delegate(task_id: str, actor: Actor, delegate_to: str, note: str = "") -> Delegation:
-    """Hand ``task_id`` to ``delegate_to`` while ``actor`` keeps ownership (claims it first if needed)."""
+    """Hand ``task_id`` to ``delegate_to`` while ``actor`` keeps ownership (claims it first if needed).
+
+    One command: the claim (when the task was not yet the actor's), the assignment, the delegation
+    row and the delegate's notice commit together, each audited as before (claim, assign, delegate).
+    """
     delegate_to = (delegate_to or "").strip()
     if not delegate_to:
         raise Invalid("choose someone to delegate to", errors={"delegate": ["choose a user"]})
@@ -61,26 +67,34 @@ def delegate(task_id: str, actor: Actor, delegate_to: str, note: str = "") -> De
     if reason:
         raise Forbidden(f"{delegate_to} cannot take this task: {reason}")
     if task.assignee is None:
-        instances.claim(task_id, actor)
+        instances.check_claim(task, actor)
     elif task.assignee != actor.username:
         raise Forbidden("only the assignee can delegate this task")
-    instances.assign(task_id, actor, delegate_to)
-    return _record_delegation(task_id, actor, delegate_to, note)
+    made: list[Delegation] = []
+
+    def change(row: HumanTask, command: instances.InstanceCommand) -> dict[str, Any]:
+        if row.assignee is None:
+            command.record("claim", **instances.reassign(row, actor.username))
+        elif row.assignee != actor.username:
+            raise Conflict(f"task is already claimed by {row.assignee}")
+        instances.check_assign(row, actor, delegate_to)
+        command.record("assign", **instances.reassign(row, delegate_to))
+        made.append(_record_delegation(row, actor, delegate_to, note))
+        return {"delegate": delegate_to, "note": made[0].note}
+
+    instances.execute(instances.task_command("delegate", task, actor, change))
+    return made[0]
 
 
-@in_write_transaction
-def _record_delegation(task_id: str, actor: Actor, delegate_to: str, note: str) -> Delegation:
-    """After the assignment (a command of its own): the delegation row, its audit entry and notice."""
-    task = db.session.get(HumanTask, task_id)
-    for old in db.session.scalars(select(Delegation).where(Delegation.task_id == task_id, Delegation.active.is_(True),
+def _record_delegation(task: HumanTask, actor: Actor, delegate_to: str, note: str) -> Delegation:
+    """Inside the delegate command: the delegation row and the delegate's notice."""
+    for old in db.session.scalars(select(Delegation).where(Delegation.task_id == task.id, Delegation.active.is_(True),
                                                            Delegation.delegate == actor.username)):
         # re-delegating a delegated task: the original owner keeps watching, the chain is recorded
         old.note = (old.note + f" (passed on to {delegate_to})").strip()
-    record = Delegation(task_id=task_id, instance_id=task.instance_id, owner=actor.username, delegate=delegate_to,
+    record = Delegation(task_id=task.id, instance_id=task.instance_id, owner=actor.username, delegate=delegate_to,
                         reason=DelegationReason.DELEGATED, note=(note or "").strip()[:2000])
     db.session.add(record)
-    audit.record(actor.username, "delegate", instance_id=task.instance_id, task_id=task_id,
-                 process_key=task.process_key, delegate=delegate_to, note=record.note)
     from app.inbox import notifications
     notifications.notify(db.session, [delegate_to], "delegated", task,
                          f"{actor.username} delegated a task to you: {task.title}", record.note)
@@ -88,23 +102,32 @@ def _record_delegation(task_id: str, actor: Actor, delegate_to: str, note: str) 
 
 
 def return_to_owner(task_id: str, actor: Actor) -> Delegation:
-    """The delegate hands the task back to its owner."""
+    """The delegate hands the task back to its owner: one command (the assignment, audited as
+    ``assign``, and the delegation's end)."""
     record = active_delegation(task_id)
     if record is None or record.delegate != actor.username:
         raise Forbidden("this task was not delegated to you")
-    instances.assign(task_id, actor, record.owner)
-    with write_transaction():
-        record = db.session.get(Delegation, record.id, populate_existing=True)
-        record.active = False
-        record.ended_at = utcnow()
-    return record
+    task = instances.visible_task(task_id, actor)
+    if task.status != TaskStatus.READY:
+        raise Conflict(f"task {task_id} is already {task.status}")
+    instances.check_assign(task, actor, record.owner)
+    record_id, owner = record.id, record.owner
+
+    def change(row: HumanTask, command: instances.InstanceCommand) -> dict[str, Any]:
+        ended = db.session.get(Delegation, record_id, populate_existing=True)
+        ended.active = False
+        ended.ended_at = utcnow()
+        return instances.reassign(row, owner)
+
+    instances.execute(instances.task_command("assign", task, actor, change))
+    return db.session.get(Delegation, record_id)
 
 
 def take_back(task_id: str, actor: Actor) -> Delegation:
     """The owner who delegated ``task_id`` takes it back while it is open (audited, the delegate notified).
 
     Ends every active delegation of the task (a task passed on again comes back from the last
-    delegate too); the task is assigned to the owner again.
+    delegate too); the task is assigned to the owner again. One command, one audit entry.
     """
     record = active_delegation(task_id)
     owned = [d for d in db.session.scalars(select(Delegation).where(
@@ -116,22 +139,26 @@ def take_back(task_id: str, actor: Actor) -> Delegation:
         raise Conflict(f"task {task_id} is already {task.status if task else 'gone'}")
     if access.is_excluded(task, actor.username):
         raise Forbidden("segregation of duties keeps you out of this task")
-    holder = task.assignee
-    instances._set_assignee(task, actor, actor.username, "take_back")  # the owner needs no assign right
-    return _end_delegations(task_id, actor, holder)
+    last: list[Delegation] = []
+
+    def change(row: HumanTask, command: instances.InstanceCommand) -> dict[str, Any]:
+        # the owner needs no assign right
+        extra = instances.reassign(row, actor.username)
+        last.append(_end_delegations(row, actor, extra["previous_assignee"]))
+        return {**extra, "delegate": extra["previous_assignee"]}
+
+    instances.execute(instances.task_command("take_back", task, actor, change))
+    return last[0]
 
 
-@in_write_transaction
-def _end_delegations(task_id: str, actor: Actor, holder: str | None) -> Delegation:
-    task = db.session.get(HumanTask, task_id)
-    ended = list(db.session.scalars(select(Delegation).where(Delegation.task_id == task_id,
+def _end_delegations(task: HumanTask, actor: Actor, holder: str | None) -> Delegation:
+    """Inside the take-back command: end the task's active delegations and tell their holder."""
+    ended = list(db.session.scalars(select(Delegation).where(Delegation.task_id == task.id,
                                                              Delegation.active.is_(True)).order_by(Delegation.id)))
     now = utcnow()
     for row in ended:
         row.active = False
         row.ended_at = now
-    audit.record(actor.username, "take_back", instance_id=task.instance_id, task_id=task_id,
-                 process_key=task.process_key, delegate=holder)
     from app.inbox import notifications
     if holder and holder != actor.username:
         notifications.notify(db.session, [holder], "delegated", task,

@@ -1,15 +1,21 @@
 """The instance service: the one entry point that changes a process instance.
 
-Every operation is a command run by ``_run_command``: it locks the instance row, loads the
-workflow, applies the change, runs the engine until it waits, saves the state, brings the
-human-task table in step, writes the audit entry, and commits, all in one transaction. If
-anything fails the transaction rolls back whole; an engine failure then marks the instance as
-being in error (with the message, task and line) in a second, small transaction, and is audited.
+Every change is an ``InstanceCommand`` (its name, the instance, the actor, the change, the audit
+data) run by the one executor, ``execute``, in one transaction: write transaction, row lock (a
+start creates the instance instead), load the workflow, apply the change (the engine runs until it
+waits), sync the waits (timer and message indexes), save the state, bring the human-task table in
+step, write the audit entry (a composite command's parts first), commit, then hand on what the
+command collected (external calls to enqueue, thrown messages to dispatch). If anything fails the
+transaction rolls back whole and the collected work is dropped; an engine failure then marks the
+instance as being in error (with the message, task and line) in a second, small transaction, and
+is audited (a failed start keeps a new instance in error). The public functions (``start``,
+``complete``, ``claim``...) check their input and build a command.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -51,8 +57,117 @@ def _script_engine(instance: ProcessInstance | None, actor: Actor, process_key: 
 
 # -- the command executor -----------------------------------------------------------------------
 
-def _commit_command(instance: ProcessInstance) -> None:
-    """Commit the command, then hand on what it queued (``events.after_commit``).
+@dataclass(frozen=True)
+class NewInstance:
+    """What a start creates: an instance of ``version`` (the command then runs like any other)."""
+
+    version: ProcessVersion
+    data: dict[str, Any] | None = None
+    business_key: str | None = None
+
+
+@dataclass(eq=False)
+class InstanceCommand:
+    """One change to one process instance, run by ``execute`` in one transaction.
+
+    ``change(instance, workflow)`` applies the change under the row lock and returns extra audit
+    data. A start has no ``instance_id`` yet but a ``new`` instance to create. While it runs the
+    command collects what it hands on: the audit entries of a composite command's parts
+    (``record``), and for after the commit the external calls to enqueue and whether it threw
+    messages to dispatch; a rollback drops them.
+    """
+
+    name: str  # the audit action
+    actor: Actor
+    change: Callable[[ProcessInstance, Any], dict[str, Any] | None]
+    instance_id: int | None = None
+    task_id: str | None = None
+    audit_data: dict[str, Any] = field(default_factory=dict)
+    allowed: tuple[str, ...] = InstanceStatus.ACTIVE
+    repairs: bool = False  # retry, skip: clears an incident
+    new: NewInstance | None = None
+    delivery: events.Delivery | None = None  # the claimed message it hands over (marked in its transaction)
+    steps: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    external_calls: list[tuple[int, str]] = field(default_factory=list)
+    threw_messages: bool = False
+
+    def record(self, action: str, **data: Any) -> None:
+        """Inside ``change``: audit a part of a composite command (written before the command's own entry)."""
+        self.steps.append((action, data))
+
+    def _forget(self) -> None:
+        self.steps.clear()
+        self.external_calls.clear()
+        self.threw_messages = False
+
+
+def execute(command: InstanceCommand) -> ProcessInstance:
+    """Run ``command`` (see the module docstring): the one executor of every instance change.
+
+    Only a repair (``repairs``: retry, skip) clears an incident, or the failed command itself done
+    again successfully (the same task completed with other data); terminate ends the instance. Any
+    other command on an instance in error (a claim, another task) leaves it in error, so it stays on
+    the operations page until someone repairs it.
+    """
+    actor = command.actor
+    try:
+        _begin_write()
+        if command.new is None:
+            instance = _lock(command.instance_id)
+            if instance.status not in command.allowed:
+                raise Conflict(f"process instance {instance.id} is {instance.status}; "
+                               f"cannot {command.name.replace('_', ' ')}")
+            workflow = _load(instance, _script_engine(instance, actor, instance.process_key))
+        else:
+            new = command.new
+            instance, workflow = _new_instance(new.version, actor, new.business_key, new.data, InstanceStatus.RUNNING)
+            command.instance_id = instance.id
+        extra = command.change(instance, workflow) or {}
+        if instance.status == InstanceStatus.ERROR and (
+                command.repairs or _redoes_failed_command(instance, command.name, command.task_id)):
+            instance.status = InstanceStatus.RUNNING
+            instance.error = None
+        _save(instance, workflow, command)
+        _sync_human_tasks(instance, workflow, actor, completed_task_id=command.task_id,
+                          new_instance=command.new is not None)
+        for action, data in [*command.steps, (command.name, {**command.audit_data, **extra})]:
+            audit.record(actor.username, action, instance_id=instance.id, task_id=command.task_id,
+                         process_key=instance.process_key, **data)
+        _commit_command(instance, command)
+        return instance
+    except Exception as exc:
+        db.session.rollback()
+        command._forget()
+        failure = _failure(command, exc)
+        if failure is None:
+            raise
+        raise failure from exc
+
+
+def _failure(command: InstanceCommand, exc: Exception) -> Exception | None:
+    """The one failure policy, after the rollback: what the caller gets instead of ``exc`` (None: itself).
+
+    An engine failure is recorded (the instance in error; a failed start keeps a new instance in
+    error) and answered StepFailed; a concurrent writer or a busy database is a Conflict.
+    """
+    what = (f"the start of process '{command.new.version.process_key}'" if command.new is not None
+            else f"process instance {command.instance_id}")
+    if isinstance(exc, runtime.EngineError):
+        if command.new is not None:
+            instance_id = _record_start_failure(command.new, command.actor, exc)
+            return StepFailed(f"the process started but its first step failed (instance {instance_id} is in error):"
+                              f" {exc.message}", errors={**exc.as_dict(), "instance_id": instance_id})
+        _record_failure(command.instance_id, command.actor, command.name, exc, command.task_id, command.audit_data)
+        return StepFailed(f"the step failed and nothing was changed: {exc.message}", errors=exc.as_dict())
+    if isinstance(exc, StaleDataError):
+        return Conflict(f"{what} was changed by someone else; reload and retry")
+    if isinstance(exc, OperationalError) and "locked" in str(exc).lower():
+        return Conflict(f"{what} is busy; retry")
+    return None
+
+
+def _commit_command(instance: ProcessInstance, command: InstanceCommand) -> None:
+    """Commit the command, then hand on what it collected (``events.after_commit``).
 
     The instance (and its version) stays loaded for the answer: it was read under the lock and
     written by this command, so its loaded state is the committed state. Everything else is
@@ -64,7 +179,9 @@ def _commit_command(instance: ProcessInstance) -> None:
     for obj in list(session.identity_map.values()):
         if id(obj) not in keep:
             session.expire(obj)
-    if events.after_commit():
+    calls, messages = list(command.external_calls), command.threw_messages
+    command._forget()
+    if events.after_commit(calls, messages):
         session.expire(instance)
 
 
@@ -83,62 +200,15 @@ def _load(instance: ProcessInstance, engine: runtime.PmoScriptEngine):  # noqa: 
     return runtime.state_from_json(instance.state_json, spec, subprocess_specs, engine)
 
 
-def _save(instance: ProcessInstance, workflow) -> None:  # noqa: ANN001
-    events.sync(instance, workflow)
+def _save(instance: ProcessInstance, workflow, command: InstanceCommand) -> None:  # noqa: ANN001
+    synced = events.sync(instance, workflow, command.delivery)
+    command.external_calls.extend((instance.id, task_id) for task_id in synced.external_calls)
+    command.threw_messages = command.threw_messages or synced.threw_messages
     instance.state_json = runtime.state_to_json(workflow)
     instance.serializer_version = runtime.SERIALIZER_VERSION
     if runtime.is_completed(workflow) and instance.status != InstanceStatus.TERMINATED:
         instance.status = InstanceStatus.COMPLETED
         instance.ended_at = utcnow()
-
-
-def _run_command(instance_id: int, actor: Actor, action: str,
-                 change: Callable[[ProcessInstance, Any], dict[str, Any] | None], *,
-                 task_id: str | None = None, audit_data: dict[str, Any] | None = None,
-                 allowed: tuple[str, ...] = InstanceStatus.ACTIVE, repairs: bool = False) -> ProcessInstance:
-    """Run one command on one instance in one transaction (see the module docstring).
-
-    Only a repair (``repairs``: retry, skip) clears an incident, or the failed command itself done
-    again successfully (the same task completed with other data); terminate ends the instance. Any
-    other command on an instance in error (a claim, another task) leaves it in error, so it stays on
-    the operations page until someone repairs it.
-    """
-    try:
-        _begin_write()
-        instance = _lock(instance_id)
-        if instance.status not in allowed:
-            raise Conflict(f"process instance {instance_id} is {instance.status}; cannot {action.replace('_', ' ')}")
-        engine = _script_engine(instance, actor, instance.process_key)
-        workflow = _load(instance, engine)
-        extra = change(instance, workflow) or {}
-        if instance.status == InstanceStatus.ERROR and (repairs or _redoes_failed_command(instance, action, task_id)):
-            instance.status = InstanceStatus.RUNNING
-            instance.error = None
-        _save(instance, workflow)
-        _sync_human_tasks(instance, workflow, actor, completed_task_id=task_id)
-        audit.record(actor.username, action, instance_id=instance.id, task_id=task_id,
-                     process_key=instance.process_key, **(audit_data or {}), **extra)
-        _commit_command(instance)
-        return instance
-    except runtime.EngineError as err:
-        db.session.rollback()
-        events.forget_uncommitted()
-        _record_failure(instance_id, actor, action, err, task_id, audit_data)
-        raise StepFailed(f"the step failed and nothing was changed: {err.message}", errors=err.as_dict()) from err
-    except StaleDataError as exc:
-        db.session.rollback()
-        events.forget_uncommitted()
-        raise Conflict(f"process instance {instance_id} was changed by someone else; reload and retry") from exc
-    except OperationalError as exc:
-        db.session.rollback()
-        events.forget_uncommitted()
-        if "locked" in str(exc).lower():
-            raise Conflict(f"process instance {instance_id} is busy; retry") from exc
-        raise
-    except Exception:
-        db.session.rollback()
-        events.forget_uncommitted()
-        raise
 
 
 def _redoes_failed_command(instance: ProcessInstance, action: str, task_id: str | None) -> bool:
@@ -160,6 +230,38 @@ def _record_failure(instance_id: int, actor: Actor, action: str, err: runtime.En
                      process_key=instance.process_key, failed_action=action, error=err.as_dict(),
                      submitted=audit_data or {})
         db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+
+
+def _new_instance(version: ProcessVersion, actor: Actor, business_key: str | None,
+                  data: dict[str, Any] | None, status: str):  # noqa: ANN202
+    """A new instance row (flushed, so it has an id) and its workflow, not yet run."""
+    spec, subprocess_specs = definition_queries.spec_for(version)
+    instance = ProcessInstance(process_version_id=version.id, process_key=version.process_key,
+                               started_by=actor.username, business_key=business_key, status=status,
+                               state_json="{}", serializer_version=runtime.SERIALIZER_VERSION)
+    instance.process_version = version
+    db.session.add(instance)
+    db.session.flush()
+    engine = _script_engine(instance, actor, version.process_key)
+    return instance, runtime.new_workflow(spec, subprocess_specs, engine, data)
+
+
+def _record_start_failure(new: NewInstance, actor: Actor, err: runtime.EngineError) -> int:
+    """A start failed (and rolled back): keep the instance, in error at its start, so nothing is
+    lost and an admin can retry it."""
+    version = new.version
+    try:
+        _begin_write()
+        instance, workflow = _new_instance(version, actor, new.business_key, new.data, InstanceStatus.ERROR)
+        instance.error = {**err.as_dict(), "action": "start", "at": utcnow().isoformat(), "actor": actor.username}
+        instance.state_json = runtime.state_to_json(workflow)
+        audit.record(actor.username, "start_failed", instance_id=instance.id, process_key=version.process_key,
+                     version=version.version, error=err.as_dict(), data=new.data or {})
+        db.session.commit()
+        return instance.id
     except Exception:
         db.session.rollback()
         raise
@@ -259,24 +361,12 @@ def start(process_key: str, actor: Actor, data: dict[str, Any] | None = None,
     if data is not None and not isinstance(data, dict):
         raise BadRequest("data must be a JSON object")
     version = version or definition_queries.latest_version(process_key)
-    try:
-        _begin_write()
-        instance, workflow = _new_instance(version, actor, business_key, data, InstanceStatus.RUNNING)
+
+    def change(instance: ProcessInstance, workflow) -> None:  # noqa: ANN001
         runtime.advance(workflow)
-        _save(instance, workflow)
-        _sync_human_tasks(instance, workflow, actor, new_instance=True)
-        audit.record(actor.username, "start", instance_id=instance.id, process_key=version.process_key,
-                     version=version.version, data=data or {})
-        _commit_command(instance)
-        return instance
-    except runtime.EngineError as err:
-        db.session.rollback()
-        instance_id = _record_start_failure(version, actor, err, data, business_key)
-        raise StepFailed(f"the process started but its first step failed (instance {instance_id} is in error):"
-                         f" {err.message}", errors={**err.as_dict(), "instance_id": instance_id}) from err
-    except Exception:
-        db.session.rollback()
-        raise
+
+    return execute(InstanceCommand("start", actor, change, new=NewInstance(version, data, business_key),
+                                   audit_data={"version": version.version, "data": data or {}}))
 
 
 # Business keys the server gives (``project:<id>`` ties an instance to a project and its visibility).
@@ -349,37 +439,6 @@ def _accepted_data(data: dict[str, Any], schema: dict[str, Any] | None, ui: dict
     return accepted
 
 
-def _new_instance(version: ProcessVersion, actor: Actor, business_key: str | None,
-                  data: dict[str, Any] | None, status: str):  # noqa: ANN202
-    """A new instance row (flushed, so it has an id) and its workflow, not yet run."""
-    spec, subprocess_specs = definition_queries.spec_for(version)
-    instance = ProcessInstance(process_version_id=version.id, process_key=version.process_key,
-                               started_by=actor.username, business_key=business_key, status=status,
-                               state_json="{}", serializer_version=runtime.SERIALIZER_VERSION)
-    instance.process_version = version
-    db.session.add(instance)
-    db.session.flush()
-    engine = _script_engine(instance, actor, version.process_key)
-    return instance, runtime.new_workflow(spec, subprocess_specs, engine, data)
-
-
-def _record_start_failure(version: ProcessVersion, actor: Actor, err: runtime.EngineError,
-                          data: dict[str, Any] | None, business_key: str | None) -> int:
-    """Keep the instance, in error, at its start: nothing is lost and an admin can retry it."""
-    try:
-        _begin_write()
-        instance, workflow = _new_instance(version, actor, business_key, data, InstanceStatus.ERROR)
-        instance.error = {**err.as_dict(), "action": "start", "at": utcnow().isoformat(), "actor": actor.username}
-        instance.state_json = runtime.state_to_json(workflow)
-        audit.record(actor.username, "start_failed", instance_id=instance.id, process_key=version.process_key,
-                     version=version.version, error=err.as_dict(), data=data or {})
-        db.session.commit()
-        return instance.id
-    except Exception:
-        db.session.rollback()
-        raise
-
-
 def fire_due_timers(instance_id: int, actor: Actor = None) -> bool:  # type: ignore[assignment]
     """Fire the timers of this instance that are due now. Returns False when none was due.
 
@@ -400,7 +459,7 @@ def fire_due_timers(instance_id: int, actor: Actor = None) -> bool:  # type: ign
         return {"timers": fired["timers"], "due_at": [t.due_at.isoformat() for t in due]}
 
     try:
-        _run_command(instance_id, actor, "timer_fired", change, allowed=(InstanceStatus.RUNNING,))
+        execute(InstanceCommand("timer_fired", actor, change, instance_id, allowed=(InstanceStatus.RUNNING,)))
     except _NothingToDo:
         db.session.rollback()
         return False
@@ -408,14 +467,18 @@ def fire_due_timers(instance_id: int, actor: Actor = None) -> bool:  # type: ign
 
 
 def receive_message(instance_id: int, name: str, payload: Any, correlations: dict[str, Any],
-                    message_id: int | None = None) -> ProcessInstance:
-    """Deliver a message to an instance that waits for it (a command like any other)."""
+                    message_id: int | None = None, delivery: events.Delivery | None = None) -> ProcessInstance:
+    """Deliver a message to an instance that waits for it (a command like any other).
+
+    ``delivery``: the dispatcher's claim on the message, marked delivered in this command's transaction.
+    """
 
     def change(instance: ProcessInstance, workflow) -> dict[str, Any]:  # noqa: ANN001
         runtime.deliver_message(workflow, name, payload, correlations)
         return {"message": name, "message_id": message_id}
 
-    return _run_command(instance_id, SYSTEM, "message_received", change, allowed=(InstanceStatus.RUNNING,))
+    return execute(InstanceCommand("message_received", SYSTEM, change, instance_id,
+                                   allowed=(InstanceStatus.RUNNING,), delivery=delivery))
 
 
 def external_call(instance_id: int, task_id: str) -> tuple[runtime.ExternalCall, dict[str, Any]]:
@@ -448,8 +511,8 @@ def external_result(instance_id: int, task_id: str, result: Any, attempts: int =
         return {"attempts": attempts}
 
     try:
-        return _run_command(instance_id, SYSTEM, "external_call_done", change, task_id=task_id,
-                            allowed=(InstanceStatus.RUNNING,))
+        return execute(InstanceCommand("external_call_done", SYSTEM, change, instance_id, task_id=task_id,
+                                       allowed=(InstanceStatus.RUNNING,)))
     except _NothingToDo:
         db.session.rollback()
         return get(instance_id)
@@ -479,44 +542,83 @@ def get_task(task_id: str) -> HumanTask:
     return task
 
 
-def claim(task_id: str, actor: Actor) -> HumanTask:
+def visible_task(task_id: str, actor: Actor) -> HumanTask:
+    """The task if ``actor`` may see it (the access policy); otherwise it does not exist for them."""
+    return access.visible_task(task_id, actor)
+
+
+def _open_task_for(task_id: str, actor: Actor) -> HumanTask:
     task = access.visible_task(task_id, actor)
+    if task.status != TaskStatus.READY:
+        raise Conflict(f"task {task_id} is already {task.status}")
+    return task
+
+
+def claim(task_id: str, actor: Actor) -> HumanTask:
+    task = _open_task_for(task_id, actor)
+    check_claim(task, actor)
+
+    def change(row: HumanTask, command: InstanceCommand) -> dict[str, Any]:
+        if row.assignee and row.assignee != actor.username:
+            raise Conflict(f"task is already claimed by {row.assignee}")
+        return reassign(row, actor.username)
+
+    return _run_task_command(task_command("claim", task, actor, change))
+
+
+def check_claim(task: HumanTask, actor: Actor) -> None:
+    """Whether ``actor`` may claim the open ``task`` (the access policy: Forbidden, or Conflict)."""
     access.check_claim(task, actor)
-    return _set_assignee(task, actor, actor.username, "claim")
 
 
 def unclaim(task_id: str, actor: Actor) -> HumanTask:
-    task = access.visible_task(task_id, actor)
+    task = _open_task_for(task_id, actor)
     access.check_release(task, actor)
-    return _set_assignee(task, actor, None, "unclaim")
+    return _run_task_command(task_command("unclaim", task, actor, lambda row, command: reassign(row, None)))
 
 
 def assign(task_id: str, actor: Actor, username: str) -> HumanTask:
-    task = access.visible_task(task_id, actor)
+    task = _open_task_for(task_id, actor)
+    check_assign(task, actor, username)
+    return _run_task_command(task_command("assign", task, actor, lambda row, command: reassign(row, username)))
+
+
+def check_assign(task: HumanTask, actor: Actor, username: str) -> None:
+    """Whether ``actor`` may hand the open ``task`` to ``username`` (the access policy)."""
     access.check_assign(task, actor)
     user = db.session.scalars(select(User).where(User.username == username)).first()
     if user is None or not user.active:
         raise BadRequest(f"no active user named '{username}'")
     access.check_assign(task, actor, Actor.of(user))
-    return _set_assignee(task, actor, username, "assign")
 
 
-def _set_assignee(task: HumanTask, actor: Actor, username: str | None, action: str) -> HumanTask:
-    """Claiming changes the projection only; it still goes through the instance lock."""
+def task_command(name: str, task: HumanTask, actor: Actor,
+                 change: Callable[[HumanTask, InstanceCommand], dict[str, Any] | None]) -> InstanceCommand:
+    """A command on one open task (claim, assign, delegate...): it changes the projection only, but
+    still goes through the instance lock. ``change(row, command)`` gets the task row read again under
+    the lock, and still open (else Conflict)."""
 
-    def change(instance: ProcessInstance, workflow) -> dict[str, Any]:  # noqa: ANN001
+    def on_instance(instance: ProcessInstance, workflow) -> dict[str, Any] | None:  # noqa: ANN001
         row = db.session.get(HumanTask, task.id, populate_existing=True)
         if row.status != TaskStatus.READY:
             raise Conflict(f"task {task.id} is already {row.status}")
-        if action == "claim" and row.assignee and row.assignee != actor.username:
-            raise Conflict(f"task is already claimed by {row.assignee}")
-        previous = row.assignee
-        row.assignee = username
-        return {"assignee": username, "previous_assignee": previous}
+        return change(row, command)
 
-    _run_command(task.instance_id, actor, action, change, task_id=task.id,
-                 allowed=(*InstanceStatus.ACTIVE, InstanceStatus.SUSPENDED))
-    return db.session.get(HumanTask, task.id)
+    command = InstanceCommand(name, actor, on_instance, task.instance_id, task_id=task.id,
+                              allowed=(*InstanceStatus.ACTIVE, InstanceStatus.SUSPENDED))
+    return command
+
+
+def reassign(row: HumanTask, username: str | None) -> dict[str, Any]:
+    """Inside a task command: give the task to ``username`` (None: back to its candidates); the audit data."""
+    previous = row.assignee
+    row.assignee = username
+    return {"assignee": username, "previous_assignee": previous}
+
+
+def _run_task_command(command: InstanceCommand) -> HumanTask:
+    execute(command)
+    return db.session.get(HumanTask, command.task_id)
 
 
 class AlreadyCompleted(Conflict):
@@ -588,8 +690,8 @@ def complete(task_id: str, actor: Actor, data: dict[str, Any] | None,
         return {}
 
     try:
-        return _run_command(task.instance_id, actor, "complete_task", change, task_id=task_id,
-                            audit_data=audit_data)
+        return execute(InstanceCommand("complete_task", actor, change, task.instance_id, task_id=task_id,
+                                       audit_data=audit_data))
     except _Replay:
         return get(task.instance_id)
 
@@ -616,8 +718,8 @@ def terminate(instance_id: int, actor: Actor, reason: str = "") -> ProcessInstan
         instance.status_reason = reason
         return {"reason": reason}
 
-    return _run_command(instance_id, actor, "terminate", change,
-                        allowed=(*InstanceStatus.ACTIVE, InstanceStatus.SUSPENDED))
+    return execute(InstanceCommand("terminate", actor, change, instance_id,
+                                   allowed=(*InstanceStatus.ACTIVE, InstanceStatus.SUSPENDED)))
 
 
 def suspend(instance_id: int, actor: Actor, reason: str = "") -> ProcessInstance:
@@ -626,7 +728,7 @@ def suspend(instance_id: int, actor: Actor, reason: str = "") -> ProcessInstance
         instance.status_reason = reason
         return {"reason": reason}
 
-    return _run_command(instance_id, actor, "suspend", change, allowed=(InstanceStatus.RUNNING,))
+    return execute(InstanceCommand("suspend", actor, change, instance_id, allowed=(InstanceStatus.RUNNING,)))
 
 
 def resume(instance_id: int, actor: Actor) -> ProcessInstance:
@@ -636,7 +738,7 @@ def resume(instance_id: int, actor: Actor) -> ProcessInstance:
         runtime.advance(workflow)
         return {}
 
-    return _run_command(instance_id, actor, "resume", change, allowed=(InstanceStatus.SUSPENDED,))
+    return execute(InstanceCommand("resume", actor, change, instance_id, allowed=(InstanceStatus.SUSPENDED,)))
 
 
 def retry(instance_id: int, actor: Actor, reason: str = "") -> ProcessInstance:
@@ -647,7 +749,8 @@ def retry(instance_id: int, actor: Actor, reason: str = "") -> ProcessInstance:
         runtime.advance(workflow)
         return {"reason": reason, "previous_error": failed.get("message")}
 
-    return _run_command(instance_id, actor, "retry", change, allowed=(InstanceStatus.ERROR,), repairs=True)
+    return execute(InstanceCommand("retry", actor, change, instance_id, allowed=(InstanceStatus.ERROR,),
+                                   repairs=True))
 
 
 def skip_failed_step(instance_id: int, actor: Actor, element_id: str, reason: str) -> ProcessInstance:
@@ -658,7 +761,8 @@ def skip_failed_step(instance_id: int, actor: Actor, element_id: str, reason: st
         element = runtime.skip_task(workflow, element_id)
         return {"reason": reason, "skipped": element, "previous_error": failed.get("message")}
 
-    return _run_command(instance_id, actor, "skip_step", change, allowed=(InstanceStatus.ERROR,), repairs=True)
+    return execute(InstanceCommand("skip_step", actor, change, instance_id, allowed=(InstanceStatus.ERROR,),
+                                   repairs=True))
 
 
 # -- reading ----------------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 
 ``sync`` runs inside every instance command (same transaction as the state it describes):
 it rewrites the instance's timer rows (due times, indexed) and message subscriptions when they
-changed, and stores the messages the step threw for other instances. ``after_commit`` then
+changed, and stores the messages the step threw for other instances; it answers what the command
+must hand on, which the command carries. ``after_commit`` then enqueues the external calls and
 delivers those messages, so a receiver never sees a message from a step that rolled back.
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 import contextvars
 import logging
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -32,16 +33,23 @@ from app.instances.models import (
 )
 
 log = logging.getLogger(__name__)
+# Set while ``dispatch_pending`` runs: the commands it runs leave the messages they throw to its loop.
 _DISPATCHING: contextvars.ContextVar[bool] = contextvars.ContextVar("pmo_dispatching", default=False)
-_PENDING_FLAG: contextvars.ContextVar[bool] = contextvars.ContextVar("pmo_pending_messages", default=False)
-# External service calls the committed step paused at: queued for a worker after the commit.
-_EXTERNAL_CALLS: contextvars.ContextVar[list[tuple[int, str]] | None] = contextvars.ContextVar(
-    "pmo_external_calls", default=None)
 
 
 # -- inside a command ---------------------------------------------------------------------------
 
-def sync(instance: ProcessInstance, workflow) -> None:  # noqa: ANN001
+@dataclass
+class Synced:
+    """What a step hands on after its commit: the external calls it paused at, the messages it threw."""
+
+    external_calls: list[str] = field(default_factory=list)  # task ids
+    threw_messages: bool = False
+
+
+def sync(instance: ProcessInstance, workflow, delivery: Delivery | None = None) -> Synced:  # noqa: ANN001
+    """Bring the instance's wait indexes in step with ``workflow``; mark ``delivery`` delivered."""
+    synced = Synced()
     timers = runtime.waiting_timers(workflow)
     subscriptions = runtime.waiting_messages(workflow)
     external = runtime.pending_external_calls(workflow)
@@ -54,9 +62,7 @@ def sync(instance: ProcessInstance, workflow) -> None:  # noqa: ANN001
     if instance.status in (InstanceStatus.TERMINATED, InstanceStatus.COMPLETED):
         waiting = {"timers": [], "messages": [], "external": []}
     if waiting["external"] and instance.status == InstanceStatus.RUNNING:
-        queued = _EXTERNAL_CALLS.get() or []
-        queued.extend((instance.id, c["task_id"]) for c in waiting["external"])
-        _EXTERNAL_CALLS.set(queued)
+        synced.external_calls = [c["task_id"] for c in waiting["external"]]
     previous = instance.waiting or {}
     if instance.id is not None and previous.get("timers", []) != waiting["timers"]:
         if previous.get("timers"):
@@ -77,8 +83,10 @@ def sync(instance: ProcessInstance, workflow) -> None:  # noqa: ANN001
     for name, payload, correlations in runtime.thrown_messages(workflow):
         db.session.add(Message(name=name, payload=payload, correlations=correlations,
                                source_instance_id=instance.id, status=MessageStatus.PENDING))
-        _PENDING_FLAG.set(True)
-    _mark_delivered(instance)
+        synced.threw_messages = True
+    if delivery is not None:
+        _mark_delivered(instance, delivery)
+    return synced
 
 
 def has_due_timer(instance_id: int, now: datetime | None = None) -> bool:
@@ -156,27 +164,20 @@ def lag_seconds(now: datetime | None = None) -> float:
 
 # -- messages -------------------------------------------------------------------------------------
 
-def forget_uncommitted() -> None:
-    """A step rolled back: drop what it would have queued."""
-    _EXTERNAL_CALLS.set(None)
-
-
-def after_commit() -> bool:
-    """Queue the external calls the committed step paused at, and deliver the messages it threw.
+def after_commit(external_calls: list[tuple[int, str]], threw_messages: bool) -> bool:
+    """After a command committed: queue the external calls (instance id, task id) its step paused
+    at, and deliver the messages it threw (unless a dispatcher runs it: its loop delivers them).
 
     Returns whether it handed anything on: in embedded mode that work has already run (in its own
     session), so the caller's loaded objects may be stale.
     """
-    calls = _EXTERNAL_CALLS.get()
-    if calls:
-        _EXTERNAL_CALLS.set(None)
+    if external_calls:
         from app.instances.jobs import run_external
 
-        for instance_id, task_id in calls:
+        for instance_id, task_id in external_calls:
             run_external.delay(instance_id, task_id)
-    if not _PENDING_FLAG.get() or _DISPATCHING.get():
-        return bool(calls)
-    _PENDING_FLAG.set(False)
+    if not threw_messages or _DISPATCHING.get():
+        return bool(external_calls)
     from flask import current_app
 
     from app.worker import is_eager
@@ -195,17 +196,14 @@ class ClaimLost(Exception):
 
 
 @dataclass
-class _Delivery:
-    """The claimed message a command is delivering (see ``_mark_delivered``)."""
+class Delivery:
+    """The claimed message a command is delivering (see ``_mark_delivered``): the command carries it."""
 
     message_id: int
     token: str
     instance_id: int
     note: str | None = None
     marked: bool = False
-
-
-_DELIVERY: contextvars.ContextVar[_Delivery | None] = contextvars.ContextVar("pmo_delivery", default=None)
 
 
 def _is_postgres() -> bool:
@@ -237,7 +235,6 @@ def dispatch_pending(limit: int = 1000) -> int:
             if claim is None:
                 break
             delivered += _deliver_one(*claim, instances, definitions)
-            _PENDING_FLAG.set(False)
     finally:
         _DISPATCHING.reset(token)
     return delivered
@@ -271,11 +268,10 @@ def _settle(message_id: int, token: str, status: str, targets: list[int], note: 
     return bool(done)
 
 
-def _mark_delivered(instance: ProcessInstance) -> None:
+def _mark_delivered(instance: ProcessInstance, delivery: Delivery) -> None:
     """Inside the command that hands the claimed message to ``instance``: mark it delivered in the
     same transaction (called from ``sync``), so delivery and record commit or roll back together."""
-    delivery = _DELIVERY.get()
-    if delivery is None or delivery.marked or instance.id != delivery.instance_id:
+    if delivery.marked or instance.id != delivery.instance_id:
         return
     if not _settle(delivery.message_id, delivery.token, MessageStatus.DELIVERED, [instance.id], delivery.note):
         raise ClaimLost(f"message {delivery.message_id} was claimed by another dispatcher")
@@ -284,12 +280,8 @@ def _mark_delivered(instance: ProcessInstance) -> None:
 
 def _receive(instances, instance_id: int, message_id: int, token: str, name: str, payload: Any,  # noqa: ANN001
              correlations: dict[str, Any], note: str | None = None) -> None:
-    delivery = _Delivery(message_id, token, instance_id, note)
-    reset = _DELIVERY.set(delivery)
-    try:
-        instances.receive_message(instance_id, name, payload, correlations, message_id)
-    finally:
-        _DELIVERY.reset(reset)
+    delivery = Delivery(message_id, token, instance_id, note)
+    instances.receive_message(instance_id, name, payload, correlations, message_id, delivery=delivery)
     if not delivery.marked:  # the instance had nothing to sync the mark into (cannot happen today)
         raise ClaimLost(f"message {message_id} was not recorded as delivered")
 

@@ -13,6 +13,7 @@ from app.core.errors import Invalid
 from app.definitions import forms
 from app.definitions import operations as definitions
 from app.engine import bundle as bundle_mod
+from app.instances import access
 from app.instances import commands as instances
 from tests.engine.conftest import fresh_instance, ready
 
@@ -47,7 +48,7 @@ def test_camunda7_diagram_runs_with_lanes_forms_and_due_dates(app, actors):
     instance = instances.start("c7_change", pm, {})
     deployment_id = fresh_instance(instance.id).process_version.deployment_id
     [describe] = ready(instance.id)
-    assert describe.form_schema_file == "describe-schema.json" and instances.is_candidate(describe, pm)
+    assert describe.form_schema_file == "describe-schema.json" and access.is_candidate(describe, pm)
     generated = forms.load_form(deployment_id, describe.form_schema_file, {})
     assert generated["required"] == ["summary"] and generated["properties"]["urgency"]["enum"] == ["low", "high"]
     with pytest.raises(Invalid):
@@ -56,7 +57,7 @@ def test_camunda7_diagram_runs_with_lanes_forms_and_due_dates(app, actors):
     [review] = ready(instance.id)
     assert review.candidate_roles == ["ccb_member"] and review.form_schema_file == "change-review-schema.json"
     assert review.due_at is not None
-    assert not instances.is_candidate(review, pm) and instances.is_candidate(review, actors["chen"])
+    assert not access.is_candidate(review, pm) and access.is_candidate(review, actors["chen"])
     instances.complete(review.id, actors["chen"], {"approved": True})
     assert fresh_instance(instance.id).status == "completed"
 
@@ -90,7 +91,7 @@ def test_camunda8_diagram_maps_zeebe_assignment_form_and_schedule(app, actors):
     assert plan.due_at is not None
     instances.complete(plan.id, actors["admin"], {"start_date": "2027-01-04"})
     [welcome] = ready(instance.id)
-    assert instances.is_candidate(welcome, pm) and not instances.is_candidate(welcome, actors["sam"])
+    assert access.is_candidate(welcome, pm) and not access.is_candidate(welcome, actors["sam"])
     instances.complete(welcome.id, pm, {})
     assert fresh_instance(instance.id).status == "completed"
 

@@ -9,6 +9,7 @@ import pytest
 
 from app.definitions import operations as definitions
 from app.engine import bundle as bundle_mod
+from app.instances import access
 from app.instances import commands as instances
 from tests.engine.conftest import fresh_instance, ready
 
@@ -25,8 +26,8 @@ def test_empty_form_property_and_unnamed_lane_go_to_the_initiator(app, actors):
     instance = instances.start_by_user("unnamed_lane", pm, {})
     [task] = ready(instance.id)
     assert task.element_id == "confirm" and task.form_schema_file is None and task.form_ui_file is None
-    assert instances.is_candidate(task, pm)
-    assert not instances.is_candidate(task, actors["sam"])
+    assert access.is_candidate(task, pm)
+    assert not access.is_candidate(task, actors["sam"])
     instances.complete(task.id, pm, {})
     assert fresh_instance(instance.id).status == "completed"
 

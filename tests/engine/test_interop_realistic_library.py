@@ -11,6 +11,7 @@ from pathlib import Path
 from app.core.errors import Invalid
 from app.definitions import operations as definitions
 from app.engine import clock
+from app.instances import access
 from app.instances import commands as instances
 from tests.engine.conftest import fresh_instance, ready
 
@@ -23,7 +24,7 @@ def _done(instance_id: int) -> bool:
 
 def _complete_all(instance_id: int, actor, data_for=lambda element: {}) -> None:  # noqa: ANN001
     for _ in range(10):
-        tasks = [t for t in ready(instance_id) if instances.is_candidate(t, actor)]
+        tasks = [t for t in ready(instance_id) if access.is_candidate(t, actor)]
         if not tasks:
             return
         instances.complete(tasks[0].id, actor, data_for(tasks[0].element_id))
