@@ -944,13 +944,30 @@ def _is_data(value: Any) -> bool:
 
 
 class Sandbox:
-    """Evaluates expressions and runs scripts against task data."""
+    """Evaluates expressions and runs scripts against task data.
+
+    By default the code runs in a worker process of app/engine/isolation.py (killed on its
+    deadline, under an address-space limit); ``isolated=False`` runs it in this process, under the
+    same budget (the workers themselves do that).
+    """
 
     def __init__(self, time_limit: float = 2.0, helpers: dict[str, Any] | None = None,
-                 memory_limit: int | None = DEFAULT_MEMORY_LIMIT) -> None:
+                 memory_limit: int | None = DEFAULT_MEMORY_LIMIT, isolated: bool | None = None) -> None:
         self.time_limit = time_limit
         self.memory_limit = memory_limit
         self.helpers = dict(helpers or {})
+        self.isolated = isolated
+
+    def _in_worker(self) -> bool:
+        from . import isolation
+
+        return isolation.enabled() if self.isolated is None else self.isolated and not isolation._IN_WORKER
+
+    def _call_worker(self, kind: str, source: str, context: dict[str, Any], external: dict[str, Any] | None) -> Any:
+        from . import isolation
+
+        args = (self.time_limit, self.helpers, self.memory_limit, source, context, external)
+        return isolation.call(kind, args, self.time_limit, self.memory_limit)
 
     def _globals(self, context: dict[str, Any], external: dict[str, Any] | None) -> dict[str, Any]:
         _check_overwrite(context)
@@ -961,12 +978,23 @@ class Sandbox:
         return glb
 
     def evaluate(self, expression: str, context: dict[str, Any], external: dict[str, Any] | None = None) -> Any:
+        if self._in_worker():
+            return self._call_worker("evaluate", expression, context, external)
         code = compile_code(expression, "eval")
         glb = self._globals(context, external)
         return run_limited(lambda: eval(code, glb), self.time_limit, self.memory_limit)  # noqa: S307
 
     def execute(self, script: str, context: dict[str, Any], external: dict[str, Any] | None = None) -> None:
-        """Run ``script``; the names it leaves that are plain data become the new task data.
+        """Run ``script``; the names it leaves that are plain data become the new task data."""
+        if self._in_worker():
+            result = self._call_worker("execute", script, context, external)
+        else:
+            result = self.run_script(script, context, external)
+        context.clear()
+        context.update(result)
+
+    def run_script(self, script: str, context: dict[str, Any], external: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Run ``script`` here; return the names it leaves that are plain data (``context`` is not changed).
 
         The result is measured before it is kept: data that would expand to gigabytes when the
         engine stores it as JSON is refused here, not later in one C call inside the commit.
@@ -984,5 +1012,4 @@ class Sandbox:
         nested = [value for value in result.values() if isinstance(value, _CONTAINERS)]
         if nested and text_size(nested) > MAX_TEXT:
             raise SandboxError("task data left by the script would be too large to store")
-        context.clear()
-        context.update(result)
+        return result
