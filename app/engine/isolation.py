@@ -129,21 +129,25 @@ def loads_data(payload: bytes | memoryview) -> Any:
 
 # -- the worker ---------------------------------------------------------------------------------------
 
+_STATM_FD: int | None = None
+
+
 def _statm() -> tuple[int, int]:
-    """(virtual size, resident size) of this process in bytes."""
-    with open("/proc/self/statm", "rb") as fh:
-        fields = fh.read().split()
+    """(virtual size, resident size) of this process in bytes (one pread of a file kept open)."""
+    global _STATM_FD
+    if _STATM_FD is None:
+        _STATM_FD = os.open("/proc/self/statm", os.O_RDONLY)
+    fields = os.pread(_STATM_FD, 128, 0).split()
     return int(fields[0]) * sb._PAGE_SIZE, int(fields[1]) * sb._PAGE_SIZE
 
 
-def _set_limits(memory_limit: int, seconds: float) -> None:
-    vm_size, _rss = _statm()
+def _set_limits(memory_limit: int, seconds: float, vm_size: int) -> None:
+    """Address space for this run (it stays set while the answer is pickled), and CPU time as a
+    backstop should the parent not kill us on the deadline."""
     with contextlib.suppress(ValueError, OSError):
         resource.setrlimit(resource.RLIMIT_AS, (vm_size + memory_limit + MEMORY_SLACK, resource.RLIM_INFINITY))
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    used = usage.ru_utime + usage.ru_stime
     with contextlib.suppress(ValueError, OSError):
-        resource.setrlimit(resource.RLIMIT_CPU, (math.ceil(used + seconds) + 5, resource.RLIM_INFINITY))
+        resource.setrlimit(resource.RLIMIT_CPU, (math.ceil(time.process_time() + seconds) + 5, resource.RLIM_INFINITY))
 
 
 def _lift_limits() -> None:
@@ -183,35 +187,31 @@ def _serve(request: bytes, app: Any, last: bool) -> bytes:
     """Run one request; answer its pickled reply behind one byte: keep this worker, or it retires."""
     from . import clock
 
-    baseline = _statm()[1]
+    vm_size, baseline = _statm()
+    memory_limit = 0
     try:
         kind, args, offset, calendar, settings, seconds, memory_limit = pickle.loads(request)
         clock._offset = offset
         clock.CALENDAR = calendar
         app.config.update(settings)
-        _set_limits(memory_limit, seconds)
-        try:
-            reply: tuple = ("ok", _run(kind, args, memory_limit))
-        finally:
-            _lift_limits()
+        _set_limits(memory_limit, seconds, vm_size)
+        reply: tuple = ("ok", _run(kind, args, memory_limit))
     except MemoryError:
         _lift_limits()
         reply = ("error", sb.ScriptMemoryError(
             f"script exceeded its memory limit of {memory_limit // (1024 * 1024)} MB"), None)
     except BaseException as exc:  # noqa: BLE001 - every failure goes back to the caller
-        _lift_limits()
         reply = ("error", _portable(exc), _script_line(exc))
     try:
         payload = pickle.dumps(reply, pickle.HIGHEST_PROTOCOL)
-        if reply[0] == "ok" and len(payload) > MAX_REPLY:
+        if len(payload) > MAX_REPLY:
             raise sb.SandboxError("the result is too large to return")
-        if reply[0] == "ok":
-            loads_data(payload)  # what the parent would refuse is refused here, with a clear message
     except MemoryError:
+        _lift_limits()
         payload = pickle.dumps(("error", sb.ScriptMemoryError("the result is too large to return"), None))
     except sb.SandboxError as exc:
         payload = pickle.dumps(("error", exc, None))
-    except Exception as exc:  # noqa: BLE001 - e.g. an object of a class the script defined
+    except Exception as exc:  # noqa: BLE001 - an object pickle cannot write
         payload = pickle.dumps(("error", sb.SandboxError(f"the result is not plain data ({exc})"), None))
     retire = last or _statm()[1] - baseline > RETIRE_GROWTH
     return (_RETIRE if retire else _KEEP) + payload
@@ -399,7 +399,10 @@ class ScriptPool:
                 self._done(None)
                 if worker is not None:  # killed on its deadline, or it retires after this answer
                     worker.stop(kill=not ok)
-        reply = loads_data(memoryview(payload)[1:])
+        try:
+            reply = loads_data(memoryview(payload)[1:])
+        except pickle.UnpicklingError as exc:
+            raise sb.SandboxError(f"the result is not plain data ({exc})") from None
         if reply[0] == "ok":
             return reply[1]
         _raise(reply[1], reply[2])
