@@ -80,6 +80,10 @@ def default_memory_limit() -> int:
     return _settings["memory_limit_mb"] * 1024 * 1024
 
 
+class PoolBusy(sb.ScriptTimeout):
+    """Every worker stayed busy for the whole budget: the code itself never ran."""
+
+
 # -- what may come back -------------------------------------------------------------------------------
 
 def _exception_classes(module: Any) -> set[str]:
@@ -336,7 +340,7 @@ class ScriptPool:
                     break
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    raise sb.ScriptTimeout("no script worker was free within the script's time limit")
+                    raise PoolBusy("no script worker was free within the script's time limit")
                 self._cond.wait(remaining)
         try:
             return _Worker(self._ctx)
@@ -361,9 +365,8 @@ class ScriptPool:
 
         from . import clock
 
-        settings = {}
-        if has_app_context():
-            settings = {key: current_app.config.get(key) for key in ("CURRENCY", "LOCALE")}
+        config = current_app.config if has_app_context() else {}
+        settings = {key: config.get(key) for key in ("CURRENCY", "LOCALE")}
         try:
             request = pickle.dumps((kind, args, clock._offset, clock.CALENDAR, settings, seconds, memory_limit),
                                    pickle.HIGHEST_PROTOCOL)

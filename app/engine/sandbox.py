@@ -19,14 +19,21 @@ The budget has two halves, because a trace hook only runs *between* bytecodes:
 Each run also gets its own decimal context, so a script cannot change the arithmetic of the
 thread (or of later requests); the module-wide contexts are not reachable.
 
-Measured (bench/hostile_scripts.py): running each script in a separate process would cost
-~110 us per expression against ~13 us in process, about half of a whole engine step, so the
-bounds are kept in process.
+Where it runs: in a worker process (app/engine/isolation.py), not in the web or Celery process.
+Bounding built-ins one by one cannot cover every C call: one that walks or compares large
+containers built within the limits (``sorted()`` of millions of items, 5.4 s; ``list.count``
+over 200,000 references to a 1 MB string, 6.8 s; ``list(zip())`` over extended lists, 6 s and
+1.4 GB) held the interpreter, and with it every other request. In a worker such a call holds only
+the worker: the caller waits on a pipe, and on budget + 0.25 s the worker is killed and replaced
+(``ScriptTimeout``); an address-space limit per run makes a single huge allocation fail there
+(``ScriptMemoryError``). The bounds above stay, inside the worker: they give the clean, early
+refusals, and the budget stops pure-Python loops on time.
 
-Not bounded yet (issue 9, item 12 stays open for it): a C call that walks or compares large
-containers built within the limits, e.g. ``sorted()`` of a few million items, ``list.count`` over
-200,000 references to a 1 MB string, ``zip``/``list`` over extended lists. Such a call holds the
-interpreter for seconds. Only running scripts in separate processes closes this class.
+Measured (bench/hostile_scripts.py): an expression costs ~80 us pooled against ~8 us in process
+(~140 against ~27 on a busy machine: pickling the task data both ways, one pipe round trip); the
+first call in a process starts the fork server and imports the app there (0.7 s; 2.3 s busy),
+each further worker forks from it in ~25 ms. Per step of the engine that is noise next to the
+database; against a whole server frozen for seconds it is cheap.
 """
 
 from __future__ import annotations
@@ -958,7 +965,7 @@ class Sandbox:
         self.helpers = dict(helpers or {})
         self.isolated = isolated
 
-    def _in_worker(self) -> bool:
+    def _use_worker(self) -> bool:
         from . import isolation
 
         return isolation.enabled() if self.isolated is None else self.isolated and not isolation._IN_WORKER
@@ -978,7 +985,7 @@ class Sandbox:
         return glb
 
     def evaluate(self, expression: str, context: dict[str, Any], external: dict[str, Any] | None = None) -> Any:
-        if self._in_worker():
+        if self._use_worker():
             return self._call_worker("evaluate", expression, context, external)
         code = compile_code(expression, "eval")
         glb = self._globals(context, external)
@@ -986,7 +993,7 @@ class Sandbox:
 
     def execute(self, script: str, context: dict[str, Any], external: dict[str, Any] | None = None) -> None:
         """Run ``script``; the names it leaves that are plain data become the new task data."""
-        if self._in_worker():
+        if self._use_worker():
             result = self._call_worker("execute", script, context, external)
         else:
             result = self.run_script(script, context, external)

@@ -136,7 +136,7 @@ def render(text: str, data: dict[str, Any], seconds: float = TEXT_SECONDS) -> st
             else _render_here(text, data, seconds)
     except (sb.ScriptTimeout, sb.ScriptMemoryError) as exc:
         key = key or (seconds, _fingerprint(data))
-        if key[1] is not None:
+        if key[1] is not None and not isinstance(exc, isolation.PoolBusy):  # busy: not this text's fault
             with _OVER_BUDGET_LOCK:
                 entries = _OVER_BUDGET.setdefault(text, {})
                 entries[key] = str(exc)

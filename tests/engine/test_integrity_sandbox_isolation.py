@@ -263,3 +263,32 @@ def test_forked_child_uses_a_pool_of_its_own():
         os.waitpid(pid, 0)
         pytest.fail("the forked child hung")
     assert Sandbox().evaluate("1 + 1", {}) == 2  # the parent's pool is untouched
+
+
+def test_a_full_pool_waits_within_the_budget_then_refuses():
+    pool = isolation.ScriptPool(1)
+    memory = isolation.default_memory_limit()
+    busy_script = (1.0, {}, None, "while True: pass", {}, None)
+    quick = (0.3, {}, None, "1 + 1", {}, None)
+    try:
+        first, second = [None], [None]
+
+        def hold() -> None:
+            try:
+                pool.call("execute", busy_script, 1.0, memory)
+            except SandboxError as exc:
+                first[0] = exc
+
+        thread = threading.Thread(target=hold)
+        thread.start()
+        time.sleep(0.3)  # the one worker is busy now
+        started = time.monotonic()
+        with pytest.raises(isolation.PoolBusy):
+            pool.call("evaluate", quick, 0.3, memory)
+        second[0] = time.monotonic() - started
+        thread.join(10)
+        assert isinstance(first[0], ScriptTimeout)
+        assert second[0] < 1.0
+        assert pool.call("evaluate", quick, 0.3, memory) == 2  # free again
+    finally:
+        pool.close()
