@@ -40,6 +40,7 @@ import time
 import traceback
 from functools import lru_cache
 from multiprocessing import context, popen_forkserver, reduction, spawn, util
+from multiprocessing import process as mp_process
 from typing import Any
 
 from . import sandbox as sb
@@ -281,6 +282,18 @@ class _WorkerProcess(multiprocessing.context.ForkServerProcess):
     @staticmethod
     def _Popen(process_obj: Any) -> Any:  # noqa: N802 - multiprocessing's name
         return _WorkerPopen(process_obj)
+
+    def start(self) -> None:
+        """BaseProcess.start without its refusal in daemonic processes: Celery's prefork children
+        are daemonic, and they run scripts too. The worker never has children of its own, and the
+        fork server (not this process) is its parent."""
+        self._check_closed()
+        assert self._popen is None, "cannot start a process twice"
+        mp_process._cleanup()
+        self._popen = self._Popen(self)
+        self._sentinel = self._popen.sentinel
+        del self._target, self._args, self._kwargs
+        mp_process._children.add(self)
 
 
 class _Worker:

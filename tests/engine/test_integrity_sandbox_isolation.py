@@ -292,3 +292,16 @@ def test_a_full_pool_waits_within_the_budget_then_refuses():
         assert pool.call("evaluate", quick, 0.3, memory) == 2  # free again
     finally:
         pool.close()
+
+
+def test_a_daemonic_process_runs_scripts_too():
+    """Celery's prefork children are daemonic; multiprocessing refuses them children by default."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = ("from multiprocessing import process\nprocess.current_process()._config['daemon'] = True\n"
+            "from app.engine.sandbox import Sandbox\nprint(Sandbox().evaluate('6 * 7', {}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                         cwd=Path(__file__).resolve().parents[2])
+    assert out.stdout.strip() == "42", out.stderr[-2000:]
