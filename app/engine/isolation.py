@@ -263,6 +263,7 @@ class _WorkerPopen(popen_forkserver.Popen):
         prep_data = spawn.get_preparation_data(process_obj._name)
         prep_data.pop("init_main_from_name", None)
         prep_data.pop("init_main_from_path", None)
+        prep_data["authkey"] = process_obj.authkey
         buf = io.BytesIO()
         context.set_spawning_popen(self)
         try:
@@ -300,6 +301,9 @@ class _Worker:
     def __init__(self, ctx: Any) -> None:
         self.conn, child = ctx.Pipe(duplex=True)
         self.process = _WorkerProcess(target=_worker_main, args=(child,), name="pmo-script-worker", daemon=True)
+        # Its own settings, not a copy of this process's: in a Celery child those hold billiard's
+        # authkey, which refuses to be pickled outside billiard's own launch.
+        self.process._config = {"authkey": mp_process.AuthenticationString(os.urandom(32)), "daemon": True}
         try:
             self.process.start()
         finally:

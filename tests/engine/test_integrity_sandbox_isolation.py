@@ -295,12 +295,15 @@ def test_a_full_pool_waits_within_the_budget_then_refuses():
 
 
 def test_a_daemonic_process_runs_scripts_too():
-    """Celery's prefork children are daemonic; multiprocessing refuses them children by default."""
+    """Celery's prefork children are daemonic (multiprocessing refuses them children) and carry
+    billiard's authkey (which refuses to be pickled by multiprocessing)."""
     import subprocess
     import sys
     from pathlib import Path
 
-    code = ("from multiprocessing import process\nprocess.current_process()._config['daemon'] = True\n"
+    code = ("import billiard.process\nfrom multiprocessing import process\n"
+            "process.current_process()._config['daemon'] = True\n"
+            "process.current_process()._config['authkey'] = billiard.process.AuthenticationString(b'k')\n"
             "from app.engine.sandbox import Sandbox\nprint(Sandbox().evaluate('6 * 7', {}))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
                          cwd=Path(__file__).resolve().parents[2])
