@@ -376,6 +376,23 @@ class ScriptPool:
         if worker is not None:
             worker.stop(kill=False)
 
+    def _replace_soon(self) -> None:
+        """Start a worker in the background for one that is gone, so the next caller finds it ready."""
+        with self._cond:
+            if self._closed or self._idle or self._busy >= self.size:
+                return
+            self._busy += 1
+
+        def start() -> None:
+            try:
+                worker = _Worker(self._ctx)
+            except Exception:  # noqa: BLE001 - the next caller starts one itself
+                self._done(None)
+                return
+            self._done(worker)
+
+        threading.Thread(target=start, name="pmo-script-worker-start", daemon=True).start()
+
     def call(self, kind: str, args: tuple, seconds: float, memory_limit: int) -> Any:
         """Run one request in a worker within ``seconds`` (+ MARGIN); return its result or raise its error."""
         from flask import current_app, has_app_context
@@ -419,6 +436,7 @@ class ScriptPool:
                 self._done(None)
                 if worker is not None:  # killed on its deadline, or it retires after this answer
                     worker.stop(kill=not ok)
+                self._replace_soon()
         try:
             reply = loads_data(memoryview(payload)[1:])
         except pickle.UnpicklingError as exc:

@@ -76,7 +76,7 @@ def test_c_call_attack_is_refused_in_budget_while_others_run(script):
     assert isinstance(result, (ScriptTimeout, ScriptMemoryError)), result
     assert elapsed < REFUSED_WITHIN
     assert longest_wait < 1.0  # the other thread was never held for a second
-    assert ticks >= 20
+    assert ticks >= 20  # in process: 1 to 12
 
 
 def test_c_call_attack_counts_ticks_like_the_other_budget_tests():
@@ -113,8 +113,8 @@ def test_health_is_served_while_a_script_attacks(app):
 
     error, served = run_together(app, [attack, health])
     assert isinstance(error, (ScriptTimeout, ScriptMemoryError)), error
-    assert served >= 5
-    assert max(latencies) < 1.0
+    assert served >= 2, latencies  # in process: at most one, after the attack
+    assert max(latencies) < 1.0, latencies
 
 
 def test_memory_bomb_is_refused_without_the_server_growing():
@@ -126,9 +126,10 @@ def test_memory_bomb_is_refused_without_the_server_growing():
 
 
 def test_single_huge_allocation_hits_the_address_space_limit():
-    # One C call past the limit: the budget's sampling never sees it, RLIMIT_AS does.
+    # No sampling of the process size (memory_limit=None): only RLIMIT_AS stops the last extend,
+    # one C call of 512 MB. In process this runs.
     with pytest.raises(ScriptMemoryError):
-        Sandbox(time_limit=5.0).execute("a = [0] * 10**6\nb = [a] * 1000\nc = list(zip(*b))", {})
+        Sandbox(time_limit=5.0, memory_limit=None).execute("a = [0] * 10**6\nfor _ in range(6):\n    a.extend(a)", {})
 
 
 def test_timed_out_worker_is_killed_and_replaced():
@@ -136,8 +137,11 @@ def test_timed_out_worker_is_killed_and_replaced():
     with pytest.raises(ScriptTimeout):
         sandbox.execute(C_CALL_ATTACKS["list.count over 200,000 refs to 1 MB"], {})
     assert sandbox.evaluate("1 + 1", {}) == 2
+    deadline = time.monotonic() + 10  # a replacement may still be starting in the background
+    while isolation.pool().stats()["busy"] and time.monotonic() < deadline:
+        time.sleep(0.05)
     stats = isolation.pool().stats()
-    assert stats["busy"] == 0 and stats["idle"] <= stats["size"]
+    assert stats["busy"] == 0 and 1 <= stats["idle"] <= stats["size"]
 
 
 def test_worker_killed_from_outside_is_replaced():
