@@ -54,6 +54,10 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     caches.clear_all()
     calendar = settings.get("CALENDAR", {})
     clock.configure_calendar(calendar.get("working_weekdays"), calendar.get("holidays"))
+    from app.engine import isolation
+
+    isolation.configure(enabled=settings.get("SANDBOX_ISOLATION"), workers=settings.get("SANDBOX_WORKERS"),
+                        memory_limit_mb=settings.get("SANDBOX_MEMORY_LIMIT_MB"))
 
     from app.worker import init_celery
 

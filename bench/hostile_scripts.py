@@ -2,28 +2,28 @@
 
 For each payload the script runs in one thread while another thread plays "a request": a small
 piece of work every 5 ms whose latency is recorded (it can only run when the script lets go of
-the interpreter). Then the per-call cost of the sandbox, before (the previous sandbox, read from
-git) and after, for an expression and a small script.
+the interpreter). Each payload runs in process (the sandbox's bounds alone) and in the worker
+pool (app/engine/isolation.py, the default). Then the per-call cost of both, and what starting
+the pool and a worker costs.
 
-    .venv/bin/python bench/hostile_scripts.py [--limit 2.0] [--before REV]
+    .venv/bin/python bench/hostile_scripts.py [--limit 2.0] [--calls 2000] [--pooled-only]
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from app.engine.sandbox import Sandbox  # noqa: E402
+from app.engine import isolation  # noqa: E402
+from app.engine.sandbox import Sandbox, _rss_bytes  # noqa: E402
 
 PAYLOADS = {
     "pow(3, 3*10**7)": "y = pow(3, 3*10**7)",
@@ -40,6 +40,13 @@ PAYLOADS = {
     "str() of a 10**9-element shared list": "a = [0] * 1000\nb = [a] * 1000\nc = [b] * 1000\ny = str(c)",
     "decimal prec 10**6": "import decimal\ndecimal.getcontext().prec = 10**6\ny = decimal.Decimal(1) / 3",
     "while True: pass": "while True: pass",
+    # One C call over containers built within the limits: only a separate process bounds these.
+    "sorted() of 8 million pairs": (
+        "b = [str(i) for i in range(999)] * 1000\nc = [str(i) for i in range(998)] * 1001\n"
+        "a = list(zip(b, c))\nfor _ in range(3):\n    a.extend(a)\nn = len(sorted(a))\na = b = c = None"),
+    "list.count over 200,000 refs to 1 MB": "s = 'a' * 10**6\nl = [s] * 200000\nn = l.count('a' * 10**6)",
+    "list(zip()) after extends (2 GB)": "a = [0] * 10**6\nfor _ in range(4):\n    a.extend(a)\nb = list(zip(a, a))",
+    "extend to 1 GB (memory bomb)": "a = [0] * 10**6\nfor _ in range(7):\n    a.extend(a)",
 }
 
 
@@ -52,43 +59,42 @@ def _request_probe(stop: threading.Event, latencies: list[float]) -> None:
         latencies.append(time.perf_counter() - started - 0.005)
 
 
-def hostile(limit: float) -> None:
-    print(f"{'payload':45} {'refused after':>13} {'probe p99':>10} {'probe max':>10}  outcome")
+def _attack(label: str, script: str | None, limit: float, isolated: bool) -> tuple[float, float, float, str, int]:
+    sandbox = Sandbox(time_limit=limit, isolated=isolated)
+    stop, latencies = threading.Event(), []
+    probe = threading.Thread(target=_request_probe, args=(stop, latencies))
+    probe.start()
+    time.sleep(0.02)
+    rss = _rss_bytes()
+    started = time.perf_counter()
+    try:
+        if script is None:
+            sandbox.evaluate("3 ** (3 * 10**7) > 1", {})
+        else:
+            sandbox.execute(script, {})
+        outcome = "ran"
+    except Exception as exc:  # noqa: BLE001 - the outcome is what we print
+        outcome = f"{type(exc).__name__}: {str(exc)[:40]}"
+    elapsed = time.perf_counter() - started
+    grown = _rss_bytes() - rss
+    stop.set()
+    probe.join()
+    lat = sorted(latencies) or [0.0]
+    p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))]
+    return elapsed, p99, lat[-1], outcome, grown
+
+
+def hostile(limit: float, modes: list[bool]) -> None:
+    print(f"{'payload':40} {'mode':10} {'refused after':>13} {'probe p99':>10} {'probe max':>10} {'RSS +':>7}  outcome")
     for label, script in PAYLOADS.items():
-        sandbox = Sandbox(time_limit=limit)
-        stop, latencies = threading.Event(), []
-        probe = threading.Thread(target=_request_probe, args=(stop, latencies))
-        probe.start()
-        time.sleep(0.02)
-        started = time.perf_counter()
-        try:
-            if script is None:
-                sandbox.evaluate("3 ** (3 * 10**7) > 1", {})
-            else:
-                sandbox.execute(script, {})
-            outcome = "ran"
-        except Exception as exc:  # noqa: BLE001 - the outcome is what we print
-            outcome = f"{type(exc).__name__}: {str(exc)[:50]}"
-        elapsed = time.perf_counter() - started
-        stop.set()
-        probe.join()
-        lat = sorted(latencies) or [0.0]
-        p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))]
-        print(f"{label:45} {elapsed:12.3f}s {p99 * 1000:8.1f}ms {lat[-1] * 1000:8.1f}ms  {outcome}")
+        for isolated in modes:
+            elapsed, p99, worst, outcome, grown = _attack(label, script, limit, isolated)
+            mode = "pooled" if isolated else "in-process"
+            print(f"{label:40} {mode:10} {elapsed:12.3f}s {p99 * 1000:8.1f}ms {worst * 1000:8.1f}ms "
+                  f"{grown / 2**20:5.0f}MB  {outcome}", flush=True)
 
 
-def _load_before(rev: str):  # noqa: ANN202
-    source = subprocess.run(["git", "show", f"{rev}:app/engine/sandbox.py"], capture_output=True, text=True,
-                            check=True, cwd=Path(__file__).resolve().parents[1]).stdout
-    path = Path(tempfile.mkdtemp()) / "sandbox_before.py"
-    path.write_text(source)
-    spec = importlib.util.spec_from_file_location("sandbox_before", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def _per_call(sandbox, n: int) -> tuple[float, float]:  # noqa: ANN001
+def _per_call(sandbox: Sandbox, n: int) -> tuple[float, float]:
     data = {f"field_{i}": (f"value {i}" if i % 2 else i) for i in range(40)}
     data.update(amount=1200, lane_owners={"project_manager": ["maria"]}, rows=[{"a": 1, "b": "x"}] * 5)
     script = "total = amount * 2 + len(rows)\nlabel = f'{total} for {field_1}'\nbig = total > 1000"
@@ -107,24 +113,48 @@ def _per_call(sandbox, n: int) -> tuple[float, float]:  # noqa: ANN001
     return results[0], results[1]
 
 
-def overhead(before_rev: str, n: int) -> None:
-    before = _load_before(before_rev).Sandbox(time_limit=2.0)
-    after = Sandbox(time_limit=2.0)
-    be, bx = _per_call(before, n)
-    ae, ax = _per_call(after, n)
-    print(f"\nper call ({n} calls x 5, median)      before      after   ratio")
-    print(f"evaluate('amount > 1000 and ...')  {be * 1e6:8.1f}us {ae * 1e6:8.1f}us  {ae / be:5.2f}")
-    print(f"execute(3-line script, 45 keys)    {bx * 1e6:8.1f}us {ax * 1e6:8.1f}us  {ax / bx:5.2f}")
+def start_cost() -> None:
+    """The first call in a fresh process (fork server start and preload, one worker), and one more worker's."""
+    code = ("import time; from app.engine.sandbox import Sandbox; s = Sandbox(); t = time.perf_counter(); "
+            "s.evaluate('1', {}); print(time.perf_counter() - t)")
+    firsts = [float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                                   cwd=Path(__file__).resolve().parents[1]).stdout) for _ in range(3)]
+    pool = isolation.pool()
+    samples = []
+    for _ in range(10):
+        started = time.perf_counter()
+        worker = isolation._Worker(pool._ctx)
+        worker.conn.send_bytes(b"")  # a request it cannot read: it answers with an error, so it is up
+        worker.conn.recv_bytes()
+        samples.append(time.perf_counter() - started)
+        worker.stop()
+    print(f"\nfirst call in a fresh process (fork server + preload + worker), median: "
+          f"{statistics.median(firsts) * 1000:7.1f} ms")
+    print(f"one more worker (fork from the server, first answer), median:          "
+          f"{statistics.median(samples) * 1000:7.1f} ms")
+
+
+def overhead(n: int) -> None:
+    here = Sandbox(time_limit=2.0, isolated=False)
+    pooled = Sandbox(time_limit=2.0, isolated=True)
+    pooled.evaluate("1", {})
+    he, hx = _per_call(here, n)
+    pe, px = _per_call(pooled, n)
+    print(f"\nper call ({n} calls x 5, median)  in-process     pooled   ratio")
+    print(f"evaluate('amount > 1000 and ...')  {he * 1e6:8.1f}us {pe * 1e6:8.1f}us  {pe / he:5.1f}")
+    print(f"execute(3-line script, 45 keys)    {hx * 1e6:8.1f}us {px * 1e6:8.1f}us  {px / hx:5.1f}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--limit", type=float, default=2.0, help="time budget per script (s)")
-    parser.add_argument("--before", default="8b3c4da", help="git revision of the sandbox to compare with")
     parser.add_argument("--calls", type=int, default=2000)
+    parser.add_argument("--pooled-only", action="store_true", help="skip the in-process runs of the payloads")
     args = parser.parse_args()
-    hostile(args.limit)
-    overhead(args.before, args.calls)
+    Sandbox().evaluate("1", {})  # the pool's start is measured separately
+    hostile(args.limit, [True] if args.pooled_only else [False, True])
+    overhead(args.calls)
+    start_cost()
 
 
 if __name__ == "__main__":

@@ -55,10 +55,18 @@ def load_file(path: Path | None = None) -> dict[str, Any]:
         return tomllib.load(fh)
 
 
+# Settings with a default here when the file does not list them (environment variables still apply).
+CODE_DEFAULTS: dict[str, Any] = {
+    "SANDBOX_ISOLATION": True,       # scripts, expressions and templates run in worker processes
+    "SANDBOX_WORKERS": 4,            # worker processes per server process, started on demand
+    "SANDBOX_MEMORY_LIMIT_MB": 256,  # address space a run may add to its worker (RLIMIT_AS)
+}
+
+
 def load_settings(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """Settings for the Flask app: file defaults < environment < explicit overrides."""
     data = load_file()
-    settings: dict[str, Any] = dict(data.get("settings", {}))
+    settings: dict[str, Any] = {**CODE_DEFAULTS, **data.get("settings", {})}
     for key, default in list(settings.items()):
         if key in os.environ:
             try:

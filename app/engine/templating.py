@@ -19,6 +19,7 @@ from jinja2 import Template, TemplateError
 from jinja2.filters import do_center, do_indent, do_join, do_replace
 from jinja2.sandbox import SandboxedEnvironment
 
+from . import isolation
 from . import sandbox as sb
 
 TITLE_SECONDS = 0.05          # titles render inside the instance's write transaction: keep it short
@@ -130,12 +131,12 @@ def render(text: str, data: dict[str, Any], seconds: float = TEXT_SECONDS) -> st
     key = (seconds, _fingerprint(data)) if refused is not None else None  # digest only for such texts
     if refused is not None and key[1] is not None and (reason := refused.get(key)) is not None:
         raise TemplateBudgetError(reason)
-    template = _compiled(text)
     try:
-        out = sb.run_limited(lambda: template.render(data), seconds, MEMORY_LIMIT)
+        out = isolation.call("render", (text, data, seconds), seconds, MEMORY_LIMIT) if isolation.enabled() \
+            else _render_here(text, data, seconds)
     except (sb.ScriptTimeout, sb.ScriptMemoryError) as exc:
         key = key or (seconds, _fingerprint(data))
-        if key[1] is not None:
+        if key[1] is not None and not isinstance(exc, isolation.PoolBusy):  # busy: not this text's fault
             with _OVER_BUDGET_LOCK:
                 entries = _OVER_BUDGET.setdefault(text, {})
                 entries[key] = str(exc)
@@ -146,6 +147,15 @@ def render(text: str, data: dict[str, Any], seconds: float = TEXT_SECONDS) -> st
                     _OVER_BUDGET.popitem(last=False)
         raise TemplateBudgetError(str(exc)) from exc
     if len(out) > MAX_OUTPUT:
+        raise TemplateBudgetError(f"rendered text is longer than {MAX_OUTPUT} characters")
+    return out
+
+
+def _render_here(text: str, data: dict[str, Any], seconds: float) -> str:
+    """The render itself, in this process (a script worker's, see app/engine/isolation.py)."""
+    template = _compiled(text)
+    out = sb.run_limited(lambda: template.render(data), seconds, MEMORY_LIMIT)
+    if len(out) > MAX_OUTPUT:  # not sent back to be refused there
         raise TemplateBudgetError(f"rendered text is longer than {MAX_OUTPUT} characters")
     return out
 
