@@ -19,7 +19,8 @@ from werkzeug.serving import make_server
 from app.core.extensions import db
 
 CHROMIUM = Path("/usr/bin/chromium")
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = ROOT / "test-output" / "screenshots"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
 
@@ -85,3 +86,24 @@ def sign_in(page, url: str, username: str, password: str | None = None) -> None:
     page.get_by_label("Password").fill(password or username)
     page.get_by_role("button", name="Sign in").click()
     expect(page).not_to_have_url(re.compile(r"/login"))
+
+
+def shipped_app(tmp_path_factory: pytest.TempPathFactory, name: str, *, demo: bool = False) -> Flask:
+    """An app on a fresh database with the demo users and the shipped lifecycle deployed (and, with
+    ``demo``, the demo projects seeded): what the browser journeys start from."""
+    from app import create_app
+    from app.definitions import operations as definitions
+    from app.migrations import upgrade
+    from app.people import operations as users
+    from app.projects import demo as demo_data
+
+    database = tmp_path_factory.mktemp(name) / "pmo.db"
+    app = create_app({"DATABASE_URL": f"sqlite:///{database}", "SECRET_KEY": "browser-test-secret"})
+    with app.app_context():
+        upgrade()
+        users.seed_demo_users()
+        definitions.deploy_directory([ROOT / "workflows", ROOT / "forms"], "admin")
+        if demo:
+            demo_data.seed()
+        db.session.remove()
+    return app

@@ -18,16 +18,12 @@ import pytest
 from sqlalchemy import select
 
 import app.projects  # noqa: F401 - registers the project tables and the pmo/... operators
-from app import create_app
 from app.core.extensions import db
-from app.definitions import operations as definitions
 from app.instances import commands as instances
-from app.migrations import upgrade
-from app.people import operations as users
 from app.people import queries as user_queries
 from app.projects import operations as projects
 from app.projects.models import Project
-from tests.browser.conftest import SCREENSHOTS, serving, sign_in
+from tests.browser.conftest import SCREENSHOTS, serving, shipped_app, sign_in
 from tests.projects.data import CHANGE, CHARTER, REGISTER, assessment, d
 
 pytestmark = pytest.mark.browser
@@ -42,12 +38,8 @@ REWORKED_SCOPE = ("New customer portal, single sign-on, address and payment self
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
-    database = tmp_path_factory.mktemp("lifecycle") / "pmo.db"
-    app = create_app({"DATABASE_URL": f"sqlite:///{database}", "SECRET_KEY": "browser-test-secret"})
+    app = shipped_app(tmp_path_factory, "lifecycle")
     with app.app_context():
-        upgrade()
-        users.seed_demo_users()
-        definitions.deploy_directory([ROOT / "workflows", ROOT / "forms"], "admin")
         actor = {u: instances.Actor.of(user_queries.get(u)) for u in ("maria", "sam", "petra")}
 
         # Journey 1: maria has submitted the charter; the sponsor's decision is open for sam.

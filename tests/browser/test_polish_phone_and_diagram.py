@@ -18,14 +18,9 @@ import pytest
 from flask import current_app
 from sqlalchemy import select
 
-from app import create_app
 from app.core.extensions import db
-from app.definitions import operations as definitions
 from app.instances.models import HumanTask, TaskStatus
-from app.migrations import upgrade
-from app.people import operations as users
-from app.projects import demo
-from tests.browser.conftest import SCREENSHOTS, page_factory, sign_in
+from tests.browser.conftest import SCREENSHOTS, page_factory, shipped_app, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -37,13 +32,8 @@ PHONE = {"width": 390, "height": 844}
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     from tests.browser.conftest import serving
 
-    database = tmp_path_factory.mktemp("polish") / "pmo.db"
-    app = create_app({"DATABASE_URL": f"sqlite:///{database}", "SECRET_KEY": "browser-test-secret"})
+    app = shipped_app(tmp_path_factory, "polish", demo=True)
     with app.app_context():
-        upgrade()
-        users.seed_demo_users()
-        definitions.deploy_directory([ROOT / "workflows", ROOT / "forms"], "admin")
-        demo.seed()
         ready = {t.element_id: t.id for t in db.session.scalars(
             select(HumanTask).where(HumanTask.status == TaskStatus.READY))}
         demo_users = [u.username for u in current_app.config["DEMO_USERS"]]

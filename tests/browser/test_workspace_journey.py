@@ -9,14 +9,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from app import create_app
 from app.core.extensions import db
-from app.definitions import operations as definitions
-from app.migrations import upgrade
-from app.people import operations as users
-from app.projects import demo
 from app.projects.models import ChangeRequest, Project
-from tests.browser.conftest import SCREENSHOTS, sign_in
+from tests.browser.conftest import SCREENSHOTS, shipped_app, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -27,13 +22,8 @@ ROOT = Path(__file__).resolve().parents[2]
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     from tests.browser.conftest import serving
 
-    database = tmp_path_factory.mktemp("workspace") / "pmo.db"
-    app = create_app({"DATABASE_URL": f"sqlite:///{database}", "SECRET_KEY": "browser-test-secret"})
+    app = shipped_app(tmp_path_factory, "workspace", demo=True)
     with app.app_context():
-        upgrade()
-        users.seed_demo_users()
-        definitions.deploy_directory([ROOT / "workflows", ROOT / "forms"], "admin")
-        demo.seed()
         project = db.session.scalars(select(Project).where(Project.phase == "execution")).first()
         facts = {"id": project.id, "name": project.name, "pm": project.project_manager}
         db.session.remove()
