@@ -159,7 +159,8 @@ export async function modeler(canvasEl, panelEl, xml, context = {}) {
       marked.push([id, kind]);
       const element = registry.get(id);
       const position = element.waypoints ? { top: -12, left: -12 } : { top: -12, right: 12 };
-      overlays.add(id, "pmo-problem", { position, html: badge(list) });
+      // Unscaled: the badge stays readable when the whole diagram is zoomed to fit.
+      overlays.add(id, "pmo-problem", { position, scale: false, html: badge(list) });
     }
     pmoProblems.set(placed);
     eventBus.fire("propertiesPanel.providersChanged");

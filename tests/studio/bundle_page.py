@@ -36,8 +36,8 @@ PAGE = """<!doctype html>
 <link rel="stylesheet" href="/build/studio.css"></head>
 <body>{body}<script src="/build/studio.js"></script></body></html>"""
 
-PLAIN_BODY = """<main><div id="canvas" class="studio-canvas"></div><div id="panel" class="studio-panel"></div>
-<div id="dmn"></div></main>"""
+PLAIN_BODY = """<main><div class="studio-workspace"><div id="canvas" class="studio-canvas"></div>
+<div id="panel" class="studio-panel"></div></div><div id="dmn" class="studio-dmn"></div></main>"""
 
 
 def require_bundle() -> None:

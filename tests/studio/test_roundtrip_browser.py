@@ -9,7 +9,6 @@ from __future__ import annotations
 import pytest
 from lxml import etree
 
-from tests.browser.conftest import browser, new_page  # noqa: F401 - fixtures used by name
 from tests.studio.bundle_page import (
     BPMN,
     FORMS,
@@ -55,7 +54,7 @@ def bundle_url():
 
 
 @pytest.fixture
-def page(new_page, bundle_url):  # noqa: F811 - new_page is the shared fixture
+def page(new_page, bundle_url):  # noqa: ANN001, ANN201
     page = new_page()
     errors = watch_console(page)
     page.goto(bundle_url)
