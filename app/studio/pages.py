@@ -1,0 +1,7 @@
+"""The studio's pages: the process library, a version, a draft's editor, publishing and migration."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+bp = Blueprint("studio_pages", __name__, template_folder="templates", url_prefix="/studio")
