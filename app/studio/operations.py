@@ -106,7 +106,7 @@ def draft_from_files(files: dict[str, bytes], actor: str, source: str, title: st
 
 
 def _check_name(name: str) -> None:
-    if not FILE_NAME.match(PurePosixPath(name).name) or ".." in name or name.startswith("/"):
+    if not FILE_NAME.match(name) or ".." in name:
         raise Invalid(f"'{name}' is not a file name a process model can hold", errors=[
             {"file": name, "line": None, "element": None,
              "message": "use letters, digits, spaces, '.', '_' or '-', ending in .bpmn, .dmn or .json"}])
@@ -199,6 +199,7 @@ class Check:
 
     problems: list[dict[str, Any]] = field(default_factory=list)
     processes: list[str] = field(default_factory=list)
+    parsed: bundle_mod.Bundle | None = None
 
     @property
     def errors(self) -> list[dict[str, Any]]:
@@ -214,6 +215,7 @@ def check(draft: Draft) -> Check:
         result.problems = [{**p, "severity": "error"} for p in (exc.errors or [])]
         return result
     result.processes = sorted(parsed.processes)
+    result.parsed = parsed
     result.problems = [{"file": getattr(n, "file", None), "line": None, "element": getattr(n, "element", None),
                         "message": str(n), "severity": "warning"} for n in parsed.notes]
     if not any(PurePosixPath(f.name).name.startswith("test_") for f in draft.files):
@@ -223,7 +225,7 @@ def check(draft: Draft) -> Check:
     return result
 
 
-def _conflicts(draft: Draft) -> list[str]:
+def conflicts(draft: Draft) -> list[str]:
     """Processes of the draft that someone published a newer version of since it was opened."""
     latest = definition_queries._latest_versions(sorted(draft.base_versions))
     return [f"{key} v{latest[key].version} was published by {latest[key].deployment.deployed_by} on "
@@ -243,10 +245,10 @@ def publish(draft_id: int, actor: str, note: str, run_scenarios: Any = None) -> 
     if not note:
         raise Invalid("write a publish note: what changed and why", errors={"note": ["a note is required"]})
     draft = _draft_for_update(draft_id)
-    conflicts = _conflicts(draft)
-    if conflicts:
+    newer = conflicts(draft)
+    if newer:
         raise Conflict("a newer version was published since this draft was opened; nothing was published: "
-                       + "; ".join(conflicts) + ". Open a new draft from it and make your change there")
+                       + "; ".join(newer) + ". Open a new draft from it and make your change there")
     result = check(draft)
     if result.errors:
         raise Invalid(f"the draft has {len(result.errors)} problem(s); nothing was published", errors=result.errors)

@@ -24,7 +24,7 @@ from app.engine import operators as operator_registry
 from app.engine import spec_diff
 from app.instances.models import InstanceStatus, ProcessInstance
 from app.studio.models import Draft
-from app.studio.operations import model_files
+from app.studio.operations import Check, check, conflicts, model_files
 
 # Instances that still run on a version (and so may be migrated off it).
 LIVE = (InstanceStatus.RUNNING, InstanceStatus.SUSPENDED, InstanceStatus.ERROR)
@@ -270,3 +270,51 @@ def export_zip(v: ProcessVersion) -> bytes:
             archive.writestr(f"{folder}/{base}", content)
         archive.writestr(f"{folder}/{bundle_mod.MODEL_FILE}", json.dumps(model, indent=2) + "\n")
     return out.getvalue()
+
+
+@dataclass
+class Review:
+    """What a process owner sees before publishing a draft."""
+
+    check: Check
+    scenarios: list[Any] | None
+    scenario_error: str
+    base: ProcessVersion | None
+    diff: spec_diff.VersionDiff | None
+    conflicts: list[str]
+
+    @property
+    def scenarios_passed(self) -> bool:
+        return self.scenarios is not None and all(r.passed for r in self.scenarios)
+
+    @property
+    def publishable(self) -> bool:
+        return not self.check.errors and not self.conflicts and (self.scenarios_passed or self.scenarios == [])
+
+
+def review(draft: Draft, run_scenarios: Any) -> Review:
+    """The server's checks, the scenarios' results and the diff against the published version."""
+    checked = check(draft)
+    scenarios, scenario_error = None, ""
+    if not checked.errors:
+        try:
+            scenarios = run_scenarios(draft)
+        except Exception as exc:  # noqa: BLE001 - a scenario file that cannot be read is shown, not a 500
+            scenario_error = str(exc)
+    base = None
+    try:
+        base = definition_queries.latest_version(draft.process_key)
+    except NotFound:
+        pass
+    changes = None
+    if base is not None and checked.parsed is not None and draft.process_key in checked.parsed.processes:
+        proc = checked.parsed.processes[draft.process_key]
+        old_files = model_files(base)
+        new_files = {f.name: f.content.encode("utf-8") for f in draft.files}
+        changes = spec_diff.diff_specs(definition_queries.spec_for(base), (proc.spec, proc.subprocess_specs),
+                                       old_files.get(base.bpmn_file), new_files.get(proc.file))
+
+        def forms_only(files: dict[str, bytes]) -> dict[str, bytes]:
+            return {n: c for n, c in files.items() if file_kind(n) == "schema"}
+        changes.forms = spec_diff.diff_forms(forms_only(old_files), forms_only(new_files), _form_fields)
+    return Review(checked, scenarios, scenario_error, base, changes, conflicts(draft))

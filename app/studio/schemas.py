@@ -14,7 +14,7 @@ class DraftFileOut(Schema):
     content = fields.String(metadata={"description": "the file's text (only when asked for one draft)"})
 
 
-class DraftOut(Schema):
+class DraftSummaryOut(Schema):
     id = fields.Integer(required=True)
     process_key = fields.String(required=True)
     title = fields.String()
@@ -24,11 +24,14 @@ class DraftOut(Schema):
     created_at = fields.DateTime()
     updated_by = fields.String()
     updated_at = fields.DateTime()
+
+
+class StudioDraftOut(DraftSummaryOut):
     files = fields.List(fields.Nested(DraftFileOut))
 
 
 class DraftListOut(Schema):
-    items = fields.List(fields.Nested(DraftOut(exclude=("files",))), required=True)
+    items = fields.List(fields.Nested(DraftSummaryOut), required=True)
 
 
 class DraftIn(Schema):
@@ -60,7 +63,7 @@ class ProblemOut(Schema):
     severity = fields.String(required=True, metadata={"description": "error (blocks publishing) or warning"})
 
 
-class CheckOut(Schema):
+class DraftCheckOut(Schema):
     valid = fields.Boolean(required=True)
     processes = fields.List(fields.String())
     problems = fields.List(fields.Nested(ProblemOut), required=True)
