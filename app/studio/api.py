@@ -15,12 +15,11 @@ from app.studio import queries as studio_queries
 from app.studio import rendering
 from app.studio.scenario_runs import run_draft_scenarios, scenario_runner
 from app.studio.schemas import (
-    DraftCheckOut,
     DiffOut,
     DiffQuery,
+    DraftCheckOut,
     DraftIn,
     DraftListOut,
-    StudioDraftOut,
     FileDeleteQuery,
     FileIn,
     PreviewIn,
@@ -28,6 +27,7 @@ from app.studio.schemas import (
     PublishIn,
     SavedOut,
     ScenarioRunOut,
+    StudioDraftOut,
     VersionFilesOut,
 )
 
