@@ -19,6 +19,8 @@ class Deployment(db.Model):
     deployed_by: Mapped[str] = mapped_column(String(80))
     deployed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     source: Mapped[str] = mapped_column(String(300), default="")
+    # The publish note a process owner wrote in the studio ("raised the CCB threshold to 50k").
+    note: Mapped[str] = mapped_column(Text, default="")
 
     # Loaded only when a page needs the files: every instance load joins its version, and the
     # files (the bundle's whole BPMN and form text) must not ride along with each step.
@@ -71,3 +73,21 @@ class ProcessVersion(db.Model):
         return list((self.start_policy or {}).get("roles") or [])
 
     __table_args__ = (UniqueConstraint("process_key", "version"),)
+
+
+class ProcessRelease(db.Model):
+    """The version new instances of a process start on, when it is not the newest one.
+
+    No row: the newest version. A process owner rolls back by pointing this at an earlier version;
+    publishing a new version removes the row (the new version is what starts from then on).
+    """
+
+    __tablename__ = "process_releases"
+
+    process_key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    process_version_id: Mapped[int] = mapped_column(ForeignKey("process_versions.id"))
+    set_by: Mapped[str] = mapped_column(String(80))
+    set_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    reason: Mapped[str] = mapped_column(Text, default="")
+
+    process_version: Mapped[ProcessVersion] = relationship(lazy="joined")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -70,21 +71,28 @@ def validate_files(files: list[bundle_mod.BundleFile]) -> bundle_mod.Bundle:
         ) from exc
 
 
-def deploy(files: list[bundle_mod.BundleFile], actor: str, source: str = "") -> DeployResult:
-    """Deploy a bundle in one transaction: changed processes get a new version, unchanged are a no-op."""
+def deploy(files: list[bundle_mod.BundleFile], actor: str, source: str = "",
+           within: Callable[[DeployResult], None] | None = None) -> DeployResult:
+    """Deploy a bundle in one transaction: changed processes get a new version, unchanged are a no-op.
+
+    ``within`` runs inside that transaction once the versions are written (the studio removes the
+    published draft and records the note there: all of it happens, or none of it).
+    """
     if len(_model_groups(files)) > 1:
-        return _deploy_library(_model_groups(files), actor, source)
+        return _deploy_library(_model_groups(files), actor, source, within)
     parsed = validate_files(files)  # parsed before the write transaction: it may take a while
     if not parsed.processes:
         if not any(name.endswith((".dmn", ".json")) and name != "process_model.json" for name in parsed.files):
             problem = "the bundle holds no process (no .bpmn file with a bpmn:process): nothing was deployed"
             raise Invalid(problem, errors=[{"file": name, "line": None, "element": None, "message": problem}
                                            for name in sorted(parsed.files)])
-        return _deploy_to_users(parsed, actor, source)
+        return _deploy_to_users(parsed, actor, source, within)
     result = DeployResult(deployment_id=None)
     # The latest versions are read inside the write transaction, so two deploys number in turn.
     with write_transaction():
         specs = _write_bundle(parsed, actor, source, result, {})
+        if within is not None:
+            within(result)
     _cache_created(result, specs)
     _note_calls(result, [parsed])
     _note_imports(result, [parsed])
@@ -232,7 +240,8 @@ def _validate_library(groups: dict[str, list[bundle_mod.BundleFile]]) -> list[tu
     return parsed_groups
 
 
-def _deploy_library(groups: dict[str, list[bundle_mod.BundleFile]], actor: str, source: str) -> DeployResult:
+def _deploy_library(groups: dict[str, list[bundle_mod.BundleFile]], actor: str, source: str,
+                    within: Callable[[DeployResult], None] | None = None) -> DeployResult:
     """Each process model folder deployed as its own model (its own deployment and files), all in one
     transaction, called models first; calls between them are recorded with the versions written."""
     parsed_groups = _validate_library(groups)
@@ -242,6 +251,8 @@ def _deploy_library(groups: dict[str, list[bundle_mod.BundleFile]], actor: str, 
     with write_transaction():
         for folder, parsed in parsed_groups:
             specs.update(_write_bundle(parsed, actor, f"{source} [{folder or '/'}]", result, written))
+        if within is not None:
+            within(result)
     _cache_created(result, specs)
     result.note = f"{len(parsed_groups)} process models deployed each as its own model: " + ", ".join(
         f"{folder or '/'} ({', '.join(sorted(parsed.processes))})" for folder, parsed in parsed_groups)
@@ -250,7 +261,8 @@ def _deploy_library(groups: dict[str, list[bundle_mod.BundleFile]], actor: str, 
     return result
 
 
-def _deploy_to_users(uploaded: bundle_mod.Bundle, actor: str, source: str) -> DeployResult:
+def _deploy_to_users(uploaded: bundle_mod.Bundle, actor: str, source: str,
+                     within: Callable[[DeployResult], None] | None = None) -> DeployResult:
     """DMN tables and forms uploaded without a BPMN: a new version of every process that uses them.
 
     Each such process is rebuilt from the files of its latest deployment with the uploaded files
@@ -340,6 +352,8 @@ def _deploy_to_users(uploaded: bundle_mod.Bundle, actor: str, source: str) -> De
                             "(deploy it with the BPMN that calls it)")
         audit.record(actor, "deploy", source=source, versions={v.process_key: v.version for v in result.created},
                      unchanged=[v.process_key for v in result.unchanged], carried=sorted(decisions | form_names))
+        if within is not None:
+            within(result)
     for v in result.created:
         proc = specs[v.process_key]
         _SPEC_CACHE.put(v.id, (proc.spec, proc.subprocess_specs))

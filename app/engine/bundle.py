@@ -588,6 +588,13 @@ def _depth_exceeds(doc: Any, limit: int) -> bool:
     return False
 
 
+def check_form(name: str, content: bytes) -> tuple[Any, list[Problem]]:
+    """A form file read and checked as a deploy checks it: (the document or None, its problems)."""
+    problems: list[Problem] = []
+    doc = _check_form(name, content, problems)
+    return (doc if not problems else None), problems
+
+
 def _check_form(name: str, content: bytes, problems: list[Problem]) -> Any:
     too_deep = f"nested more than {MAX_FORM_DEPTH} levels deep (objects and arrays inside each other)"
     try:

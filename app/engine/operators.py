@@ -21,6 +21,8 @@ Operator = Callable[[OperatorCall], Any]
 
 
 OPERATORS: dict[str, Operator] = {}
+# The parameter names each operator reads, for the studio's picker (a service task's parameters).
+OPERATOR_PARAMETERS: dict[str, tuple[str, ...]] = {}
 
 
 # Operators that call out of the application (a finance system, e-mail, ...). They never run
@@ -29,14 +31,17 @@ OPERATORS: dict[str, Operator] = {}
 EXTERNAL_OPERATORS: set[str] = set()
 
 
-def register_operator(name: str, *, external: bool = False) -> Callable[[Operator], Operator]:
+def register_operator(name: str, *, external: bool = False,
+                      parameters: tuple[str, ...] = ()) -> Callable[[Operator], Operator]:
     """Register a named service-task operator (``<spiffworkflow:serviceTaskOperator id=...>``).
 
     ``external=True`` for operators that call other systems: see EXTERNAL_OPERATORS.
+    ``parameters``: the names it reads, offered by the studio's editor.
     """
 
     def decorator(fn: Operator) -> Operator:
         OPERATORS[name] = fn
+        OPERATOR_PARAMETERS[name] = tuple(parameters)
         if external:
             EXTERNAL_OPERATORS.add(name)
         else:

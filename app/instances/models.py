@@ -214,3 +214,61 @@ class Heartbeat(db.Model):
     kind: Mapped[str] = mapped_column(String(40))
     seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     detail: Mapped[str] = mapped_column(Text, default="")
+
+
+# Moving running instances onto a newer version of their process (the studio's migration).
+
+class MigrationBatchStatus:
+    QUEUED = "queued"
+    RUNNING = "running"
+    FINISHED = "finished"
+    FAILED = "failed"
+
+
+class MigrationBatch(db.Model):
+    """A process owner's request to move many instances to one version, worked off in the background.
+
+    ``results`` holds one entry per instance as it is handled ({instance_id, outcome: moved | blocked |
+    failed, reason, element}); the counters let a page show progress without reading them.
+    """
+
+    __tablename__ = "migration_batches"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    process_key: Mapped[str] = mapped_column(String(200), index=True)
+    to_version_id: Mapped[int] = mapped_column(ForeignKey("process_versions.id"))
+    requested_by: Mapped[str] = mapped_column(String(80))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    status: Mapped[str] = mapped_column(String(20), default=MigrationBatchStatus.QUEUED)
+    instance_ids: Mapped[list[int]] = mapped_column(JSONType, default=list)
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    moved: Mapped[int] = mapped_column(Integer, default=0)
+    blocked: Mapped[int] = mapped_column(Integer, default=0)
+    failed: Mapped[int] = mapped_column(Integer, default=0)
+    results: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    to_version: Mapped[ProcessVersion] = relationship(lazy="joined")
+
+
+class InstanceMigration(db.Model):
+    """One instance moved from one version to another, with the state it had before.
+
+    Kept so the move can be undone while nothing ran in between: ``lock_version_after`` is the
+    instance's row version right after the move; if it still has it, the saved state is put back.
+    """
+
+    __tablename__ = "instance_migrations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instances.id", ondelete="CASCADE"), index=True)
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("migration_batches.id"), nullable=True, index=True)
+    from_version_id: Mapped[int] = mapped_column(ForeignKey("process_versions.id"))
+    to_version_id: Mapped[int] = mapped_column(ForeignKey("process_versions.id"))
+    migrated_by: Mapped[str] = mapped_column(String(80))
+    migrated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    state_before: Mapped[str] = mapped_column(Text, deferred=True)
+    waiting_before: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    lock_version_after: Mapped[int] = mapped_column(Integer)
+    reverted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    reverted_by: Mapped[str | None] = mapped_column(String(80), nullable=True)

@@ -112,7 +112,7 @@ def snapshot(project: Project) -> dict[str, Any]:
 
 # -- initiation --------------------------------------------------------------------------------
 
-@register_operator("pmo/RelevantLessons")
+@register_operator("pmo/RelevantLessons", parameters=("project_id", "query"))
 def relevant_lessons(call: OperatorCall) -> list[dict[str, Any]]:
     """Published lessons of other projects that match the new project's name: shown at initiation."""
     from app.projects.queries import search_lessons
@@ -125,7 +125,7 @@ def relevant_lessons(call: OperatorCall) -> list[dict[str, Any]]:
              "project_code": lesson.project.code} for lesson in found[:MAX_RELEVANT_LESSONS]]
 
 
-@register_operator("pmo/SaveCharter")
+@register_operator("pmo/SaveCharter", parameters=("project_id",))
 def save_charter(call: OperatorCall) -> dict[str, Any]:
     project = _project(call)
     d = call.data
@@ -145,7 +145,7 @@ def save_charter(call: OperatorCall) -> dict[str, Any]:
     return {"saved": True, "version": len(project.charter)}
 
 
-@register_operator("pmo/RejectProject")
+@register_operator("pmo/RejectProject", parameters=("project_id", "reason"))
 def reject_project(call: OperatorCall) -> dict[str, Any]:
     project = _project(call)
     project.status = ProjectStatus.REJECTED
@@ -154,7 +154,7 @@ def reject_project(call: OperatorCall) -> dict[str, Any]:
     return {"status": project.status}
 
 
-@register_operator("pmo/RegisterProject")
+@register_operator("pmo/RegisterProject", parameters=("category", "code", "priority", "project_id", "risk_score", "strategic_fit", "value_score"))
 def register_project(call: OperatorCall) -> dict[str, Any]:
     """Give the project its code, category and priority; a code in use is reported, not raised."""
     project = _project(call)
@@ -176,7 +176,7 @@ def register_project(call: OperatorCall) -> dict[str, Any]:
 
 # -- planning ----------------------------------------------------------------------------------
 
-@register_operator("pmo/RecordResourceDecision")
+@register_operator("pmo/RecordResourceDecision", parameters=("decisions", "project_id"))
 def record_resource_decisions(call: OperatorCall) -> list[dict[str, Any]]:
     """The resource managers' decisions of this planning round replace those of earlier rounds."""
     project = _project(call)
@@ -194,7 +194,7 @@ def record_resource_decisions(call: OperatorCall) -> list[dict[str, Any]]:
     return out
 
 
-@register_operator("pmo/SaveBaseline")
+@register_operator("pmo/SaveBaseline", parameters=("project_id",))
 def save_baseline(call: OperatorCall) -> dict[str, Any]:
     project = _project(call)
     d = call.data
@@ -228,7 +228,7 @@ def save_baseline(call: OperatorCall) -> dict[str, Any]:
 
 # -- execution, gates --------------------------------------------------------------------------
 
-@register_operator("pmo/RecordMilestone")
+@register_operator("pmo/RecordMilestone", parameters=("actual_cost_to_date", "actual_date", "milestone", "project_id"))
 def record_milestone(call: OperatorCall) -> dict[str, Any]:
     project = _project(call)
     wanted = call.params.get("milestone") or {}
@@ -241,7 +241,7 @@ def record_milestone(call: OperatorCall) -> dict[str, Any]:
             "budget_actual": float(project.budget_actual)}
 
 
-@register_operator("pmo/RecordGateDecision")
+@register_operator("pmo/RecordGateDecision", parameters=("decision", "evidence", "gate_name", "project_id", "quality_assessment", "rationale", "recommended"))
 def record_gate_decision(call: OperatorCall) -> dict[str, Any]:
     project = _project(call)
     p = call.params
@@ -257,7 +257,7 @@ def record_gate_decision(call: OperatorCall) -> dict[str, Any]:
     return {"id": gate.id, "decision": decision, "project_status": project.status}
 
 
-@register_operator("pmo/SetPhase")
+@register_operator("pmo/SetPhase", parameters=("phase", "project_id"))
 def set_phase(call: OperatorCall) -> dict[str, Any]:
     project = _project(call)
     phase = call.params["phase"]
@@ -269,12 +269,12 @@ def set_phase(call: OperatorCall) -> dict[str, Any]:
 
 # -- status reporting --------------------------------------------------------------------------
 
-@register_operator("pmo/ProjectSnapshot")
+@register_operator("pmo/ProjectSnapshot", parameters=("project_id",))
 def project_snapshot(call: OperatorCall) -> dict[str, Any]:
     return snapshot(_project(call))
 
 
-@register_operator("pmo/SaveStatusReport")
+@register_operator("pmo/SaveStatusReport", parameters=("project_id",))
 def save_status_report(call: OperatorCall) -> dict[str, Any]:
     project = _project(call)
     d = call.data
@@ -295,7 +295,7 @@ def save_status_report(call: OperatorCall) -> dict[str, Any]:
     return {"id": report.id, "overall_rag": report.overall_rag, "escalated": report.escalated}
 
 
-@register_operator("pmo/SavePmoReview")
+@register_operator("pmo/SavePmoReview", parameters=("report_id",))
 def save_pmo_review(call: OperatorCall) -> dict[str, Any]:
     report = _locked(StatusReport, int(call.params.get("report_id") or 0))
     if report is None:
@@ -309,7 +309,7 @@ def save_pmo_review(call: OperatorCall) -> dict[str, Any]:
 
 # -- change control ----------------------------------------------------------------------------
 
-@register_operator("pmo/RegisterChangeRequest")
+@register_operator("pmo/RegisterChangeRequest", parameters=("cost_impact", "description", "project_id", "reason", "requested_by", "risk_impact", "schedule_impact_days", "scope_impact", "title"))
 def register_change_request(call: OperatorCall) -> dict[str, Any]:
     """Create the change request, or update it when the requester revised a rejected one."""
     project = _project(call)
@@ -334,7 +334,7 @@ def register_change_request(call: OperatorCall) -> dict[str, Any]:
     return {"id": cr.id, "reference": cr.reference, "number": cr.number}
 
 
-@register_operator("pmo/CcbBallots")
+@register_operator("pmo/CcbBallots", parameters=("exclude",))
 def ccb_ballots(call: OperatorCall) -> dict[str, dict[str, list[str]]]:
     """One ballot per active CCB member except the requester: ``{username: {"ccb_member": [username]}}``.
 
@@ -349,7 +349,7 @@ def ccb_ballots(call: OperatorCall) -> dict[str, dict[str, list[str]]]:
     return {name: {"ccb_member": [name]} for name in names if name not in excluded}
 
 
-@register_operator("pmo/ChangeReminder")
+@register_operator("pmo/ChangeReminder", parameters=("approver", "cr_id"))
 def change_reminder(call: OperatorCall) -> dict[str, Any]:
     cr = _change_request(call)
     cr.reminders_sent += 1
@@ -358,7 +358,7 @@ def change_reminder(call: OperatorCall) -> dict[str, Any]:
     return {"reminders_sent": cr.reminders_sent}
 
 
-@register_operator("pmo/RecordChangeDecision")
+@register_operator("pmo/RecordChangeDecision", parameters=("cr_id", "decided_by", "decision", "reason", "route", "size", "votes"))
 def record_change_decision(call: OperatorCall) -> dict[str, Any]:
     cr = _change_request(call)
     p = call.params
@@ -382,7 +382,7 @@ def record_change_decision(call: OperatorCall) -> dict[str, Any]:
     return {"status": cr.status}
 
 
-@register_operator("pmo/ApplyChangeToBaseline")
+@register_operator("pmo/ApplyChangeToBaseline", parameters=("cr_id",))
 def apply_change_to_baseline(call: OperatorCall) -> dict[str, Any]:
     """An approved change moves the baseline: budget, target date and the milestones not yet reached."""
     cr = _change_request(call)
@@ -404,7 +404,7 @@ def apply_change_to_baseline(call: OperatorCall) -> dict[str, Any]:
             "target_end_date": project.target_end_date.isoformat() if project.target_end_date else None}
 
 
-@register_operator("pmo/WithdrawChangeRequest")
+@register_operator("pmo/WithdrawChangeRequest", parameters=("cr_id",))
 def withdraw_change_request(call: OperatorCall) -> dict[str, Any]:
     cr = _change_request(call)
     cr.status = "withdrawn"
@@ -413,7 +413,7 @@ def withdraw_change_request(call: OperatorCall) -> dict[str, Any]:
 
 # -- closure -----------------------------------------------------------------------------------
 
-@register_operator("pmo/SaveLesson")
+@register_operator("pmo/SaveLesson", parameters=("lessons", "project_id"))
 def save_lessons(call: OperatorCall) -> dict[str, Any]:
     project = _project(call)
     saved = []
@@ -431,7 +431,7 @@ def save_lessons(call: OperatorCall) -> dict[str, Any]:
     return {"saved": len(saved), "ids": [row.id for row in saved]}
 
 
-@register_operator("pmo/CloseProject")
+@register_operator("pmo/CloseProject", parameters=("archive_location", "closure_type", "final_actual_cost", "final_end_date", "notes", "project_id"))
 def close_project(call: OperatorCall) -> dict[str, Any]:
     project = _project(call)
     p = call.params
