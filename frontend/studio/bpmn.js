@@ -136,6 +136,7 @@ export async function modeler(canvasEl, panelEl, xml, context = {}) {
   const pmoProblems = instance.get("pmoProblems");
   canvas.zoom("fit-viewport", "auto");
   let marked = [];
+  let pathMarks = [];
 
   function showProblems(problems) {
     overlays.remove({ type: "pmo-problem" });
@@ -178,6 +179,13 @@ export async function modeler(canvasEl, panelEl, xml, context = {}) {
       eventBus.on("commandStack.changed", () => callback());
     },
     showProblems,
+    /** Replace the marks (added/changed/removed/path/error) drawn on elements, as the viewer draws them. */
+    mark(marks) {
+      for (const [id, kind] of pathMarks) if (registry.get(id)) canvas.removeMarker(id, kind);
+      pathMarks = Object.entries(marks || {}).filter(([id, kind]) => MARKS.includes(kind) && registry.get(id))
+        .map(([id, kind]) => [id, `pmo-mark-${kind}`]);
+      for (const [id, kind] of pathMarks) canvas.addMarker(id, kind);
+    },
     async lint() {
       return lintProblems(await instance.get("linting").lint());
     },

@@ -2,6 +2,16 @@
 import "./studio.css";
 import { viewer, modeler } from "./bpmn.js";
 import { dmnEditor, checkHitPolicy } from "./dmn.js";
+import { mountEditor } from "./editor.js";
 
-export { viewer, modeler, dmnEditor, checkHitPolicy };
+export { viewer, modeler, dmnEditor, checkHitPolicy, mountEditor };
 
+// The editor page (app/studio/templates/studio/editor.html) carries <div id="studio-editor">.
+if (typeof document !== "undefined") {
+  const start = () => {
+    const root = document.getElementById("studio-editor");
+    if (root) mountEditor(root);
+  };
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
+}
