@@ -138,6 +138,13 @@ export async function modeler(canvasEl, panelEl, xml, context = {}) {
   let marked = [];
   let pathMarks = [];
 
+  /** The shape of an element id; a process id (what the engine names) is drawn as its pool. */
+  function shapeOf(id) {
+    if (!id) return null;
+    return registry.get(id) || registry.find((e) => e.type === "bpmn:Participant"
+      && e.businessObject.processRef && e.businessObject.processRef.id === id) || null;
+  }
+
   function showProblems(problems) {
     overlays.remove({ type: "pmo-problem" });
     for (const [id, kind] of marked) if (registry.get(id)) canvas.removeMarker(id, kind);
@@ -145,13 +152,15 @@ export async function modeler(canvasEl, panelEl, xml, context = {}) {
     const placed = [];
     const unplaced = [];
     const byElement = new Map();
-    for (const problem of problems || []) {
-      if (problem.element && registry.get(problem.element)) {
+    for (const given of problems || []) {
+      const shape = shapeOf(given.element);
+      if (shape) {
+        const problem = { ...given, element: shape.id };
         placed.push(problem);
-        if (!byElement.has(problem.element)) byElement.set(problem.element, []);
-        byElement.get(problem.element).push(problem);
+        if (!byElement.has(shape.id)) byElement.set(shape.id, []);
+        byElement.get(shape.id).push(problem);
       } else {
-        unplaced.push(problem);
+        unplaced.push(given);
       }
     }
     for (const [id, list] of byElement) {
@@ -189,8 +198,16 @@ export async function modeler(canvasEl, panelEl, xml, context = {}) {
     async lint() {
       return lintProblems(await instance.get("linting").lint());
     },
+    /** An element as a person names it: its name, else its kind ("unnamed end event"); never its id. */
+    describe(elementId) {
+      const element = shapeOf(elementId);
+      if (!element) return "";
+      const name = (element.businessObject.name || "").trim();
+      const kind = element.type.replace(/^bpmn:/, "").replace(/([a-z])([A-Z])/g, "$1 $2").toLowerCase();
+      return name ? `${kind} “${name}”` : `unnamed ${kind}`;
+    },
     select(elementId) {
-      const element = registry.get(elementId);
+      const element = shapeOf(elementId);
       if (!element) return false;
       instance.get("selection").select(element);
       canvas.scrollToElement(element);

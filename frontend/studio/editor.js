@@ -379,10 +379,15 @@ export function mountEditor(root) {
       file.editor.showProblems(all.filter((p) => p.file === file.name));
     }
     problemList.hidden = all.length === 0;
-    problemList.replaceChildren(...all.map((p) => el("li", {}, el("button", {
-      type: "button", onclick: () => goTo(p),
-    }, el("span", { class: `studio-severity is-${p.severity}`, text: p.severity === "error" ? "Error" : "Warning" }),
-    " ", p.message, " ", el("span", { class: "studio-where", text: `${p.file || ""}${p.line ? `, line ${p.line}` : ""}` })))));
+    const describe = (p) => (file && file.editor && file.editor.describe && p.file === file.name
+      ? file.editor.describe(p.element) : "");
+    problemList.replaceChildren(...all.map((p) => {
+      const what = describe(p);
+      const where = [what ? `on the ${what}` : "", p.file || "", p.line ? `line ${p.line}` : ""].filter(Boolean);
+      return el("li", {}, el("button", { type: "button", onclick: () => goTo(p) },
+        el("span", { class: `studio-severity is-${p.severity}`, text: p.severity === "error" ? "Error" : "Warning" }),
+        " ", p.message, " ", el("span", { class: "studio-where", text: where.join(", ") })));
+    }));
   }
 
   async function goTo(problem) {

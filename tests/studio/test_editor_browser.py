@@ -176,3 +176,56 @@ def test_dmn_tab_shows_and_checks_the_hit_policy(editor) -> None:  # noqa: ANN00
     expect(policies).to_contain_text("first matching rule")
     expect(page.locator(".tjs-table")).to_be_visible()
     page.screenshot(path=SCREENSHOTS / "studio-editor-dmn.png")
+
+
+def test_scenario_results_list_failures_and_draw_the_path(editor) -> None:  # noqa: ANN001
+    """The editor's side of the scenarios contract: the answer of POST data-scenarios-url (here a
+    fixed one, so only the drawing is under test) is listed and its path drawn on the diagram."""
+    page, _, _ = editor
+    answer = {"passed": False, "results": [
+        {"process": "change_request", "scenario": "small change approved by the PM", "passed": True,
+         "path": ["start", "submit", "register_cr", "assess", "route_approval", "route_gw", "pm_decision"],
+         "failures": []},
+        {"process": "change_request", "scenario": "large change goes to the CCB", "passed": False,
+         "path": ["start", "submit", "register_cr", "assess"], "failures": ["expected to reach ccb_vote_task"]}]}
+    page.route(re.compile(r".*/scenarios$"), lambda route: route.fulfill(json=answer))
+    page.get_by_test_id("studio-run-scenarios").click()
+    results = page.get_by_test_id("studio-scenarios")
+    expect(results).to_contain_text("expected to reach ccb_vote_task")
+    expect(page.get_by_test_id("studio-message")).to_contain_text("1 of 2 scenarios failed")
+    # The failing one is drawn first.
+    expect(page.locator("[data-element-id='assess'].pmo-mark-path")).to_have_count(1)
+    expect(page.locator("[data-element-id='pm_decision'].pmo-mark-path")).to_have_count(0)
+    results.locator("button", has_text="small change approved by the PM").click()
+    expect(page.locator("[data-element-id='pm_decision'].pmo-mark-path")).to_have_count(1)
+    page.screenshot(path=SCREENSHOTS / "studio-editor-scenario-path.png")
+
+
+def test_leaving_with_unsaved_changes_asks_first(editor) -> None:  # noqa: ANN001
+    page, _, _ = editor
+    select(page, "assess")
+    panel_group(page, "PMO Flow").get_by_label("Priority").fill("10")
+    expect(page.get_by_test_id("studio-status")).to_contain_text("Unsaved changes")
+    asked = []
+
+    def on_dialog(dialog) -> None:  # noqa: ANN001
+        asked.append(dialog.type)
+        dialog.dismiss()
+
+    page.on("dialog", on_dialog)
+    page.close(run_before_unload=True)
+    page.wait_for_timeout(300)
+    assert asked == ["beforeunload"]
+
+
+def test_someone_who_may_not_edit_sees_no_save(new_page, editor_site) -> None:  # noqa: ANN001
+    app, url = editor_site
+    draft_id = open_draft(app)
+    page = new_page()
+    errors = watch_console(page)
+    sign_in(page, url, "maria")
+    page.goto(f"{url}/studio/drafts/{draft_id}")
+    page.wait_for_selector("[data-testid='studio-canvas'] .djs-container")
+    expect(page.get_by_test_id("studio-save")).to_be_hidden()
+    expect(page.get_by_test_id("studio-status")).to_contain_text("only process owners save")
+    assert not errors, errors

@@ -162,8 +162,13 @@ def test_problems_show_on_the_element_and_in_the_panel(page) -> None:  # noqa: A
     result = page.evaluate("""() => window.editor.showProblems([
       {element: 'route_gw', message: "condition: invalid syntax (approval_route = 'pm')", severity: 'error'},
       {element: 'assess', message: 'dueIn is not an ISO 8601 duration', severity: 'warning'},
+      {element: 'change_request', message: 'startableBy names no role', severity: 'warning'},
       {element: 'nowhere', message: 'file-level problem', severity: 'error'}])""")
     assert [p["element"] for p in result["unplaced"]] == ["nowhere"]
+    # The engine names the process; the canvas draws it as its pool.
+    assert page.locator(".djs-overlays[data-container-id='Participant_change_request'] .pmo-badge--warning").count() == 1
+    assert page.evaluate("() => window.editor.describe('change_request')") == "participant “Change request”"
+    assert page.evaluate("() => window.editor.describe('end_reminded_pm')") == "unnamed end event"
     gateway = page.locator(".djs-overlay-container [data-container-id='route_gw'] .pmo-badge--error")
     assert gateway.count() == 1
     gateway.hover()
