@@ -28,11 +28,17 @@ const bpmnlintConfig = {
 };
 
 // The page's Content-Security-Policy has style-src 'self': a style="" attribute in markup a library
-// parses is refused (and logged). These are the ones the studio's libraries write; each becomes a
-// class styled in pmo.css. A library update that changes one fails the build here, loudly.
+// parses is refused (and logged), and so is a <style> element it adds. These are the ones the
+// studio's libraries write: each attribute becomes a class styled in pmo.css, and CodeMirror's
+// style-mod (dmn-js's FEEL cell editor) uses a constructed stylesheet (adoptedStyleSheets, which
+// the CSP allows) instead of a <style> tag. A library update that changes one fails the build
+// here, loudly.
 const PANEL = /bpmn-js-properties-panel[\\/]dist[\\/]index\.esm\.js$/;
 const DMN_LOGO = /dmn-js-shared[\\/]lib[\\/]util[\\/]PoweredByUtil\.js$/;
+const STYLE_MOD = /style-mod[\\/]src[\\/]style-mod\.js$/;
 const CSP_MARKUP = [
+  { file: STYLE_MOD, from: "if (!root.head && root.adoptedStyleSheets && win.CSSStyleSheet) {",
+    to: "if (root.adoptedStyleSheets && win.CSSStyleSheet) {" },
   { file: PANEL,
     from: '<div style="height: 100%" tabindex="-1" class="bio-properties-panel-container">',
     to: '<div tabindex="-1" class="bio-properties-panel-container pmo-csp-panel-container">' },

@@ -229,3 +229,28 @@ def test_someone_who_may_not_edit_sees_no_save(new_page, editor_site) -> None:  
     expect(page.get_by_test_id("studio-save")).to_be_hidden()
     expect(page.get_by_test_id("studio-status")).to_contain_text("only process owners save")
     assert not errors, errors
+
+
+def test_raise_the_ccb_threshold_in_the_decision_table_and_save(editor) -> None:  # noqa: ANN001
+    page, app, draft_id = editor
+    page.locator("[role='tab']", has_text="change_approval_route.dmn").click()
+    cell = page.locator(".tjs-table td", has_text=re.compile(r"^>= 50000$")).first
+    cell.click()
+    page.keyboard.press("End")
+    page.keyboard.press("Backspace")
+    page.keyboard.press("Backspace")
+    page.keyboard.press("Backspace")
+    page.keyboard.press("Backspace")
+    page.keyboard.press("Backspace")
+    page.keyboard.type("75000")
+    page.locator("[data-testid='studio-hit-policies']").click()  # leave the cell
+    expect(page.get_by_test_id("studio-status")).to_contain_text("Unsaved changes: change_approval_route.dmn")
+    page.get_by_test_id("studio-save").click()
+    expect(page.get_by_test_id("studio-status")).to_have_text("All changes saved")
+    content, revision = draft_file(app, draft_id, "change_approval_route.dmn")
+    assert revision == 2 and "&gt;= 75000" in content and "&gt;= 50000" not in content.split("rule2")[0]
+    # Back on the diagram, then on the table again: the edit is still there (kept between tabs).
+    page.locator("[role='tab']", has_text="change_request.bpmn").click()
+    page.wait_for_selector("[data-testid='studio-canvas'] .djs-container")
+    page.locator("[role='tab']", has_text="change_approval_route.dmn").click()
+    expect(page.locator(".tjs-table td", has_text=re.compile(r"^>= 75000$"))).to_have_count(1)
