@@ -3,7 +3,8 @@
 import htm from "htm";
 import { h } from "@bpmn-io/properties-panel/preact";
 import {
-  SelectEntry, TextAreaEntry, TextFieldEntry, isSelectEntryEdited, isTextAreaEntryEdited, isTextFieldEntryEdited,
+  CheckboxEntry, SelectEntry, TextAreaEntry, TextFieldEntry, isCheckboxEntryEdited, isSelectEntryEdited,
+  isTextAreaEntryEdited, isTextFieldEntryEdited,
 } from "@bpmn-io/properties-panel";
 import { useService } from "bpmn-js-properties-panel";
 import { is, getBusinessObject } from "bpmn-js/lib/util/ModelUtil";
@@ -105,6 +106,20 @@ function ConditionText({ element, id }) {
       const condition = (value || "").trim()
         ? bpmnFactory.create("bpmn:FormalExpression", { body: value }) : undefined;
       modeling.updateProperties(element, { conditionExpression: condition });
+    },
+  });
+}
+
+function DefaultFlow({ element, id }) {
+  const modeling = useService("modeling");
+  const flow = getBusinessObject(element);
+  return CheckboxEntry({
+    element, id, label: "Default flow",
+    description: "Taken when no other flow's condition holds; a default flow has no condition.",
+    getValue: () => flow.sourceRef.default === flow,
+    setValue: (checked) => {
+      if (checked && flow.conditionExpression) modeling.updateProperties(element, { conditionExpression: undefined });
+      modeling.updateProperties(element.source, { default: checked ? flow : undefined });
     },
   });
 }
@@ -296,7 +311,12 @@ export function pmoEntries(element, context) {
   if (is(bo, "bpmn:ServiceTask")) entries.push(...operatorEntries(element, context));
   if (is(bo, "bpmn:BusinessRuleTask")) entries.push({ id: "pmo-decision", component: CalledDecision, isEdited: isSelectEntryEdited, element });
   if (is(bo, "bpmn:Activity")) entries.push(...scriptEntries(element));
-  if (isConditionalFlow(element)) entries.push({ id: "pmo-condition", component: ConditionText, isEdited: isTextFieldEntryEdited, element });
+  if (isConditionalFlow(element)) {
+    entries.push({ id: "pmo-default-flow", component: DefaultFlow, isEdited: isCheckboxEntryEdited, element });
+    if (bo.sourceRef.default !== bo) {
+      entries.push({ id: "pmo-condition", component: ConditionText, isEdited: isTextFieldEntryEdited, element });
+    }
+  }
   if (timerDefinition(element)) {
     entries.push({ id: "pmo-timer-kind", component: TimerKind, isEdited: isSelectEntryEdited, element });
     if (timerKind(timerDefinition(element))) {

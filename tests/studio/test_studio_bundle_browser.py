@@ -140,6 +140,15 @@ def test_gateway_condition_timer_and_script(page) -> None:  # noqa: ANN001
     after = saved(page).find(f".//{{{BPMN}}}sequenceFlow[@id='{flow.get('id')}']/{{{BPMN}}}conditionExpression")
     assert after.text == "approval_route == 'ccb' and True"
 
+    # Making it the gateway's default flow drops its condition (the engine takes it when none holds).
+    group.get_by_label("Default flow").check()
+    page.wait_for_function("() => window.changes >= 3")
+    after = saved(page)
+    gateway = after.find(f".//*[@id='{flow.get('id')}']")
+    source = after.find(f".//*[@id='{gateway.get('sourceRef')}']")
+    assert source.get("default") == flow.get("id") and gateway.find(f"{{{BPMN}}}conditionExpression") is None
+    assert group.get_by_label("Condition (Python expression)").count() == 0
+
     timer_event = next(e for e in root.iter(f"{{{BPMN}}}boundaryEvent")
                        if e.find(f"{{{BPMN}}}timerEventDefinition") is not None)
     page.evaluate("(id) => window.editor.select(id)", timer_event.get("id"))
@@ -148,7 +157,7 @@ def test_gateway_condition_timer_and_script(page) -> None:  # noqa: ANN001
     expression = group.get_by_label("Timer expression (Python)")
     assert expression.input_value() == "working_days_from_now(2)"
     expression.fill("working_days_from_now(3)")
-    page.wait_for_function("() => window.changes >= 2")
+    page.wait_for_function("() => window.changes >= 4")
     timer = saved(page).find(f".//{{{BPMN}}}boundaryEvent[@id='{timer_event.get('id')}']//{{{BPMN}}}timeDate")
     assert timer.text == "working_days_from_now(3)"
 
