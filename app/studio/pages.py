@@ -186,6 +186,21 @@ def _uploaded() -> tuple[list[BundleFile], list[str]]:
     return files, problems
 
 
+def _common_folder(group: list[BundleFile]) -> str:
+    parents = {str(PurePosixPath(f.name).parent) for f in group}
+    return PurePosixPath(parents.pop()).name if len(parents) == 1 and "." not in parents else ""
+
+
+def _model_contents(folder: str, group: list[BundleFile]) -> dict[str, bytes]:
+    """A model's files by their name inside the model folder (a browser's folder upload and a zip
+    name them by their path)."""
+    contents: dict[str, bytes] = {}
+    for f in group:
+        name = f.name[len(folder) + 1:] if folder and f.name.startswith(folder + "/") else f.name
+        contents[PurePosixPath(name).name if "/" in name else name] = f.content
+    return contents
+
+
 @bp.route("/import", methods=["GET", "POST"])
 @login_required
 def import_models():  # noqa: ANN201
@@ -205,13 +220,14 @@ def import_models():  # noqa: ANN201
                 problems.append(f"{folder or 'the upload'}: no .bpmn file, so no process model: "
                                 + ", ".join(sorted(f.name for f in group)))
             continue
-        contents = {(f.name[len(folder) + 1:] if folder and f.name.startswith(folder + "/") else f.name): f.content
-                    for f in group}
+        contents = _model_contents(folder, group)
+        title = PurePosixPath(folder).name if folder else _common_folder(group)
         try:
-            draft = studio.draft_from_files(contents, current_user.username, source=f"import: {folder or 'upload'}",
-                                            title=PurePosixPath(folder).name if folder else "")
+            draft = studio.draft_from_files(contents, current_user.username, source=f"import: {folder or title or 'upload'}",
+                                            title=title)
         except Invalid as exc:
-            reports.append({"folder": folder, "draft": None, "problems": exc.errors or [], "error": str(exc)})
+            reports.append({"folder": folder, "draft": None, "error": str(exc),
+                            "problems": [{"severity": "error", **p} for p in exc.errors or []]})
             continue
         checked = studio.check(draft)
         reports.append({"folder": folder, "draft": draft, "problems": checked.problems, "error": None})

@@ -182,3 +182,20 @@ def test_import_keeps_model_folders_apart_and_reports_per_element(lifecycle, log
 def test_publish_notes_are_kept_on_the_deployment(lifecycle):
     deployment = db.session.scalars(db.select(Deployment)).first()
     assert deployment.note == ""
+
+
+def test_import_of_a_folder_as_the_browser_sends_it(lifecycle, login):
+    """A folder picked in the browser arrives as files named by their path inside it."""
+    owner = login("owen")
+    bpmn = (ROOT / "tests" / "inbox" / "fixtures" / "purchase_request.bpmn").read_bytes()
+    schema = (ROOT / "tests" / "inbox" / "fixtures" / "purchase-request-schema.json").read_bytes()
+    files = [(io.BytesIO(json.dumps({"display_name": "Purchases"}).encode()), "purchases/process_model.json"),
+             (io.BytesIO(bpmn), "purchases/purchase_request.bpmn"),
+             (io.BytesIO(schema), "purchases/purchase-request-schema.json")]
+    response = owner.post("/studio/import", data={"files": files}, token_from="/studio/import",
+                          content_type="multipart/form-data")
+    assert response.status_code == 200
+    draft = db.session.scalars(db.select(Draft).where(Draft.process_key == "purchase_request")).one()
+    assert {f.name for f in draft.files} == {"process_model.json", "purchase_request.bpmn",
+                                             "purchase-request-schema.json"}
+    assert draft.title == "purchases"
