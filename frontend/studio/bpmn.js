@@ -4,7 +4,7 @@
 import NavigatedViewer from "bpmn-js/lib/NavigatedViewer";
 import BpmnModeler from "bpmn-js/lib/Modeler";
 import { BpmnPropertiesPanelModule, BpmnPropertiesProviderModule } from "bpmn-js-properties-panel";
-import lintModule from "bpmn-js-bpmnlint";
+import { Linter } from "bpmnlint";
 import lintConfig from "pmo:bpmnlint-config";
 import spiffworkflow from "../spiffworkflow.json";
 import { pmoPropertiesModule } from "./pmo-properties.js";
@@ -119,17 +119,26 @@ export async function modeler(canvasEl, panelEl, xml, context = {}) {
     propertiesPanel: { parent: panelEl },
     moddleExtensions: { spiffworkflow },
     pmoStudio: context,
-    linting: { bpmnlint: lintConfig, active: false },
-    additionalModules: [BpmnPropertiesPanelModule, BpmnPropertiesProviderModule, lintModule, pmoPropertiesModule],
+    additionalModules: [BpmnPropertiesPanelModule, BpmnPropertiesProviderModule, pmoPropertiesModule],
   });
-  const result = await importKeepingReferences(instance, xml);
-  if (!result.hasLayout) {
+  // Parse first: a diagram without layout is refused before an import starts (the linter would
+  // otherwise lint a destroyed modeler after the failed import).
+  let parsed;
+  try {
+    parsed = await instance.get("moddle").fromXML(xml, "bpmn:Definitions");
+  } catch (error) {
+    instance.destroy();
+    throw error;
+  }
+  if (!hasLayout(parsed.rootElement)) {
     instance.destroy();
     const error = new Error("This diagram has no layout (no BPMN diagram interchange), so it cannot be drawn.");
     error.code = "no-layout";
     throw error;
   }
+  const result = await importKeepingReferences(instance, xml);
   const canvas = instance.get("canvas");
+  const linter = new Linter(lintConfig);
   const overlays = instance.get("overlays");
   const registry = instance.get("elementRegistry");
   const eventBus = instance.get("eventBus");
@@ -195,8 +204,10 @@ export async function modeler(canvasEl, panelEl, xml, context = {}) {
         .map(([id, kind]) => [id, `pmo-mark-${kind}`]);
       for (const [id, kind] of pathMarks) canvas.addMarker(id, kind);
     },
+    /** bpmnlint on the current diagram, on demand (bpmn-js-bpmnlint would lint after every change,
+     * even with its overlays off, and again after the modeler is gone). */
     async lint() {
-      return lintProblems(await instance.get("linting").lint());
+      return lintProblems(await linter.lint(instance.getDefinitions()));
     },
     /** An element as a person names it: its name, else its kind ("unnamed end event"); never its id. */
     describe(elementId) {

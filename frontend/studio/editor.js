@@ -191,15 +191,19 @@ export function mountEditor(root) {
     try {
       editor = await modeler(canvas, panel, file.content, context);
     } catch (error) {
-      workspace.replaceChildren(el("div", { class: "studio-single" }, el("p", { class: "studio-message is-error",
-        text: error.code === "no-layout" ? error.message : `This diagram could not be opened: ${error.message}` })));
+      // Still editable as text: a diagram from another modeller without layout, or one that does not parse.
+      workspace.replaceChildren();
+      showText(file, error.code === "no-layout" ? `${error.message} Its XML can still be edited here.`
+        : `This diagram could not be drawn (${error.message}); its XML can still be edited here.`);
       return;
     }
     file.editor = editor;
+    let lintTimer = null;
     editor.onChange(() => {
       file.dirty = true;
       refreshStatus();
-      relint(file);
+      clearTimeout(lintTimer);
+      lintTimer = setTimeout(() => relint(file), 300);
     });
     if (editor.importWarnings.length) say(`Opened with warnings: ${editor.importWarnings.join("; ")}`);
     if (shownPath) await showPath(shownPath);
@@ -207,8 +211,11 @@ export function mountEditor(root) {
   }
 
   async function relint(file) {
-    if (!file.editor || !file.editor.lint) return;
-    lintFindings = (await file.editor.lint()).map((p) => ({ ...p, file: file.name }));
+    const editor = file.editor;
+    if (!editor || !editor.lint) return;
+    const found = await editor.lint();
+    if (file.editor !== editor) return;  // the tab was left meanwhile: its editor is gone
+    lintFindings = found.map((p) => ({ ...p, file: file.name }));
     drawProblems();
   }
 
@@ -216,7 +223,14 @@ export function mountEditor(root) {
     const summary = el("ul", { class: "studio-policies", "aria-label": "Hit policies", "data-testid": "studio-hit-policies" });
     const container = el("div", { class: "studio-dmn" });
     workspace.append(el("div", { class: "studio-single" }, summary, container));
-    const editor = await dmnEditor(container, file.content);
+    let editor;
+    try {
+      editor = await dmnEditor(container, file.content);
+    } catch (error) {
+      workspace.replaceChildren();
+      showText(file, `This decision file could not be opened (${error.message}); its XML can still be edited here.`);
+      return;
+    }
     file.editor = editor;
     const describe = () => summary.replaceChildren(...editor.hitPolicies().map((table) => el("li", {},
       el("strong", { text: table.name }), " ", el("span", { class: "studio-policy", text: table.hitPolicy }),
@@ -229,7 +243,7 @@ export function mountEditor(root) {
     });
   }
 
-  function showText(file) {
+  function showText(file, why = "") {
     const area = el("textarea", { id: "studio-text", spellcheck: "false", "aria-describedby": "studio-text-status" });
     area.value = file.content || "";
     const note = el("p", { id: "studio-text-status", class: "studio-json-status", "aria-live": "polite" });
@@ -249,6 +263,7 @@ export function mountEditor(root) {
     });
     check();
     workspace.append(el("div", { class: "studio-single studio-textfile" },
+      why ? el("p", { class: "studio-message is-error", "data-testid": "studio-text-reason", text: why }) : null,
       el("label", { for: "studio-text", text: file.name }), area, note));
   }
 

@@ -254,3 +254,33 @@ def test_raise_the_ccb_threshold_in_the_decision_table_and_save(editor) -> None:
     page.wait_for_selector("[data-testid='studio-canvas'] .djs-container")
     page.locator("[role='tab']", has_text="change_approval_route.dmn").click()
     expect(page.locator(".tjs-table td", has_text=re.compile(r"^>= 75000$"))).to_have_count(1)
+
+
+NO_LAYOUT = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d" targetNamespace="x">
+  <bpmn:process id="plain" isExecutable="true"><bpmn:startEvent id="s"/></bpmn:process>
+</bpmn:definitions>"""
+
+
+def test_a_diagram_without_layout_opens_as_editable_xml(new_page, editor_site) -> None:  # noqa: ANN001
+    from app.studio import operations as studio
+
+    app, url = editor_site
+    draft_id = open_draft(app)
+    with app.app_context():
+        studio.save_file(draft_id, "plain.bpmn", NO_LAYOUT, 0, "owen")
+        db.session.remove()
+    page = new_page()
+    errors = watch_console(page)
+    sign_in(page, url, "owen")
+    page.goto(f"{url}/studio/drafts/{draft_id}")
+    page.wait_for_selector("[data-testid='studio-canvas'] .djs-container")
+    page.locator("[role='tab']", has_text="plain.bpmn").click()
+    expect(page.get_by_test_id("studio-text-reason")).to_contain_text("has no layout")
+    area = page.get_by_label("plain.bpmn")
+    expect(area).to_have_value(NO_LAYOUT)
+    area.fill(NO_LAYOUT.replace('id="s"', 'id="s" name="Start"'))
+    page.get_by_test_id("studio-save").click()
+    expect(page.get_by_test_id("studio-status")).to_have_text("All changes saved")
+    assert 'name="Start"' in draft_file(app, draft_id, "plain.bpmn")[0]
+    assert not errors, errors
