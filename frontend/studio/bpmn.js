@@ -181,8 +181,11 @@ export async function modeler(canvasEl, panelEl, xml, context = {}) {
       // Unscaled: the badge stays readable when the whole diagram is zoomed to fit.
       overlays.add(id, "pmo-problem", { position, scale: false, html: badge(list) });
     }
-    pmoProblems.set(placed);
-    eventBus.fire("propertiesPanel.providersChanged");
+    // Redraw the panel only when the selected element's problems changed: a redraw would take
+    // the focus from a field being typed in (lint runs after every change).
+    const changed = pmoProblems.set(placed);
+    const selected = instance.get("selection").get();
+    if (selected.some((element) => changed.has(element.id))) eventBus.fire("propertiesPanel.providersChanged");
     return { placed, unplaced };
   }
 

@@ -356,6 +356,17 @@ export function mountEditor(root) {
   }
 
   // --- saving ------------------------------------------------------------------------------
+  // The properties panel applies typing after a 300 ms pause (or when the field loses focus, as
+  // when Save is clicked): mark the file unsaved at the first keystroke, so Save is there at once.
+  root.addEventListener("input", (event) => {
+    if (!event.target.closest || !event.target.closest(".bio-properties-panel")) return;
+    const file = active && files.get(active);
+    if (file && !file.dirty) {
+      file.dirty = true;
+      refreshStatus();
+    }
+  }, true);  // capture: the panel's fields stop some events from bubbling
+
   async function save() {
     if (readOnly) return false;
     await opening;

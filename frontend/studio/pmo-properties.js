@@ -351,13 +351,20 @@ PmoPropertiesProvider.$inject = ["propertiesPanel", "config.pmoStudio", "pmoProb
 export function PmoProblems(eventBus) {
   let byElement = new Map();
   this.forElement = (id) => byElement.get(id) || [];
+  /** Replace the problems; returns the ids of the elements whose problems changed. */
   this.set = (problems) => {
+    const before = byElement;
     byElement = new Map();
     for (const problem of problems) {
       if (!byElement.has(problem.element)) byElement.set(problem.element, []);
-      byElement.get(problem.element).push(problem);
+      byElement.get(problem.element).push({ message: problem.message, severity: problem.severity });
     }
-    eventBus.fire("pmoProblems.changed", {});
+    const changed = new Set();
+    for (const id of new Set([...before.keys(), ...byElement.keys()])) {
+      if (JSON.stringify(before.get(id) || []) !== JSON.stringify(byElement.get(id) || [])) changed.add(id);
+    }
+    eventBus.fire("pmoProblems.changed", { changed });
+    return changed;
   };
 }
 PmoProblems.$inject = ["eventBus"];

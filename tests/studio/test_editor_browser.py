@@ -284,3 +284,17 @@ def test_a_diagram_without_layout_opens_as_editable_xml(new_page, editor_site) -
     expect(page.get_by_test_id("studio-status")).to_have_text("All changes saved")
     assert 'name="Start"' in draft_file(app, draft_id, "plain.bpmn")[0]
     assert not errors, errors
+
+
+def test_save_right_after_typing_keeps_the_last_keystrokes(editor) -> None:  # noqa: ANN001
+    page, app, draft_id = editor
+    select(page, "assess")
+    field = panel_group(page, "PMO Flow").get_by_label("Due in")
+    expect(field).to_have_value("P3D")
+    page.wait_for_timeout(200)  # the panel has drawn the selected task
+    field.click()
+    page.keyboard.press("End")
+    page.keyboard.type("1")  # "P3D1", and Save at once, before the panel's pause: Save is already offered
+    page.get_by_test_id("studio-save").click()
+    expect(page.get_by_test_id("studio-status")).to_have_text("All changes saved")
+    assert '<spiffworkflow:property name="dueIn" value="P3D1" />' in draft_file(app, draft_id, "change_request.bpmn")[0]
