@@ -298,3 +298,16 @@ def test_save_right_after_typing_keeps_the_last_keystrokes(editor) -> None:  # n
     page.get_by_test_id("studio-save").click()
     expect(page.get_by_test_id("studio-status")).to_have_text("All changes saved")
     assert '<spiffworkflow:property name="dueIn" value="P3D1" />' in draft_file(app, draft_id, "change_request.bpmn")[0]
+
+
+def test_typing_in_the_panel_keeps_the_focus_while_lint_runs(editor) -> None:  # noqa: ANN001
+    page, app, draft_id = editor
+    select(page, "assess")
+    field = panel_group(page, "PMO Flow").get_by_label("Priority")
+    page.wait_for_timeout(200)
+    field.click()
+    for key in "12":
+        page.keyboard.type(key)
+        page.wait_for_timeout(700)  # the panel applies it, the diagram is linted again
+    assert field.evaluate("e => e === document.activeElement")
+    expect(field).to_have_value("12")
