@@ -205,7 +205,13 @@ export function mountEditor(root) {
       clearTimeout(lintTimer);
       lintTimer = setTimeout(() => relint(file), 300);
     });
-    if (editor.importWarnings.length) say(`Opened with warnings: ${editor.importWarnings.join("; ")}`);
+    const dropped = editor.importWarnings.map((w) => /unparsable content <([^>]+)>/.exec(w)).filter(Boolean).map((m) => m[1]);
+    if (dropped.length) {
+      say(`This diagram holds ${[...new Set(dropped)].join(", ")}, which the editor does not know: saving it from here`
+        + " would leave them out. Edit its XML elsewhere, or save only if you mean to drop them.", "is-conflict");
+    } else if (editor.importWarnings.length) {
+      say(`Opened with warnings: ${editor.importWarnings.join("; ")}`);
+    }
     if (shownPath) await showPath(shownPath);
     await relint(file);
   }

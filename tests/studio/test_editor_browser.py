@@ -311,3 +311,24 @@ def test_typing_in_the_panel_keeps_the_focus_while_lint_runs(editor) -> None:  #
         page.wait_for_timeout(700)  # the panel applies it, the diagram is linted again
     assert field.evaluate("e => e === document.activeElement")
     expect(field).to_have_value("12")
+
+
+def test_an_extension_the_editor_does_not_know_is_named_before_saving(new_page, editor_site) -> None:  # noqa: ANN001
+    from app.studio import operations as studio
+
+    app, url = editor_site
+    draft_id = open_draft(app)
+    content, revision = draft_file(app, draft_id, "change_request.bpmn")
+    anchor = "<spiffworkflow:calledDecisionId>change_approval_route</spiffworkflow:calledDecisionId>"
+    with app.app_context():
+        studio.save_file(draft_id, "change_request.bpmn",
+                         content.replace(anchor, anchor + "<spiffworkflow:somethingNew>x</spiffworkflow:somethingNew>"),
+                         revision, "owen")
+        db.session.remove()
+    page = new_page()
+    errors = watch_console(page)
+    sign_in(page, url, "owen")
+    page.goto(f"{url}/studio/drafts/{draft_id}")
+    message = page.get_by_test_id("studio-message")
+    expect(message).to_contain_text("spiffworkflow:somethingNew, which the editor does not know")
+    assert not errors, errors

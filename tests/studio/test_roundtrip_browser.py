@@ -123,3 +123,29 @@ def test_the_comparison_catches_what_an_unpatched_modeler_drops() -> None:
     tree = etree.fromstring(original)
     tree.find(f".//{{{BPMN}}}userTask[@id='assess']//*[@name='dueIn']").set("value", "P5D")
     assert any("dueIn" in d and "P3D" in d for d in differences(bpmn_facts(original), bpmn_facts(etree.tostring(tree))))
+
+
+SPIFFARENA_EXTRAS = (
+    '<spiffworkflow:unitTests><spiffworkflow:unitTest id="t1"><spiffworkflow:inputJson>{"a": 1}'
+    '</spiffworkflow:inputJson><spiffworkflow:expectedOutputJson>{"b": 2}</spiffworkflow:expectedOutputJson>'
+    '</spiffworkflow:unitTest></spiffworkflow:unitTests>'
+    '<spiffworkflow:taskMetadataValues><spiffworkflow:taskMetadataValue name="cost" value="cost_impact" />'
+    '</spiffworkflow:taskMetadataValues>'
+    '<spiffworkflow:processVariableCorrelation><spiffworkflow:propertyId>cr</spiffworkflow:propertyId>'
+    '<spiffworkflow:expression>cr_id</spiffworkflow:expression></spiffworkflow:processVariableCorrelation>'
+    '<spiffworkflow:messageVariable>reply</spiffworkflow:messageVariable>'
+)
+ANCHOR = "<spiffworkflow:calledDecisionId>change_approval_route</spiffworkflow:calledDecisionId>"
+
+
+def test_other_spiffworkflow_extensions_survive_and_unknown_ones_are_named(page) -> None:  # noqa: ANN001
+    """What SpiffArena also writes (script unit tests, task metadata, correlations) survives; an
+    element the descriptor does not know is named in the import warnings, so the editor can say
+    that saving would drop it."""
+    original = (WORKFLOWS / "change_request.bpmn").read_text().replace(ANCHOR, ANCHOR + SPIFFARENA_EXTRAS)
+    result = page.evaluate(SAVE_UNTOUCHED, original)
+    assert result["warnings"] == []
+    assert not differences(bpmn_facts(original), bpmn_facts(result["xml"]))
+    unknown = original.replace(ANCHOR, ANCHOR + '<spiffworkflow:somethingNew a="1">x</spiffworkflow:somethingNew>')
+    result = page.evaluate(SAVE_UNTOUCHED, unknown)
+    assert any("spiffworkflow:somethingNew" in w for w in result["warnings"]), result["warnings"]
