@@ -112,6 +112,16 @@ function lintProblems(results) {
   return problems;
 }
 
+const nextFrame = () => new Promise((resolve) => { requestAnimationFrame(() => setTimeout(resolve, 0)); });
+
+/** The panel subscribes to selection changes in an effect after its first paint: an element
+ * selected before that would not be shown. Wait for it (at most about a second). */
+async function panelReady(panelEl) {
+  for (let i = 0; i < 60 && !panelEl.querySelector(".bio-properties-panel-header"); i += 1) await nextFrame();
+  await nextFrame();
+  await nextFrame();
+}
+
 /** The editor: resolves to {getXML, onChange, showProblems, lint, select, importWarnings, modeler}. */
 export async function modeler(canvasEl, panelEl, xml, context = {}) {
   const instance = new BpmnModeler({
@@ -137,6 +147,7 @@ export async function modeler(canvasEl, panelEl, xml, context = {}) {
     throw error;
   }
   const result = await importKeepingReferences(instance, xml);
+  await panelReady(panelEl);
   const canvas = instance.get("canvas");
   const linter = new Linter(lintConfig);
   const overlays = instance.get("overlays");

@@ -111,15 +111,21 @@ function ConditionText({ element, id }) {
 }
 
 function DefaultFlow({ element, id }) {
-  const modeling = useService("modeling");
+  const commandStack = useService("commandStack");
   const flow = getBusinessObject(element);
   return CheckboxEntry({
     element, id, label: "Default flow",
     description: "Taken when no other flow's condition holds; a default flow has no condition.",
     getValue: () => flow.sourceRef.default === flow,
     setValue: (checked) => {
-      if (checked && flow.conditionExpression) modeling.updateProperties(element, { conditionExpression: undefined });
-      modeling.updateProperties(element.source, { default: checked ? flow : undefined });
+      // One command (see spiff.js): the gateway's default, and the flow loses its condition.
+      const commands = [{ cmd: "element.updateProperties",
+        context: { element: element.source, properties: { default: checked ? flow : undefined } } }];
+      if (checked && flow.conditionExpression) {
+        commands.push({ cmd: "element.updateProperties",
+          context: { element, properties: { conditionExpression: undefined } } });
+      }
+      commandStack.execute("properties-panel.multi-command-executor", commands);
     },
   });
 }
@@ -268,6 +274,20 @@ function formEntries(element, context) {
   ];
 }
 
+function startEntries(element, context) {
+  const schemas = () => names(context.forms).filter((f) => !/uischema/i.test(f.value));
+  return [
+    { id: "pmo-startable-by", component: PropertyText, isEdited: isTextFieldEntryEdited, element,
+      label: "Who may start it by hand", name: "startableBy",
+      description: "Comma-separated roles. Empty: only PMO Flow itself starts it (a project, a message, another process)." },
+    { id: "pmo-start-form", component: PropertySelect, isEdited: isSelectEntryEdited, element,
+      label: "Start form (JSON Schema)", name: "startFormJsonSchemaFilename", choices: schemas, empty: "No start form" },
+    { id: "pmo-start-fields", component: PropertyText, isEdited: isTextFieldEntryEdited, element,
+      label: "Start data fields", name: "startDataFields",
+      description: "Without a start form: the comma-separated fields a person may give when starting it." },
+  ];
+}
+
 function scriptEntries(element) {
   return [
     { id: "pmo-pre-script", component: BodyText, isEdited: isTextAreaEntryEdited, element,
@@ -323,6 +343,7 @@ export function pmoEntries(element, context) {
       entries.push({ id: "pmo-timer", component: TimerExpression, isEdited: isTextFieldEntryEdited, element });
     }
   }
+  if (is(bo, "bpmn:Process") || (is(bo, "bpmn:Participant") && bo.processRef)) entries.push(...startEntries(element, context));
   if (is(bo, "bpmn:Lane")) entries.push({ id: "pmo-lane-role", component: LaneRole, isEdited: isSelectEntryEdited, element });
   return entries;
 }

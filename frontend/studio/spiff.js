@@ -4,6 +4,12 @@ import { is, getBusinessObject } from "bpmn-js/lib/util/ModelUtil";
 
 export const SPIFF = "spiffworkflow";
 
+/** Where the engine reads an element's extensions: a pool's are its process's. */
+export function semantic(element) {
+  const bo = getBusinessObject(element);
+  return is(bo, "bpmn:Participant") && bo.processRef ? bo.processRef : bo;
+}
+
 /** The first extension element of `type` on `bo`, or undefined. */
 export function extension(bo, type) {
   const values = (bo && bo.extensionElements && bo.extensionElements.get("values")) || [];
@@ -12,7 +18,7 @@ export function extension(bo, type) {
 
 /** The value of the spiffworkflow:property `name` (the engine reads them as task/process properties). */
 export function propertyValue(element, name) {
-  const container = extension(getBusinessObject(element), "spiffworkflow:Properties");
+  const container = extension(semantic(element), "spiffworkflow:Properties");
   const found = container && container.get("properties").find((p) => p.name === name);
   return found ? found.value || "" : "";
 }
@@ -23,25 +29,27 @@ export function bodyValue(element, type) {
   return found ? found.value || "" : "";
 }
 
-/** The element's extensionElements, created (in the same command stack) when it has none. */
-function ensureExtensionElements(element, bpmnFactory, modeling) {
-  const bo = getBusinessObject(element);
-  let container = bo.extensionElements;
-  if (!container) {
-    container = bpmnFactory.create("bpmn:ExtensionElements", { values: [] });
-    modeling.updateModdleProperties(element, bo, { extensionElements: container });
-  }
-  return container;
-}
+// Every setter below is ONE command: the properties panel redraws after each command, and a redraw
+// applies a field still waiting for its typing pause, so a setter made of several commands could
+// be interleaved with another field's change and overwrite it with a stale list.
 
+/** Add an extension element to the element's extensionElements (created with it when missing). */
 function addExtension(element, child, bpmnFactory, modeling) {
-  const container = ensureExtensionElements(element, bpmnFactory, modeling);
+  const bo = semantic(element);
+  const container = bo.extensionElements;
+  if (!container) {
+    const created = bpmnFactory.create("bpmn:ExtensionElements", { values: [child] });
+    child.$parent = created;
+    created.$parent = bo;
+    modeling.updateModdleProperties(element, bo, { extensionElements: created });
+    return;
+  }
   child.$parent = container;
   modeling.updateModdleProperties(element, container, { values: [...container.get("values"), child] });
 }
 
 function removeExtension(element, child, modeling) {
-  const container = getBusinessObject(element).extensionElements;
+  const container = semantic(element).extensionElements;
   modeling.updateModdleProperties(element, container, {
     values: container.get("values").filter((value) => value !== child),
   });
@@ -49,7 +57,7 @@ function removeExtension(element, child, modeling) {
 
 /** Set (or, for an empty value, remove) the spiffworkflow:property `name`. */
 export function setPropertyValue(element, name, value, { bpmnFactory, modeling }) {
-  const bo = getBusinessObject(element);
+  const bo = semantic(element);
   let container = extension(bo, "spiffworkflow:Properties");
   const wanted = (value || "").trim() ? value : "";
   const existing = container && container.get("properties").find((p) => p.name === name);
@@ -64,11 +72,13 @@ export function setPropertyValue(element, name, value, { bpmnFactory, modeling }
     modeling.updateModdleProperties(element, existing, { value: wanted });
     return;
   }
-  if (!container) {
-    container = bpmnFactory.create("spiffworkflow:Properties", { properties: [] });
-    addExtension(element, container, bpmnFactory, modeling);
-  }
   const property = bpmnFactory.create("spiffworkflow:Property", { name, value: wanted });
+  if (!container) {
+    container = bpmnFactory.create("spiffworkflow:Properties", { properties: [property] });
+    property.$parent = container;
+    addExtension(element, container, bpmnFactory, modeling);
+    return;
+  }
   property.$parent = container;
   modeling.updateModdleProperties(element, container, { properties: [...container.get("properties"), property] });
 }
@@ -134,13 +144,15 @@ export function setParameter(element, id, value, { bpmnFactory, modeling }) {
     return;
   }
   if (!(value || "").trim()) return;
+  // The engine evaluates the value as a Python expression and requires a type (it does not use it).
+  const parameter = bpmnFactory.create("spiffworkflow:Parameter", { id, type: "any", value });
   if (!list) {
-    list = bpmnFactory.create("spiffworkflow:Parameters", { parameters: [] });
+    list = bpmnFactory.create("spiffworkflow:Parameters", { parameters: [parameter] });
+    parameter.$parent = list;
     list.$parent = operator;
     modeling.updateModdleProperties(element, operator, { parameterList: list });
+    return;
   }
-  // The engine evaluates the value as a Python expression; "any" keeps the operator's own typing.
-  const parameter = bpmnFactory.create("spiffworkflow:Parameter", { id, type: "any", value });
   parameter.$parent = list;
   modeling.updateModdleProperties(element, list, { parameters: [...list.get("parameters"), parameter] });
 }
