@@ -1,0 +1,657 @@
+"""Process test scenarios: a process run in memory with the real engine and sandbox, driven by
+the data a scenario gives, and compared with what the scenario expects.
+
+A scenario file is ``test_<process>.json`` beside the BPMN (SpiffArena's "process model unit
+tests", whose ``tasks``/``data`` and ``expected_output_json`` it keeps); docs/process-tests.md
+describes the format. Nothing here touches the database: service tasks return what the scenario
+says instead of calling their ``pmo/...`` operator, and timers fire on a simulated clock of the
+scenario's own thread (``clock.simulated``), so moving it never fires a real timer. Every run is
+bounded in engine steps and wall time, so a scenario never holds the server.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from SpiffWorkflow.bpmn.util import BpmnEvent
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
+from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
+from SpiffWorkflow.task import Task
+from SpiffWorkflow.util.task import TaskState
+
+from . import clock
+from .bundle import SCENARIO_FILE, Problem
+from .errors import EngineError
+from .sandbox import Sandbox, SandboxError
+from .scripting import PmoScriptEngine
+from .serializer import json_default, new_workflow
+from .task_info import parse_duration
+from .waits import waiting_messages, waiting_timers
+
+# A fixed Monday morning: working-day timers fall on the same dates whenever the scenario runs.
+DEFAULT_CLOCK = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+MAX_ENGINE_STEPS = 5_000   # automatic steps of one scenario (a loop without a person in it stops here)
+MAX_ACTIONS = 1_000        # completions, timer firings and messages of one scenario
+MAX_SECONDS = 10.0         # wall time of one scenario
+END_COMPLETED = "completed"
+STEP_KINDS = ("complete", "advance_clock", "fire_timer", "message")
+
+# (task properties, the task's data, the submission) -> (data applied, reasons it is refused).
+SubmissionCheck = Callable[[dict[str, str], dict[str, Any], dict[str, Any]], tuple[dict[str, Any], list[str]]]
+
+
+# -- the format ---------------------------------------------------------------------------------
+
+@dataclass
+class Step:
+    """One explicit step, in order: complete a task, move the clock, fire a timer, send a message."""
+
+    index: int
+    kind: str
+    target: str = ""              # task, timer or message
+    data: Any = None              # submission(s), message payload, duration
+    correlations: dict[str, Any] = field(default_factory=dict)
+
+    def label(self) -> str:
+        what = f"{self.kind} {self.data}" if self.kind == "advance_clock" else f"{self.kind} {self.target}"
+        return f"steps[{self.index}] ({what})"
+
+
+@dataclass
+class Scenario:
+    name: str
+    file: str
+    process: str
+    description: str = ""
+    start_data: dict[str, Any] = field(default_factory=dict)
+    clock_start: datetime = DEFAULT_CLOCK
+    # task ref -> submissions, consumed in order each time a task of that ref is ready
+    tasks: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    # service task ref -> what its operator returns (one value for every call, or one per call)
+    results: dict[str, Any] = field(default_factory=dict)
+    steps: list[Step] = field(default_factory=list)
+    expected_path: list[str] | None = None
+    expected_exact_path: list[str] | None = None
+    expected_not_visited: list[str] = field(default_factory=list)
+    expected_end: str | None = None           # "completed" or "waiting"
+    expected_waiting_at: list[str] = field(default_factory=list)
+    expected_data: dict[str, Any] | None = None
+    expected_output_json: dict[str, Any] | None = None  # SpiffArena's: the end data, exactly
+
+
+@dataclass
+class Failure:
+    """Why a scenario failed: at which step, on which task, expected against got."""
+
+    scenario: str
+    step: str
+    message: str
+    task: str | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.step}" + (f", task {self.task}" if self.task else "")
+        return f"{where}: {self.message}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"scenario": self.scenario, "step": self.step, "task": self.task, "message": self.message}
+
+
+@dataclass
+class Outcome:
+    passed: bool
+    path: list[str]
+    failures: list[Failure]
+    end: str                      # "completed", "waiting" or "failed"
+    waiting_at: list[str]
+    data: dict[str, Any]
+    seconds: float
+
+
+_SCENARIO_KEYS = {
+    "description", "start_data", "clock", "tasks", "results", "steps", "expected_path", "expected_exact_path",
+    "expected_not_visited", "expected_end", "expected_data", "expected_output_json", "mocks",
+}
+
+
+def process_of(file_name: str) -> str | None:
+    """The process (or BPMN file stem) a scenario file is for: ``test_<process>.json``."""
+    match = SCENARIO_FILE.match(file_name.rsplit("/", 1)[-1])
+    return match.group("process") if match else None
+
+
+def _line_of(text: str, path: list[str]) -> int | None:
+    """The line of the key ``path`` (each key searched after the one before it): for error messages."""
+    position = 0
+    for key in path:
+        found = text.find(json.dumps(key) + ":", position)
+        if found < 0:
+            found = text.find(json.dumps(key), position)
+        if found < 0:
+            break
+        position = found
+    return text.count("\n", 0, position) + 1 if path else None
+
+
+def _ref(key: str) -> str:
+    """A task reference as written (``element``, ``process/element`` or SpiffArena's ``process:element``)."""
+    return key.strip().replace(":", "/", 1)
+
+
+class _Reader:
+    """Reads one scenario file, collecting a Problem (file, line, field path) per mistake."""
+
+    def __init__(self, file_name: str, text: str) -> None:
+        self.file = file_name
+        self.text = text
+        self.problems: list[Problem] = []
+
+    def problem(self, path: list[str], message: str) -> None:
+        self.problems.append(Problem(self.file, _line_of(self.text, path), "/".join(path) or None, message))
+
+    def obj(self, value: Any, path: list[str]) -> dict[str, Any] | None:
+        if not isinstance(value, dict):
+            self.problem(path, f"must be a JSON object, not {_kind(value)}")
+            return None
+        return value
+
+    def names(self, value: Any, path: list[str]) -> list[str] | None:
+        if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+            self.problem(path, "must be a list of element ids (strings)")
+            return None
+        return [_ref(v) for v in value]
+
+    def submissions(self, value: Any, path: list[str]) -> list[dict[str, Any]]:
+        """A list of submissions; a list inside it is one multi-instance round (one per instance)."""
+        if not isinstance(value, list):
+            self.problem(path, f"must be a list of submissions (JSON objects), not {_kind(value)}")
+            return []
+        found: list[dict[str, Any]] = []
+        for index, item in enumerate(value):
+            for inner in (item if isinstance(item, list) else [item]):
+                if isinstance(inner, dict):
+                    found.append(inner)
+                else:
+                    self.problem([*path, str(index)], f"a submission must be a JSON object, not {_kind(inner)}")
+        return found
+
+    def scenario(self, name: str, raw: Any, process: str) -> Scenario | None:
+        body = self.obj(raw, [name])
+        if body is None:
+            return None
+        before = len(self.problems)
+        for key in sorted(set(body) - _SCENARIO_KEYS):
+            self.problem([name, key], f"unknown field '{key}' (known: {', '.join(sorted(_SCENARIO_KEYS))})")
+        if "mocks" in body:
+            self.problem([name, "mocks"], "SpiffArena's script mocks are not supported: scripts here run in the sandbox "
+                                          "with the helpers every process has; give service results under 'results'")
+        scenario = Scenario(name=name, file=self.file, process=process)
+        description = body.get("description", "")
+        if not isinstance(description, str):
+            self.problem([name, "description"], "must be text")
+        scenario.description = description if isinstance(description, str) else ""
+        if "start_data" in body:
+            scenario.start_data = self.obj(body["start_data"], [name, "start_data"]) or {}
+        if "clock" in body:
+            scenario.clock_start = self._moment(body["clock"], [name, "clock"]) or DEFAULT_CLOCK
+        tasks = self.obj(body.get("tasks", {}), [name, "tasks"]) or {}
+        for key, entry in tasks.items():
+            where = [name, "tasks", key]
+            entry = self.obj(entry, where)
+            if entry is None:
+                continue
+            if set(entry) != {"data"}:
+                self.problem(where, "a task entry holds exactly one field, 'data': the list of its submissions")
+                continue
+            scenario.tasks[_ref(key)] = self.submissions(entry["data"], [*where, "data"])
+        results = self.obj(body.get("results", {}), [name, "results"]) or {}
+        scenario.results = {_ref(key): value for key, value in results.items()}
+        steps = body.get("steps", [])
+        if not isinstance(steps, list):
+            self.problem([name, "steps"], f"must be a list of steps, not {_kind(steps)}")
+            steps = []
+        for index, raw_step in enumerate(steps):
+            step = self._step(index, raw_step, [name, "steps", str(index)])
+            if step is not None:
+                scenario.steps.append(step)
+        for key in ("expected_path", "expected_exact_path"):
+            if key in body:
+                setattr(scenario, key, self.names(body[key], [name, key]))
+        if "expected_not_visited" in body:
+            scenario.expected_not_visited = self.names(body["expected_not_visited"], [name, "expected_not_visited"]) or []
+        if "expected_end" in body:
+            self._end(scenario, body["expected_end"], [name, "expected_end"])
+        for key in ("expected_data", "expected_output_json"):
+            if key in body:
+                setattr(scenario, key, self.obj(body[key], [name, key]))
+        if not any(k in body for k in ("expected_path", "expected_exact_path", "expected_end", "expected_data",
+                                       "expected_output_json", "expected_not_visited")):
+            self.problem([name], "expects nothing: give expected_path, expected_end or expected_data")
+        return scenario if len(self.problems) == before else None
+
+    def _moment(self, value: Any, path: list[str]) -> datetime | None:
+        try:
+            moment = datetime.fromisoformat(value) if isinstance(value, str) else None
+        except ValueError:
+            moment = None
+        if moment is None:
+            self.problem(path, "must be an ISO 8601 date and time, e.g. \"2026-03-02T09:00:00+00:00\"")
+            return None
+        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+    def _step(self, index: int, raw: Any, path: list[str]) -> Step | None:
+        body = self.obj(raw, path)
+        if body is None:
+            return None
+        kinds = [k for k in STEP_KINDS if k in body]
+        if len(kinds) != 1:
+            self.problem(path, f"a step holds exactly one of {', '.join(STEP_KINDS)}")
+            return None
+        kind = kinds[0]
+        allowed = {"complete": {"complete", "data"}, "advance_clock": {"advance_clock"},
+                   "fire_timer": {"fire_timer"}, "message": {"message", "payload", "correlations"}}[kind]
+        for key in sorted(set(body) - allowed):
+            self.problem([*path, key], f"a {kind} step takes only {', '.join(sorted(allowed))}")
+        value = body[kind]
+        if not isinstance(value, str) or not value.strip():
+            self.problem([*path, kind], "must be text (an element id, a message name or a duration)")
+            return None
+        if kind == "complete":
+            data = body.get("data", {})
+            return Step(index, kind, _ref(value), self.submissions(data if isinstance(data, list) else [data],
+                                                                    [*path, "data"]))
+        if kind == "advance_clock":
+            try:
+                parse_duration(value.strip(), DEFAULT_CLOCK)
+            except Exception:  # noqa: BLE001 - SpiffWorkflow's parser raises several kinds
+                self.problem([*path, kind], f"'{value}' is not an ISO 8601 duration such as P3D or PT4H")
+                return None
+            return Step(index, kind, data=value.strip())
+        if kind == "message":
+            correlations = self.obj(body.get("correlations", {}), [*path, "correlations"]) or {}
+            return Step(index, kind, value.strip(), body.get("payload"), correlations)
+        return Step(index, kind, _ref(value))
+
+    def _end(self, scenario: Scenario, value: Any, path: list[str]) -> None:
+        if value == END_COMPLETED:
+            scenario.expected_end = END_COMPLETED
+            return
+        if isinstance(value, dict) and set(value) == {"waiting_at"}:
+            waiting = value["waiting_at"]
+            names = self.names([waiting] if isinstance(waiting, str) else waiting, [*path, "waiting_at"])
+            if names:
+                scenario.expected_end, scenario.expected_waiting_at = "waiting", names
+            return
+        self.problem(path, "must be \"completed\" or {\"waiting_at\": [element ids]}")
+
+
+def _kind(value: Any) -> str:
+    return {dict: "an object", list: "a list", str: "text", bool: "true/false", type(None): "null"}.get(
+        type(value), "a number")
+
+
+def parse_scenarios(file_name: str, content: bytes, process: str | None = None) -> tuple[list[Scenario], list[Problem]]:
+    """The scenarios of one file, or the problems (file, line, field) that make it unreadable."""
+    reader = _Reader(file_name, "")
+    try:
+        reader.text = content.decode("utf-8")
+        doc = json.loads(reader.text)
+    except UnicodeDecodeError as exc:
+        return [], [Problem(file_name, None, None, f"not UTF-8 text: {exc}")]
+    except json.JSONDecodeError as exc:
+        return [], [Problem(file_name, exc.lineno, None, f"not valid JSON: {exc.msg} (column {exc.colno})")]
+    except RecursionError:
+        return [], [Problem(file_name, None, None, "nested too deeply")]
+    process = process or process_of(file_name) or ""
+    if not isinstance(doc, dict) or not doc:
+        return [], [Problem(file_name, 1, None, "a scenario file holds a JSON object: scenario name -> scenario")]
+    scenarios = [s for name, raw in doc.items() if (s := reader.scenario(name, raw, process)) is not None]
+    return (scenarios if not reader.problems else []), reader.problems
+
+
+# -- the run ------------------------------------------------------------------------------------
+
+class _Stop(Exception):
+    """The scenario cannot go on (a failure was recorded)."""
+
+
+class _ScenarioEngine(PmoScriptEngine):
+    """The app's script engine (the sandbox), with service tasks answered by the scenario."""
+
+    def __init__(self, sandbox: Sandbox, run: _Run) -> None:
+        super().__init__(sandbox, {"scenario": run.scenario.name})
+        self.run = run
+
+    def call_service(self, task, operation_name=None, operation_params=None, **kwargs):  # noqa: ANN001, ANN201
+        return json.dumps(self.run.service_result(task, operation_name or ""), default=json_default)
+
+
+class _Run:
+    def __init__(self, scenario: Scenario, spec: Any, subprocess_specs: dict[str, Any], sandbox: Sandbox,
+                 check: SubmissionCheck | None, max_seconds: float) -> None:
+        self.scenario = scenario
+        self.spec = spec
+        self.subprocess_specs = subprocess_specs
+        self.sandbox = sandbox
+        self.check = check
+        self.deadline = time.monotonic() + max_seconds
+        self.max_seconds = max_seconds
+        self.failures: list[Failure] = []
+        self.path: list[str] = []
+        self.seen: set[Any] = set()
+        self.pool = {ref: list(items) for ref, items in scenario.tasks.items()}
+        self.used = {ref: 0 for ref in scenario.tasks}
+        self.service_calls: dict[str, int] = {}
+        self.engine_steps = 0
+        self.actions = 0
+        self.step = "start"
+        self.workflow: BpmnWorkflow | None = None
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    def fail(self, message: str, task: str | None = None) -> None:
+        self.failures.append(Failure(self.scenario.name, self.step, message, task))
+
+    def stop(self, message: str, task: str | None = None) -> None:
+        self.fail(message, task)
+        raise _Stop
+
+    def ref_of(self, task: Task) -> str:
+        """The element id, qualified with its process when it runs in a called process."""
+        element = task.task_spec.bpmn_id or task.task_spec.name
+        return element if task.workflow is self.workflow else f"{task.workflow.spec.name}/{element}"
+
+    def keys_of(self, task: Task) -> list[str]:
+        element = task.task_spec.bpmn_id or task.task_spec.name
+        return [f"{task.workflow.spec.name}/{element}", element]
+
+    def matches(self, task: Task, ref: str) -> bool:
+        return ref in self.keys_of(task)
+
+    def guard(self, task: Task) -> None:
+        self.engine_steps += 1
+        if self.engine_steps > MAX_ENGINE_STEPS:
+            self.stop(f"more than {MAX_ENGINE_STEPS} automatic steps: a loop without a person or a timer in it?",
+                      self.ref_of(task))
+        if time.monotonic() > self.deadline:
+            self.stop(f"the scenario ran longer than {self.max_seconds:g} s", self.ref_of(task))
+
+    def count_action(self) -> None:
+        self.actions += 1
+        if self.actions > MAX_ACTIONS:
+            self.stop(f"more than {MAX_ACTIONS} completions, timers and messages")
+        if time.monotonic() > self.deadline:
+            self.stop(f"the scenario ran longer than {self.max_seconds:g} s")
+
+    def engine(self, action: Callable[[], Any]) -> None:
+        """Run ``action`` and the engine steps after it; a failure stops the scenario, placed."""
+        try:
+            action()
+            self.workflow.refresh_timers()
+            self.workflow.do_engine_steps(will_complete_task=self.guard)
+        except (SpiffWorkflowException, WorkflowException, SandboxError, EngineError) as exc:
+            error = EngineError.wrap(exc)
+            where = f" (line {error.line_number}: {error.error_line.strip()})" if error.line_number and \
+                error.error_line else (f" (line {error.line_number})" if error.line_number else "")
+            self.stop(f"the engine failed: {error.message}{where}", self._qualified(error.element_id))
+        finally:
+            self.collect()
+
+    def _qualified(self, element: str | None) -> str | None:
+        if element is None or self.workflow is None:
+            return element
+        for task in self.workflow.get_tasks(state=TaskState.ERROR):
+            return self.ref_of(task)
+        return element
+
+    def collect(self) -> None:
+        """Add the tasks completed since the last look to the path, in the order they completed."""
+        done = [t for t in self.workflow.get_tasks(state=TaskState.COMPLETED) if t.id not in self.seen]
+        for task in sorted(done, key=lambda t: t.last_state_change):
+            self.seen.add(task.id)
+            spec = task.task_spec
+            # Internal tasks (start/end joins, boundary splits) have no BPMN id; a multi-instance
+            # task's instances share the spec "<id> [child]" and the task counts once.
+            if spec.bpmn_id and spec.name == spec.bpmn_id:
+                self.path.append(self.ref_of(task))
+
+    def ready(self) -> list[Task]:
+        return list(self.workflow.get_tasks(state=TaskState.READY, manual=True))
+
+    def waiting_at(self) -> list[str]:
+        refs = [self.ref_of(t) for t in self.ready()]
+        refs += [self.ref_of(self.workflow.get_task_from_id(_uuid(t.task_id))) for t in waiting_timers(self.workflow)]
+        refs += [f"message {name}" for name, _ in waiting_messages(self.workflow)]
+        return list(dict.fromkeys(refs))
+
+    # -- what the scenario answers ------------------------------------------------------------
+
+    def service_result(self, task: Task, operator: str) -> Any:
+        for key in self.keys_of(task):
+            if key in self.scenario.results:
+                value = self.scenario.results[key]
+                count = self.service_calls.get(key, 0)
+                self.service_calls[key] = count + 1
+                if isinstance(value, list):
+                    return copy.deepcopy(value[min(count, len(value) - 1)]) if value else None
+                return copy.deepcopy(value)
+        for key in self.keys_of(task):  # SpiffArena's way: the task's "data" merged into its data
+            if self.pool.get(key):
+                task.data.update(copy.deepcopy(self.take(key)))
+                return None
+        return None
+
+    def take(self, key: str) -> dict[str, Any]:
+        self.used[key] += 1
+        return self.pool[key].pop(0)
+
+    def submit(self, task: Task, submission: dict[str, Any], label: str) -> None:
+        ref = self.ref_of(task)
+        self.step = label
+        self.count_action()
+        data = submission
+        if self.check is not None:
+            properties = dict((getattr(task.task_spec, "extensions", None) or {}).get("properties") or {})
+            data, reasons = self.check(properties, copy.deepcopy(task.data), submission)
+            if reasons:
+                self.stop("the task's form refuses the data: " + "; ".join(reasons), ref)
+
+        def run() -> None:
+            task.set_data(**copy.deepcopy(data))
+            task.run()
+
+        self.engine(run)
+
+    # -- driving ------------------------------------------------------------------------------
+
+    def auto_complete(self) -> None:
+        """Complete every ready task the scenario's ``tasks`` still has data for, as they come."""
+        progressed = True
+        while progressed:
+            progressed = False
+            for task in self.ready():
+                key = next((k for k in self.keys_of(task) if self.pool.get(k)), None)
+                if key is not None:
+                    number = self.used[key] + 1
+                    self.submit(task, self.take(key), f"tasks.{key}.data[{number - 1}]")
+                    progressed = True
+                    break
+
+    def do_step(self, step: Step) -> None:
+        self.step = step.label()
+        if step.kind == "complete":
+            for number, submission in enumerate(step.data or [{}]):
+                candidates = [t for t in self.ready() if self.matches(t, step.target)]
+                if not candidates:
+                    ready = ", ".join(self.ref_of(t) for t in self.ready()) or "none"
+                    self.stop(f"expected task {step.target} to be ready (submission {number + 1}); "
+                              f"got ready: {ready}", step.target)
+                self.submit(candidates[0], submission, step.label())
+        elif step.kind == "advance_clock":
+            self.advance_clock(parse_duration(step.data, clock.now()))
+        elif step.kind == "fire_timer":
+            timers = [t for t in waiting_timers(self.workflow)
+                      if self.matches(self.workflow.get_task_from_id(_uuid(t.task_id)), step.target)]
+            if not timers:
+                waiting = ", ".join(self.ref_of(self.workflow.get_task_from_id(_uuid(t.task_id)))
+                                    for t in waiting_timers(self.workflow)) or "none"
+                self.stop(f"expected timer {step.target} to be waiting; got waiting timers: {waiting}", step.target)
+            self.advance_clock(max(timers[0].due_at, clock.now()))
+        elif step.kind == "message":
+            waiting = [name for name, _ in waiting_messages(self.workflow)]
+            if step.target not in waiting:
+                self.stop(f"expected a task waiting for message '{step.target}'; got waiting for: "
+                          f"{', '.join(waiting) or 'no message'}")
+            self.count_action()
+            event = BpmnEvent(MessageEventDefinition(step.target), payload=copy.deepcopy(step.data),
+                              correlations=copy.deepcopy(step.correlations))
+            self.engine(lambda: self.workflow.send_event(event))
+
+    def advance_clock(self, target: datetime) -> None:
+        """Move the clock to ``target``, firing every timer due on the way at its own time."""
+        while True:
+            due = sorted(t.due_at for t in waiting_timers(self.workflow) if t.due_at <= target)
+            if not due:
+                break
+            self.count_action()
+            clock.set_simulated(max(due[0], clock.now()))
+            self.engine(lambda: None)
+        clock.set_simulated(max(target, clock.now()))
+        self.engine(lambda: None)
+
+    def run(self) -> Outcome:
+        started = time.monotonic()
+        end = "failed"
+        waiting: list[str] = []
+        data: dict[str, Any] = {}
+        with clock.simulated(self.scenario.clock_start):
+            try:
+                engine = _ScenarioEngine(self.sandbox, self)
+                self.workflow = new_workflow(self.spec, self.subprocess_specs, engine, self.scenario.start_data)
+                self.engine(lambda: None)
+                self.auto_complete()
+                for step in self.scenario.steps:
+                    self.do_step(step)
+                    self.auto_complete()
+                self.step = "end"
+                end = END_COMPLETED if self.workflow.is_completed() else "waiting"
+                waiting = self.waiting_at() if end == "waiting" else []
+                data = _plain(self.workflow.data if end == END_COMPLETED else _last_data(self.workflow))
+                self.check_expectations(end, waiting, data)
+            except _Stop:
+                if self.workflow is not None:
+                    waiting = self.waiting_at()
+                    data = _plain(_last_data(self.workflow))
+        return Outcome(not self.failures, self.path, self.failures, end, waiting, data, time.monotonic() - started)
+
+    # -- comparing --------------------------------------------------------------------------------
+
+    def check_expectations(self, end: str, waiting: list[str], data: dict[str, Any]) -> None:
+        s = self.scenario
+        for key, items in self.pool.items():
+            if items:
+                self.step = f"tasks.{key}.data[{self.used[key]}]"
+                self.fail(f"{len(items)} submission(s) never used: the task was not ready when they were due "
+                          f"(the path never reached it again)", key)
+        if s.expected_path is not None:
+            self.step = "expected_path"
+            position = 0
+            for index, element in enumerate(s.expected_path):
+                found = next((i for i in range(position, len(self.path)) if self.path[i] == element), None)
+                if found is None:
+                    after = f" after {s.expected_path[index - 1]}" if index else ""
+                    self.step = f"expected_path[{index}]"
+                    self.fail(f"expected {element}{after}; got path {_arrows(self.path[position:]) or '(nothing more)'}",
+                              element)
+                    break
+                position = found + 1
+        if s.expected_exact_path is not None and s.expected_exact_path != self.path:
+            index = next((i for i, (a, b) in enumerate(zip(s.expected_exact_path, self.path, strict=False)) if a != b),
+                         min(len(s.expected_exact_path), len(self.path)))
+            want = s.expected_exact_path[index] if index < len(s.expected_exact_path) else "(the end)"
+            got = self.path[index] if index < len(self.path) else "(the end)"
+            self.step = f"expected_exact_path[{index}]"
+            self.fail(f"expected {want}, got {got}; path taken: {_arrows(self.path)}", want)
+        for element in s.expected_not_visited:
+            if element in self.path:
+                self.step = "expected_not_visited"
+                self.fail(f"expected {element} not to be visited; got path {_arrows(self.path)}", element)
+        if s.expected_end == END_COMPLETED and end != END_COMPLETED:
+            self.step = "expected_end"
+            self.fail(f"expected the process to complete; got waiting at {', '.join(waiting) or 'nothing'}"
+                      " (no data left in the scenario for it)", waiting[0] if waiting else None)
+        elif s.expected_end == "waiting":
+            self.step = "expected_end"
+            if end == END_COMPLETED:
+                self.fail(f"expected waiting at {', '.join(s.expected_waiting_at)}; got completed")
+            elif set(s.expected_waiting_at) != set(waiting):
+                self.fail(f"expected waiting at {', '.join(s.expected_waiting_at)}; got waiting at "
+                          f"{', '.join(waiting) or 'nothing'}")
+        if s.expected_data is not None:
+            self.step = "expected_data"
+            for where, message in _subset_differences(s.expected_data, data, "data"):
+                self.fail(f"{where}: {message}")
+        if s.expected_output_json is not None and _plain(s.expected_output_json) != data:
+            self.step = "expected_output_json"
+            differences = _subset_differences(s.expected_output_json, data, "data")
+            extra = sorted(set(data) - set(s.expected_output_json))
+            detail = "; ".join(f"{w}: {m}" for w, m in differences[:5]) or f"unexpected keys {', '.join(extra[:10])}"
+            self.fail(f"the end data is not exactly the expected output: {detail}")
+
+
+def _uuid(task_id: str) -> Any:
+    from uuid import UUID
+
+    return UUID(task_id)
+
+
+def _last_data(workflow: BpmnWorkflow) -> dict[str, Any]:
+    """What a waiting process knows: the data of its ready tasks over that of its last step."""
+    data: dict[str, Any] = dict(workflow.last_task.data) if workflow.last_task is not None else {}
+    for task in workflow.get_tasks(state=TaskState.READY, manual=True):
+        data.update(task.data)
+    return data
+
+
+def _plain(value: Any) -> Any:
+    """Data as JSON sees it (dates as text), so a scenario compares what it can write."""
+    return json.loads(json.dumps(value, default=json_default))
+
+
+def _arrows(path: list[str]) -> str:
+    return " -> ".join(path)
+
+
+def _subset_differences(expected: Any, got: Any, where: str) -> list[tuple[str, str]]:
+    """Where ``got`` does not hold ``expected``: objects by their keys, lists item by item."""
+    expected = _plain(expected)
+    if isinstance(expected, dict):
+        if not isinstance(got, dict):
+            return [(where, f"expected an object, got {json.dumps(got)[:200]}")]
+        found: list[tuple[str, str]] = []
+        for key, value in expected.items():
+            if key not in got:
+                found.append((f"{where}.{key}", "expected a value, got none (not set)"))
+            else:
+                found.extend(_subset_differences(value, got[key], f"{where}.{key}"))
+        return found
+    if isinstance(expected, list):
+        if not isinstance(got, list) or len(got) != len(expected):
+            return [(where, f"expected {json.dumps(expected)[:200]}, got {json.dumps(got)[:200]}")]
+        return [d for i, (e, g) in enumerate(zip(expected, got, strict=True))
+                for d in _subset_differences(e, g, f"{where}[{i}]")]
+    if expected != got or isinstance(expected, bool) != isinstance(got, bool):
+        return [(where, f"expected {json.dumps(expected)}, got {json.dumps(got)[:200]}")]
+    return []
+
+
+def run_scenario(scenario: Scenario, spec: Any, subprocess_specs: dict[str, Any], sandbox: Sandbox, *,
+                 check_submission: SubmissionCheck | None = None, max_seconds: float = MAX_SECONDS) -> Outcome:
+    """Run one scenario against a parsed process spec (with its called processes) in memory."""
+    return _Run(scenario, spec, subprocess_specs, sandbox, check_submission, max_seconds).run()
