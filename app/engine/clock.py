@@ -32,10 +32,16 @@ def now() -> datetime:
     return _real_datetime.now(UTC) + _offset
 
 
-def offset() -> timedelta:
-    """How far this thread's clock is from real time: what a script worker must apply to its own."""
-    simulated = _simulated.get()
-    return _offset if simulated is None else simulated - _real_datetime.now(UTC)
+def snapshot() -> tuple[timedelta, datetime | None]:
+    """This thread's clock (offset and simulated time), for a script worker to run on (``restore``)."""
+    return _offset, _simulated.get()
+
+
+def restore(state: tuple[timedelta, datetime | None]) -> None:
+    """Run this (single-threaded) process on the clock a ``snapshot`` took."""
+    global _offset
+    _offset, simulated = state
+    _simulated.set(simulated)
 
 
 @contextmanager

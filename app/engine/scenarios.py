@@ -16,7 +16,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from SpiffWorkflow.bpmn.util import BpmnEvent
@@ -41,6 +41,7 @@ MAX_ENGINE_STEPS = 5_000   # automatic steps of one scenario (a loop without a p
 MAX_ACTIONS = 1_000        # completions, timer firings and messages of one scenario
 MAX_SECONDS = 10.0         # wall time of one scenario
 END_COMPLETED = "completed"
+_TICK = timedelta(microseconds=1)
 STEP_KINDS = ("complete", "advance_clock", "fire_timer", "message")
 
 # (task properties, the task's data, the submission) -> (data applied, reasons it is refused).
@@ -520,7 +521,8 @@ class _Run:
             if not due:
                 break
             self.count_action()
-            clock.set_simulated(max(due[0], clock.now()))
+            # A timer fires once the clock is past its due time (SpiffWorkflow compares with <).
+            clock.set_simulated(max(due[0] + _TICK, clock.now()))
             self.engine(lambda: None)
         clock.set_simulated(max(target, clock.now()))
         self.engine(lambda: None)
