@@ -42,6 +42,8 @@ MAX_ACTIONS = 1_000        # completions, timer firings and messages of one scen
 MAX_SECONDS = 10.0         # wall time of one scenario
 END_COMPLETED = "completed"
 _TICK = timedelta(microseconds=1)
+# A service result {"per_call": [first, second, ...]}: one answer per call, the last one repeating.
+PER_CALL = "per_call"
 STEP_KINDS = ("complete", "advance_clock", "fire_timer", "message")
 
 # (task properties, the task's data, the submission) -> (data applied, reasons it is refused).
@@ -75,7 +77,7 @@ class Scenario:
     clock_start: datetime = DEFAULT_CLOCK
     # task ref -> submissions, consumed in order each time a task of that ref is ready
     tasks: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    # service task ref -> what its operator returns (one value for every call, or one per call)
+    # service task ref -> what its operator returns (the same every call, or {"per_call": [...]})
     results: dict[str, Any] = field(default_factory=dict)
     steps: list[Step] = field(default_factory=list)
     expected_path: list[str] | None = None
@@ -439,8 +441,9 @@ class _Run:
                 value = self.scenario.results[key]
                 count = self.service_calls.get(key, 0)
                 self.service_calls[key] = count + 1
-                if isinstance(value, list):
-                    return copy.deepcopy(value[min(count, len(value) - 1)]) if value else None
+                if isinstance(value, dict) and set(value) == {PER_CALL} and isinstance(value[PER_CALL], list):
+                    answers = value[PER_CALL]
+                    return copy.deepcopy(answers[min(count, len(answers) - 1)]) if answers else None
                 return copy.deepcopy(value)
         for key in self.keys_of(task):  # SpiffArena's way: the task's "data" merged into its data
             if self.pool.get(key):
