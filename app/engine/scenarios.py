@@ -415,7 +415,7 @@ class _Run:
 
     def collect(self) -> None:
         """Add the tasks completed since the last look to the path, in the order they completed."""
-        done = [t for t in self.workflow.get_tasks(state=TaskState.COMPLETED) if t.id not in self.seen]
+        done = [t for t in _all_tasks(self.workflow) if t.state == TaskState.COMPLETED and t.id not in self.seen]
         for task in sorted(done, key=lambda t: t.last_state_change):
             self.seen.add(task.id)
             spec = task.task_spec
@@ -425,7 +425,7 @@ class _Run:
                 self.path.append(self.ref_of(task))
 
     def ready(self) -> list[Task]:
-        return list(self.workflow.get_tasks(state=TaskState.READY, manual=True))
+        return [t for t in _all_tasks(self.workflow) if t.state == TaskState.READY and t.task_spec.manual]
 
     def waiting_at(self) -> list[str]:
         refs = [self.ref_of(t) for t in self.ready()]
@@ -610,6 +610,13 @@ class _Run:
             self.fail(f"the end data is not exactly the expected output: {detail}")
 
 
+def _all_tasks(workflow: BpmnWorkflow) -> list[Task]:
+    """Every task of the workflow and its called processes. ``get_tasks(state=...)`` does not look
+    below a task in a lower state, so it misses what a still-waiting cycle timer started (the
+    status reports under the lifecycle's 14-day boundary timer)."""
+    return [*workflow.tasks.values(), *(t for sub in workflow.subprocesses.values() for t in sub.tasks.values())]
+
+
 def _uuid(task_id: str) -> Any:
     from uuid import UUID
 
@@ -619,8 +626,9 @@ def _uuid(task_id: str) -> Any:
 def _last_data(workflow: BpmnWorkflow) -> dict[str, Any]:
     """What a waiting process knows: the data of its ready tasks over that of its last step."""
     data: dict[str, Any] = dict(workflow.last_task.data) if workflow.last_task is not None else {}
-    for task in workflow.get_tasks(state=TaskState.READY, manual=True):
-        data.update(task.data)
+    for task in _all_tasks(workflow):
+        if task.state == TaskState.READY and task.task_spec.manual:
+            data.update(task.data)
     return data
 
 
