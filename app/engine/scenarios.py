@@ -448,7 +448,8 @@ class _Run:
         for key in self.keys_of(task):  # SpiffArena's way: the task's "data" merged into its data
             if self.pool.get(key):
                 task.data.update(copy.deepcopy(self.take(key)))
-                return None
+                # The engine sets the result variable from what this returns: keep a value given for it.
+                return copy.deepcopy(task.data.get(getattr(task.task_spec, "result_variable", None) or ""))
         return None
 
     def take(self, key: str) -> dict[str, Any]:
