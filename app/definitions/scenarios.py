@@ -88,7 +88,8 @@ def submission_check(files: dict[str, bytes]) -> engine_scenarios.SubmissionChec
         for key, value in submission.items():
             if key not in known:
                 reasons.append(f"{key}: not a field of this task's form" if schema is not None
-                               else f"{key}: this task takes only {', '.join(sorted(known)) or 'no data'}")
+                               else f"{key}: this task takes only {', '.join(sorted(known))}" if known
+                               else f"{key}: this task has no form and takes no data")
             elif key in readonly:
                 if key not in current or current[key] != value:
                     reasons.append(f"{key}: read-only, the process sets it")
