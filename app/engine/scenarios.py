@@ -12,6 +12,7 @@ bounded in engine steps and wall time, so a scenario never holds the server.
 from __future__ import annotations
 
 import copy
+import difflib
 import json
 import time
 from collections.abc import Callable
@@ -538,6 +539,7 @@ class _Run:
         data: dict[str, Any] = {}
         with clock.simulated(self.scenario.clock_start):
             try:
+                self.check_references()
                 engine = _ScenarioEngine(self.sandbox, self)
                 self.workflow = new_workflow(self.spec, self.subprocess_specs, engine, self.scenario.start_data)
                 self.engine(lambda: None)
@@ -555,6 +557,53 @@ class _Run:
                     waiting = self.waiting_at()
                     data = _plain(_last_data(self.workflow))
         return Outcome(not self.failures, self.path, self.failures, end, waiting, data, time.monotonic() - started)
+
+    # -- names ----------------------------------------------------------------------------------
+
+    def check_references(self) -> None:
+        """Every element the scenario names exists (and is of the kind it is used as): a typo is
+        reported before the run, with the nearest names, not as a path that never got there."""
+        top = self.spec.name
+        kinds: dict[str, str] = {}
+        for spec in [self.spec, *self.subprocess_specs.values()]:
+            for task_spec in spec.task_specs.values():
+                if task_spec.bpmn_id and task_spec.name == task_spec.bpmn_id:
+                    kind = "user" if task_spec.manual or _is_multi_instance_of_manual(task_spec) else (
+                        "service" if hasattr(task_spec, "operation_name") else "other")
+                    kinds[task_spec.bpmn_id if spec is self.spec else f"{spec.name}/{task_spec.bpmn_id}"] = kind
+                    kinds.setdefault(f"{spec.name}/{task_spec.bpmn_id}", kind)
+                    kinds.setdefault(task_spec.bpmn_id, kind)
+        s = self.scenario
+
+        def local(ref: str) -> str:  # "change_request/submit" in change_request is "submit"
+            return ref[len(top) + 1:] if ref.startswith(f"{top}/") else ref
+
+        for attr in ("expected_path", "expected_exact_path", "expected_not_visited", "expected_waiting_at"):
+            value = getattr(s, attr)
+            if value:
+                setattr(s, attr, [local(ref) for ref in value])
+        anything = ("user", "service", "other")
+        # (where it is named, the name, the kinds of element it may name, what it must be)
+        uses: list[tuple[str, str, tuple[str, ...], str]] = [
+            (f"tasks.{ref}", ref, ("user", "service"), "a user task (or a service task, SpiffArena's way)")
+            for ref in s.tasks]
+        uses += [(f"results.{ref}", ref, ("service",), "a service task") for ref in s.results]
+        uses += [(step.label(), step.target, ("user",) if step.kind == "complete" else anything, "a user task")
+                 for step in s.steps if step.kind in ("complete", "fire_timer")]
+        uses += [(attr, ref, anything, "") for attr in ("expected_path", "expected_exact_path", "expected_not_visited")
+                 for ref in (getattr(s, attr) or [])]
+        uses += [("expected_end", ref, anything, "") for ref in s.expected_waiting_at if not ref.startswith("message ")]
+        for where, ref, allowed, what in uses:
+            kind = kinds.get(ref)
+            self.step = where
+            if kind is None:
+                near = difflib.get_close_matches(ref, list(kinds), n=3)
+                self.fail(f"no element {ref} in {top} or the processes it calls"
+                          + (f" (did you mean {', '.join(near)}?)" if near else ""), ref)
+            elif kind not in allowed:
+                self.fail(f"{ref} is not {what}", ref)
+        if self.failures:
+            raise _Stop
 
     # -- comparing --------------------------------------------------------------------------------
 
@@ -609,6 +658,12 @@ class _Run:
             extra = sorted(set(data) - set(s.expected_output_json))
             detail = "; ".join(f"{w}: {m}" for w, m in differences[:5]) or f"unexpected keys {', '.join(extra[:10])}"
             self.fail(f"the end data is not exactly the expected output: {detail}")
+
+
+def _is_multi_instance_of_manual(task_spec: Any) -> bool:
+    child = getattr(task_spec, "task_spec", None)  # a multi-instance task's instance spec (its name)
+    spec = task_spec._wf_spec.task_specs.get(child) if isinstance(child, str) else None
+    return bool(spec is not None and spec.manual)
 
 
 def _all_tasks(workflow: BpmnWorkflow) -> list[Task]:

@@ -389,3 +389,18 @@ def test_spiffarena_names_are_read():
 def test_a_file_that_is_no_object_of_scenarios_is_refused(text: str):
     (problem,) = problems(text)
     assert "a scenario file holds a JSON object: scenario name -> scenario" in problem
+
+
+def test_names_the_process_does_not_have_are_reported_before_the_run():
+    doc = {"typos": {"tasks": {"aks": {"data": [{"amount": 1}]}, "score": {"data": [{}]}},
+                     "results": {"ask": 1}, "steps": [{"fire_timer": "remind"}],
+                     "expected_path": ["approval/ask", "big_ned"]}}
+    outcome = run(doc)
+    assert {(f.step, f.message) for f in outcome.failures} == {
+        ("tasks.aks", "no element aks in approval or the processes it calls (did you mean ask?)"),
+        ("tasks.score", "score is not a user task (or a service task, SpiffArena's way)"),
+        ("results.ask", "ask is not a service task"),
+        ("steps[0] (fire_timer remind)", "no element remind in approval or the processes it calls"),
+        ("expected_path", "no element big_ned in approval or the processes it calls (did you mean big_end, big?)"),
+    }
+    assert outcome.path == [] and outcome.end == "failed"  # nothing ran: "approval/ask" is just "ask" here
