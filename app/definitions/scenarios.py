@@ -24,6 +24,8 @@ from app.engine import scenarios as engine_scenarios
 from app.engine.helpers import SCRIPT_HELPERS
 from app.engine.sandbox import Sandbox
 
+MAX_TOTAL_SECONDS = 60.0  # all scenarios of one run together
+
 
 @dataclass
 class ScenarioResult:
@@ -116,6 +118,7 @@ def run_scenarios(files: list[bundle_mod.BundleFile]) -> list[ScenarioResult]:
     sandbox = Sandbox(time_limit=float(current_app.config.get("SCRIPT_TIME_LIMIT_SECONDS", 2.0)),
                       helpers=SCRIPT_HELPERS)
     max_seconds = float(current_app.config.get("SCENARIO_TIME_LIMIT_SECONDS", engine_scenarios.MAX_SECONDS))
+    deadline = time.monotonic() + float(current_app.config.get("SCENARIOS_TIME_LIMIT_SECONDS", MAX_TOTAL_SECONDS))
     results: list[ScenarioResult] = []
     for test in tests:
         name = f"{test.folder}/{test.name}" if test.folder else test.name
@@ -133,8 +136,16 @@ def run_scenarios(files: list[bundle_mod.BundleFile]) -> list[ScenarioResult]:
             continue
         for scenario in scenarios:
             started = time.monotonic()
+            if started >= deadline:  # the whole run is bounded too: a draft's scenarios never hold the server
+                results.append(ScenarioResult(process.key, scenario.name, False, name, failures=[{
+                    "scenario": scenario.name, "step": "start", "task": None,
+                    "message": "not run: the scenarios together took longer than the limit "
+                               f"({current_app.config.get('SCENARIOS_TIME_LIMIT_SECONDS', MAX_TOTAL_SECONDS)} s)"}],
+                    end="failed"))
+                continue
             outcome = engine_scenarios.run_scenario(scenario, process.spec, process.subprocess_specs, sandbox,
-                                                    check_submission=check, max_seconds=max_seconds)
+                                                    check_submission=check,
+                                                    max_seconds=min(max_seconds, deadline - started))
             results.append(ScenarioResult(
                 process.key, scenario.name, outcome.passed, name, outcome.path, [f.as_dict() for f in outcome.failures],
                 outcome.end, outcome.waiting_at, time.monotonic() - started))

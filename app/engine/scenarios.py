@@ -41,6 +41,8 @@ DEFAULT_CLOCK = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 MAX_ENGINE_STEPS = 5_000   # automatic steps of one scenario (a loop without a person in it stops here)
 MAX_ACTIONS = 1_000        # completions, timer firings and messages of one scenario
 MAX_SECONDS = 10.0         # wall time of one scenario
+MAX_SCENARIOS = 200        # in one file
+MAX_DEPTH = 64             # objects and lists inside each other (the comparisons recurse)
 END_COMPLETED = "completed"
 _TICK = timedelta(microseconds=1)
 # A service result {"per_call": [first, second, ...]}: one answer per call, the last one repeating.
@@ -300,6 +302,17 @@ def _kind(value: Any) -> str:
         type(value), "a number")
 
 
+def _too_deep(doc: Any, limit: int) -> bool:
+    stack = [(doc, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, (dict, list)):
+            if depth > limit:
+                return True
+            stack.extend((child, depth + 1) for child in (node.values() if isinstance(node, dict) else node))
+    return False
+
+
 def parse_scenarios(file_name: str, content: bytes, process: str | None = None) -> tuple[list[Scenario], list[Problem]]:
     """The scenarios of one file, or the problems (file, line, field) that make it unreadable."""
     reader = _Reader(file_name, "")
@@ -313,6 +326,10 @@ def parse_scenarios(file_name: str, content: bytes, process: str | None = None) 
     except RecursionError:
         return [], [Problem(file_name, None, None, "nested too deeply")]
     process = process or process_of(file_name) or ""
+    if _too_deep(doc, MAX_DEPTH):
+        return [], [Problem(file_name, None, None, f"nested more than {MAX_DEPTH} levels deep")]
+    if isinstance(doc, dict) and len(doc) > MAX_SCENARIOS:
+        return [], [Problem(file_name, 1, None, f"{len(doc)} scenarios: at most {MAX_SCENARIOS} in one file")]
     if not isinstance(doc, dict) or not doc:
         return [], [Problem(file_name, 1, None, "a scenario file holds a JSON object: scenario name -> scenario")]
     scenarios = [s for name, raw in doc.items() if (s := reader.scenario(name, raw, process)) is not None]

@@ -196,3 +196,10 @@ def test_pmo_test_processes_exits_1_without_scenario_files(cli):
     result = cli(str(FIXTURES))
     assert result.exit_code == 1
     assert "no scenario files (test_<process>.json) found" in result.output
+
+
+def test_the_whole_run_is_bounded_in_time(app):
+    app.config["SCENARIOS_TIME_LIMIT_SECONDS"] = 0
+    results = scenarios.run_scenarios(fixture_bundle(json.dumps(APPROVAL_SCENARIOS)))
+    assert [r.passed for r in results] == [False, False]
+    assert results[0].reasons() == ["start: not run: the scenarios together took longer than the limit (0 s)"]

@@ -404,3 +404,12 @@ def test_names_the_process_does_not_have_are_reported_before_the_run():
         ("expected_path", "no element big_ned in approval or the processes it calls (did you mean big_end, big?)"),
     }
     assert outcome.path == [] and outcome.end == "failed"  # nothing ran: "approval/ask" is just "ask" here
+
+
+def test_too_deep_or_too_many_scenarios_are_refused():
+    deep: Any = {"expected_end": "completed"}
+    for _ in range(70):
+        deep = {"x": deep}
+    assert "nested more than 64 levels deep" in problems(json.dumps({"s": {"expected_data": deep}}))[0]
+    many = {f"s{i}": {"expected_end": "completed"} for i in range(201)}
+    assert "201 scenarios: at most 200 in one file" in problems(json.dumps(many))[0]
