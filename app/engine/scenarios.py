@@ -350,10 +350,12 @@ class _ScenarioEngine(PmoScriptEngine):
         self.run = run
 
     def call_service(self, task, operation_name=None, operation_params=None, **kwargs):  # noqa: ANN001, ANN201
-        return json.dumps(self.run.service_result(task, operation_name or ""), default=json_default)
+        return json.dumps(self.run.service_result(task), default=json_default)
 
 
 class _Run:
+    """One scenario's run: the workflow, the submissions left, the path so far and the failures."""
+
     def __init__(self, scenario: Scenario, spec: Any, subprocess_specs: dict[str, Any], sandbox: Sandbox,
                  check: SubmissionCheck | None, max_seconds: float) -> None:
         self.scenario = scenario
@@ -416,19 +418,23 @@ class _Run:
             action()
             self.workflow.refresh_timers()
             self.workflow.do_engine_steps(will_complete_task=self.guard)
+        except _Stop:
+            raise
         except (SpiffWorkflowException, WorkflowException, SandboxError, EngineError) as exc:
             error = EngineError.wrap(exc)
             where = f" (line {error.line_number}: {error.error_line.strip()})" if error.line_number and \
                 error.error_line else (f" (line {error.line_number})" if error.line_number else "")
             self.stop(f"the engine failed: {error.message}{where}", self._qualified(error.element_id))
+        except Exception as exc:  # noqa: BLE001 - a bug in a helper must fail the scenario, not the caller
+            self.stop(f"the engine failed: {type(exc).__name__}: {exc}")
         finally:
             self.collect()
 
     def _qualified(self, element: str | None) -> str | None:
-        if element is None or self.workflow is None:
-            return element
-        for task in self.workflow.get_tasks(state=TaskState.ERROR):
-            return self.ref_of(task)
+        """The failed element as the scenario names it (with its process inside a called one)."""
+        for task in _all_tasks(self.workflow):
+            if task.state == TaskState.ERROR and task.task_spec.bpmn_id == element:
+                return self.ref_of(task)
         return element
 
     def collect(self) -> None:
@@ -453,7 +459,8 @@ class _Run:
 
     # -- what the scenario answers ------------------------------------------------------------
 
-    def service_result(self, task: Task, operator: str) -> Any:
+    def service_result(self, task: Task) -> Any:
+        """What the scenario says the task's operator returns (the operator itself is never called)."""
         for key in self.keys_of(task):
             if key in self.scenario.results:
                 value = self.scenario.results[key]
@@ -481,7 +488,10 @@ class _Run:
         data = submission
         if self.check is not None:
             properties = dict((getattr(task.task_spec, "extensions", None) or {}).get("properties") or {})
-            data, reasons = self.check(properties, copy.deepcopy(task.data), submission)
+            try:
+                data, reasons = self.check(properties, copy.deepcopy(task.data), submission)
+            except Exception as exc:  # noqa: BLE001 - e.g. a form file that is not what it claims
+                reasons = [f"the form could not be checked: {type(exc).__name__}: {exc}"]
             if reasons:
                 self.stop("the task's form refuses the data: " + "; ".join(reasons), ref)
 
