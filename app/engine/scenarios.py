@@ -64,6 +64,8 @@ class Step:
     target: str = ""              # task, timer or message
     data: Any = None              # submission(s), message payload, duration
     correlations: dict[str, Any] = field(default_factory=dict)
+    # complete: the form must refuse the data (naming these fields, if any); the task stays ready
+    refused: list[str] | None = None
 
     def label(self) -> str:
         what = f"{self.kind} {self.data}" if self.kind == "advance_clock" else f"{self.kind} {self.target}"
@@ -90,6 +92,8 @@ class Scenario:
     expected_waiting_at: list[str] = field(default_factory=list)
     expected_data: dict[str, Any] | None = None
     expected_output_json: dict[str, Any] | None = None  # SpiffArena's: the end data, exactly
+    # service task ref -> the parameters of each call, in order (each a subset of what was passed)
+    expected_calls: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
 
 @dataclass
@@ -122,7 +126,7 @@ class Outcome:
 
 _SCENARIO_KEYS = {
     "description", "start_data", "clock", "tasks", "results", "steps", "expected_path", "expected_exact_path",
-    "expected_not_visited", "expected_end", "expected_data", "expected_output_json", "mocks",
+    "expected_not_visited", "expected_end", "expected_data", "expected_output_json", "expected_calls", "mocks",
 }
 
 
@@ -236,8 +240,12 @@ class _Reader:
         for key in ("expected_data", "expected_output_json"):
             if key in body:
                 setattr(scenario, key, self.obj(body[key], [name, key]))
+        calls = self.obj(body.get("expected_calls", {}), [name, "expected_calls"]) or {}
+        for key, value in calls.items():
+            scenario.expected_calls[_ref(key)] = self.submissions(value, [name, "expected_calls", key])
         if not any(k in body for k in ("expected_path", "expected_exact_path", "expected_end", "expected_data",
-                                       "expected_output_json", "expected_not_visited")):
+                                       "expected_output_json", "expected_not_visited", "expected_calls")) and not \
+                any(isinstance(st, dict) and "expect_refused" in st for st in steps):
             self.problem([name], "expects nothing: give expected_path, expected_end or expected_data")
         return scenario if len(self.problems) == before else None
 
@@ -260,7 +268,7 @@ class _Reader:
             self.problem(path, f"a step holds exactly one of {', '.join(STEP_KINDS)}")
             return None
         kind = kinds[0]
-        allowed = {"complete": {"complete", "data"}, "advance_clock": {"advance_clock"},
+        allowed = {"complete": {"complete", "data", "expect_refused"}, "advance_clock": {"advance_clock"},
                    "fire_timer": {"fire_timer"}, "message": {"message", "payload", "correlations"}}[kind]
         for key in sorted(set(body) - allowed):
             self.problem([*path, key], f"a {kind} step takes only {', '.join(sorted(allowed))}")
@@ -270,8 +278,13 @@ class _Reader:
             return None
         if kind == "complete":
             data = body.get("data", {})
+            refused = body.get("expect_refused")
+            if refused is not None and refused is not True and not (
+                    isinstance(refused, list) and all(isinstance(f, str) for f in refused)):
+                self.problem([*path, "expect_refused"], "must be true or a list of the fields the form must name")
             return Step(index, kind, _ref(value), self.submissions(data if isinstance(data, list) else [data],
-                                                                    [*path, "data"]))
+                                                                    [*path, "data"]),
+                        refused=None if refused is None else (refused if isinstance(refused, list) else []))
         if kind == "advance_clock":
             try:
                 parse_duration(value.strip(), DEFAULT_CLOCK)
@@ -350,6 +363,8 @@ class _ScenarioEngine(PmoScriptEngine):
         self.run = run
 
     def call_service(self, task, operation_name=None, operation_params=None, **kwargs):  # noqa: ANN001, ANN201
+        params = {name: p["value"] for name, p in (operation_params or {}).items()}
+        self.run.calls.setdefault(self.run.ref_of(task), []).append(_plain(params))
         return json.dumps(self.run.service_result(task), default=json_default)
 
 
@@ -371,6 +386,7 @@ class _Run:
         self.pool = {ref: list(items) for ref, items in scenario.tasks.items()}
         self.used = {ref: 0 for ref in scenario.tasks}
         self.service_calls: dict[str, int] = {}
+        self.calls: dict[str, list[dict[str, Any]]] = {}  # service task ref -> evaluated parameters per call
         self.engine_steps = 0
         self.actions = 0
         self.step = "start"
@@ -481,6 +497,20 @@ class _Run:
         self.used[key] += 1
         return self.pool[key].pop(0)
 
+    def expect_refusal(self, task: Task, submission: dict[str, Any], fields: list[str]) -> None:
+        """The form must refuse ``submission`` (naming ``fields``); nothing is completed."""
+        ref = self.ref_of(task)
+        if self.check is None:
+            self.stop("expect_refused needs the forms: run the scenario with its bundle", ref)
+        properties = dict((getattr(task.task_spec, "extensions", None) or {}).get("properties") or {})
+        reasons = self.check(properties, copy.deepcopy(task.data), submission)[1]
+        if not reasons:
+            self.stop("expected the task's form to refuse the data; it accepted it", ref)
+        named = {reason.split(":", 1)[0].split("/", 1)[0] for reason in reasons}
+        missing = [f for f in fields if f not in named]
+        if missing:
+            self.stop(f"expected the form to refuse {', '.join(missing)}; it refused: {'; '.join(reasons)}", ref)
+
     def submit(self, task: Task, submission: dict[str, Any], label: str) -> None:
         ref = self.ref_of(task)
         self.step = label
@@ -525,6 +555,9 @@ class _Run:
                     ready = ", ".join(self.ref_of(t) for t in self.ready()) or "none"
                     self.stop(f"expected task {step.target} to be ready (submission {number + 1}); "
                               f"got ready: {ready}", step.target)
+                if step.refused is not None:
+                    self.expect_refusal(candidates[0], submission, step.refused)
+                    continue
                 self.submit(candidates[0], submission, step.label())
         elif step.kind == "advance_clock":
             self.advance_clock(parse_duration(step.data, clock.now()))
@@ -615,6 +648,7 @@ class _Run:
             (f"tasks.{ref}", ref, ("user", "service"), "a user task (or a service task, SpiffArena's way)")
             for ref in s.tasks]
         uses += [(f"results.{ref}", ref, ("service",), "a service task") for ref in s.results]
+        uses += [(f"expected_calls.{ref}", ref, ("service",), "a service task") for ref in s.expected_calls]
         uses += [(step.label(), step.target, ("user",) if step.kind == "complete" else anything, "a user task")
                  for step in s.steps if step.kind in ("complete", "fire_timer")]
         uses += [(attr, ref, anything, "") for attr in ("expected_path", "expected_exact_path", "expected_not_visited")
@@ -675,6 +709,17 @@ class _Run:
             elif set(s.expected_waiting_at) != set(waiting):
                 self.fail(f"expected waiting at {', '.join(s.expected_waiting_at)}; got waiting at "
                           f"{', '.join(waiting) or 'nothing'}")
+        for ref, expected in s.expected_calls.items():
+            self.step = f"expected_calls.{ref}"
+            made = self.calls.get(ref) or self.calls.get(ref.rsplit("/", 1)[-1])
+            if made is None:  # a bare id: the calls of that service task in whichever process it ran
+                made = [call for key, calls in self.calls.items() if key.rsplit("/", 1)[-1] == ref for call in calls]
+            if len(made) != len(expected):
+                self.fail(f"expected {len(expected)} call(s), got {len(made)}", ref)
+                continue
+            for index, (want, got) in enumerate(zip(expected, made, strict=True)):
+                for where, message in _subset_differences(want, got, f"call[{index}]"):
+                    self.fail(f"{where}: {message}", ref)
         if s.expected_data is not None:
             self.step = "expected_data"
             for where, message in _subset_differences(s.expected_data, data, "data"):

@@ -413,3 +413,40 @@ def test_too_deep_or_too_many_scenarios_are_refused():
     assert "nested more than 64 levels deep" in problems(json.dumps({"s": {"expected_data": deep}}))[0]
     many = {f"s{i}": {"expected_end": "completed"} for i in range(201)}
     assert "201 scenarios: at most 200 in one file" in problems(json.dumps(many))[0]
+
+
+def _amount_only(properties, current, submission):  # noqa: ANN001, ANN202
+    reasons = [f"{key}: not a field of this task's form" for key in submission if key != "amount"]
+    if "amount" not in submission:
+        reasons.append("amount: this field is required")
+    return submission, reasons
+
+
+def test_a_step_can_expect_the_form_to_refuse_the_data_and_the_task_stays_ready():
+    doc = {"refused": {"steps": [{"complete": "ask", "data": {"score": 1}, "expect_refused": ["amount", "score"]},
+                                 {"complete": "ask", "data": {"amount": 10}}],
+                       "expected_exact_path": ["start", "ask", "score", "big", "small_end"]}}
+    outcome = run(doc, check_submission=_amount_only)
+    assert outcome.passed, [str(f) for f in outcome.failures]
+    doc = {"accepted": {"steps": [{"complete": "ask", "data": {"amount": 10}, "expect_refused": True}],
+                        "expected_end": "completed"}}
+    (failure,) = run(doc, check_submission=_amount_only).failures
+    assert failure.step == "steps[0] (complete ask)" and failure.task == "ask"
+    assert failure.message == "expected the task's form to refuse the data; it accepted it"
+    doc = {"other": {"steps": [{"complete": "ask", "data": {"score": 1, "amount": 2}, "expect_refused": ["amount"]}],
+                     "expected_end": "completed"}}
+    (failure,) = run(doc, check_submission=_amount_only).failures
+    assert failure.message == "expected the form to refuse amount; it refused: score: not a field of this task's form"
+
+
+def test_expected_calls_compare_the_parameters_each_service_call_was_given():
+    doc = {"vote": {"results": {"ballots": {"ann": {}}}, "tasks": {"cast": {"data": [{"vote": "yes"}]}},
+                    "expected_calls": {"ballots": [{"exclude": "nobody"}]}}}
+    assert run(doc, ("voting.bpmn", VOTE), process="voting").passed
+    doc["vote"]["expected_calls"] = {"ballots": [{"exclude": "carla"}, {"exclude": "nobody"}]}
+    (failure,) = run(doc, ("voting.bpmn", VOTE), process="voting").failures
+    assert (failure.step, failure.task, failure.message) == ("expected_calls.ballots", "ballots",
+                                                             "expected 2 call(s), got 1")
+    doc["vote"]["expected_calls"] = {"ballots": [{"exclude": "carla"}]}
+    (failure,) = run(doc, ("voting.bpmn", VOTE), process="voting").failures
+    assert failure.message == 'call[0].exclude: expected "carla", got "nobody"'
