@@ -613,9 +613,15 @@ class _Run:
                 data = _plain(self.workflow.data if end == END_COMPLETED else _last_data(self.workflow))
                 self.check_expectations(end, waiting, data)
             except _Stop:
-                if self.workflow is not None:
-                    waiting = self.waiting_at()
-                    data = _plain(_last_data(self.workflow))
+                end = "failed"
+            except Exception as exc:  # noqa: BLE001 - e.g. a clock moved past the year 9999: this scenario fails
+                end = "failed"
+                self.fail(f"the scenario could not go on: {type(exc).__name__}: {exc}")
+            if end == "failed" and self.workflow is not None:
+                try:
+                    waiting, data = self.waiting_at(), _plain(_last_data(self.workflow))
+                except Exception:  # noqa: BLE001 - what is left is only for display
+                    waiting, data = [], {}
         return Outcome(not self.failures, self.path, self.failures, end, waiting, data, time.monotonic() - started)
 
     # -- names ----------------------------------------------------------------------------------

@@ -450,3 +450,13 @@ def test_expected_calls_compare_the_parameters_each_service_call_was_given():
     doc["vote"]["expected_calls"] = {"ballots": [{"exclude": "carla"}]}
     (failure,) = run(doc, ("voting.bpmn", VOTE), process="voting").failures
     assert failure.message == 'call[0].exclude: expected "carla", got "nobody"'
+
+
+def test_a_step_that_breaks_the_run_fails_only_its_scenario():
+    doc = {"far": {"clock": "9999-12-20T00:00:00+00:00", "steps": [{"advance_clock": "P30D"}],
+                   "expected_end": "completed"}}
+    outcome = run(doc, ("sla.bpmn", SLA), process="sla")
+    (failure,) = outcome.failures
+    assert failure.step == "steps[0] (advance_clock P30D)"
+    assert failure.message.startswith("the scenario could not go on: OverflowError")
+    assert outcome.end == "failed" and outcome.waiting_at == ["decide", "remind", "escalate"]
