@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
@@ -464,12 +465,15 @@ class _Run:
             if spec.bpmn_id and spec.name == spec.bpmn_id:
                 self.path.append(self.ref_of(task))
 
+    def timer_task(self, timer: Any) -> Task:
+        return self.workflow.get_task_from_id(UUID(timer.task_id))
+
     def ready(self) -> list[Task]:
         return [t for t in _all_tasks(self.workflow) if t.state == TaskState.READY and t.task_spec.manual]
 
     def waiting_at(self) -> list[str]:
         refs = [self.ref_of(t) for t in self.ready()]
-        refs += [self.ref_of(self.workflow.get_task_from_id(_uuid(t.task_id))) for t in waiting_timers(self.workflow)]
+        refs += [self.ref_of(self.timer_task(t)) for t in waiting_timers(self.workflow)]
         refs += [f"message {name}" for name, _ in waiting_messages(self.workflow)]
         return list(dict.fromkeys(refs))
 
@@ -563,9 +567,9 @@ class _Run:
             self.advance_clock(parse_duration(step.data, clock.now()))
         elif step.kind == "fire_timer":
             timers = [t for t in waiting_timers(self.workflow)
-                      if self.matches(self.workflow.get_task_from_id(_uuid(t.task_id)), step.target)]
+                      if self.matches(self.timer_task(t), step.target)]
             if not timers:
-                waiting = ", ".join(self.ref_of(self.workflow.get_task_from_id(_uuid(t.task_id)))
+                waiting = ", ".join(self.ref_of(self.timer_task(t))
                                     for t in waiting_timers(self.workflow)) or "none"
                 self.stop(f"expected timer {step.target} to be waiting; got waiting timers: {waiting}", step.target)
             self.advance_clock(max(timers[0].due_at, clock.now()))
@@ -749,12 +753,6 @@ def _all_tasks(workflow: BpmnWorkflow) -> list[Task]:
     below a task in a lower state, so it misses what a still-waiting cycle timer started (the
     status reports under the lifecycle's 14-day boundary timer)."""
     return [*workflow.tasks.values(), *(t for sub in workflow.subprocesses.values() for t in sub.tasks.values())]
-
-
-def _uuid(task_id: str) -> Any:
-    from uuid import UUID
-
-    return UUID(task_id)
 
 
 def _last_data(workflow: BpmnWorkflow) -> dict[str, Any]:
