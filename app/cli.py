@@ -1,4 +1,4 @@
-"""The ``pmo`` command: set up the database, deploy processes, manage users, run the server.
+"""The ``pmo`` command: set up the database, deploy and test processes, manage users, run the server.
 
 Every command reads its settings (``DATABASE_URL`` first) from ``config/pmo.toml`` and the
 environment, like the web app. Errors are printed as one line on stderr and exit with status 1.
@@ -313,6 +313,59 @@ def validate(paths: tuple[Path, ...]) -> None:
         click.echo(str(finding))
     keys = ", ".join(sorted(bundle.processes)) or "no processes"
     click.echo(f"valid: {len(files)} file(s), {keys}")
+
+
+@main.command("test-processes")
+@_PATHS
+@_handle_errors
+def test_processes(paths: tuple[Path, ...]) -> None:
+    """Run the process test scenarios (test_<process>.json) of BPMN, DMN and form files in memory.
+
+    One line per scenario, then a summary; exit status 1 when a scenario fails, a scenario file
+    cannot be read or the files do not validate. Nothing is deployed or written.
+    """
+    import time
+
+    from app.core.errors import Invalid
+    from app.definitions import scenarios
+    from app.engine.bundle import BundleInvalid, read_paths
+
+    app = _make_app()
+    started = time.monotonic()
+    with app.app_context():
+        files = read_paths(_with_forms(app, paths))
+        try:
+            results = scenarios.run_scenarios(files)
+        except BundleInvalid as exc:
+            problems = [str(p) for p in exc.problems]
+        except Invalid as exc:
+            problems = _problem_lines(exc.errors) or [exc.detail]
+        else:
+            problems = []
+    if problems:
+        for line in problems:
+            click.echo(line)
+        _fail(f"the files do not validate ({len(problems)} problem(s)): no scenario was run")
+    for result in results:
+        if result.scenario is None:
+            click.echo(f"FAIL  {result.file}: the scenario file cannot be read")
+        else:
+            click.echo(f"{'pass' if result.passed else 'FAIL'}  {result.process}: {result.scenario} "
+                       f"({result.seconds * 1000:.0f} ms)")
+        for reason in result.reasons():
+            click.echo(f"      {reason}")
+    failed = [r for r in results if not r.passed]
+    run = [r for r in results if r.scenario is not None]
+    unreadable = len(results) - len(run)
+    summary = (f"{len(run) - len([r for r in failed if r.scenario is not None])} passed, "
+               f"{len([r for r in failed if r.scenario is not None])} failed"
+               + (f", {unreadable} scenario file(s) unreadable" if unreadable else "")
+               + f" in {time.monotonic() - started:.2f} s")
+    if not results:
+        _fail("no scenario files (test_<process>.json) found in " + ", ".join(str(p) for p in paths))
+    click.echo(summary)
+    if failed:
+        sys.exit(1)
 
 
 # -- token / user ------------------------------------------------------------------------------
