@@ -258,7 +258,7 @@ def publish(draft_id: int, actor: str, note: str, run_scenarios: Any = None) -> 
         if failed:
             raise Invalid(f"{len(failed)} scenario(s) failed; nothing was published", errors=[
                 {"file": None, "line": None, "element": None,
-                 "message": f"{r.process}: scenario '{r.scenario}' failed: " + "; ".join(map(str, r.failures))}
+                 "message": f"{r.process}: scenario '{r.scenario or r.file}' failed: " + "; ".join(r.reasons())}
                 for r in failed])
     key, source = draft.process_key, f"studio draft {draft.id} ({draft.source})"
 
