@@ -348,23 +348,21 @@ def test_processes(paths: tuple[Path, ...]) -> None:
         _fail(f"the files do not validate ({len(problems)} problem(s)): no scenario was run")
     for result in results:
         if result.scenario is None:
-            click.echo(f"FAIL  {result.file}: the scenario file cannot be read")
+            click.echo(f"FAIL  {result.file}: no scenario of this file could run")
         else:
             click.echo(f"{'pass' if result.passed else 'FAIL'}  {result.process}: {result.scenario} "
                        f"({result.seconds * 1000:.0f} ms)")
         for reason in result.reasons():
             click.echo(f"      {reason}")
-    failed = [r for r in results if not r.passed]
-    run = [r for r in results if r.scenario is not None]
-    unreadable = len(results) - len(run)
-    summary = (f"{len(run) - len([r for r in failed if r.scenario is not None])} passed, "
-               f"{len([r for r in failed if r.scenario is not None])} failed"
-               + (f", {unreadable} scenario file(s) unreadable" if unreadable else "")
-               + f" in {time.monotonic() - started:.2f} s")
     if not results:
         _fail("no scenario files (test_<process>.json) found in " + ", ".join(str(p) for p in paths))
-    click.echo(summary)
-    if failed:
+    ran = [r for r in results if r.scenario is not None]
+    failed = [r for r in ran if not r.passed]
+    not_run = len(results) - len(ran)
+    click.echo(f"{len(ran) - len(failed)} passed, {len(failed)} failed"
+               + (f", {not_run} scenario file(s) not run" if not_run else "")
+               + f" in {time.monotonic() - started:.2f} s")
+    if failed or not_run:
         sys.exit(1)
 
 
