@@ -315,6 +315,19 @@ def validate(paths: tuple[Path, ...]) -> None:
     click.echo(f"valid: {len(files)} file(s), {keys}")
 
 
+def _without_sibling_scenarios(paths: tuple[Path, ...], files: list[Any]) -> list[Any]:
+    """For a BPMN file named alone, only its own scenarios: the files beside it are read for their
+    forms, and the scenarios of the other processes there are not asked for."""
+    from app.engine.bundle import is_scenario_file
+
+    named = [p for p in paths if p.is_file() and p.suffix.lower() == ".bpmn"]
+    siblings = {q.name for p in named for q in p.parent.glob("test_*.json")}
+    wanted = {f"test_{p.stem}.json" for p in named} | {p.name for p in paths if p.is_file()}
+    in_folders = {q.name for p in paths if p.is_dir() for q in p.rglob("test_*.json")}
+    unasked = siblings - wanted - in_folders
+    return [f for f in files if not (is_scenario_file(f.name) and f.name in unasked)]
+
+
 @main.command("test-processes")
 @_PATHS
 @_handle_errors
@@ -333,7 +346,7 @@ def test_processes(paths: tuple[Path, ...]) -> None:
     app = _make_app()
     started = time.monotonic()
     with app.app_context():
-        files = read_paths(_with_forms(app, paths))
+        files = _without_sibling_scenarios(paths, read_paths(_with_forms(app, paths)))
         try:
             results = scenarios.run_scenarios(files)
         except BundleInvalid as exc:

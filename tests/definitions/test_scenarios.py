@@ -203,3 +203,9 @@ def test_the_whole_run_is_bounded_in_time(app):
     results = scenarios.run_scenarios(fixture_bundle(json.dumps(APPROVAL_SCENARIOS)))
     assert [r.passed for r in results] == [False, False]
     assert results[0].reasons() == ["start: not run: the scenarios together took longer than the limit (0 s)"]
+
+
+def test_pmo_test_processes_for_one_bpmn_file_runs_only_its_scenarios(cli):
+    result = cli(str(WORKFLOWS / "quality_gate.bpmn"), str(WORKFLOWS / "gate_recommendation.dmn"), str(FORMS))
+    assert result.exit_code == 0, result.output
+    assert {line.split(":")[0] for line in result.output.splitlines()[:-1]} == {"pass  quality_gate"}
