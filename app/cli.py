@@ -315,6 +315,19 @@ def validate(paths: tuple[Path, ...]) -> None:
     click.echo(f"valid: {len(files)} file(s), {keys}")
 
 
+def _without_sibling_scenarios(paths: tuple[Path, ...], files: list[Any]) -> list[Any]:
+    """For a BPMN file named alone, only its own scenarios: the files beside it are read for their
+    forms, and the scenarios of the other processes there are not asked for."""
+    from app.engine.bundle import is_scenario_file
+
+    named = [p for p in paths if p.is_file() and p.suffix.lower() == ".bpmn"]
+    siblings = {q.name for p in named for q in p.parent.glob("test_*.json")}
+    wanted = {f"test_{p.stem}.json" for p in named} | {p.name for p in paths if p.is_file()}
+    in_folders = {q.name for p in paths if p.is_dir() for q in p.rglob("test_*.json")}
+    unasked = siblings - wanted - in_folders
+    return [f for f in files if not (is_scenario_file(f.name) and f.name in unasked)]
+
+
 @main.command("test-processes")
 @_PATHS
 @_handle_errors
@@ -333,7 +346,7 @@ def test_processes(paths: tuple[Path, ...]) -> None:
     app = _make_app()
     started = time.monotonic()
     with app.app_context():
-        files = read_paths(_with_forms(app, paths))
+        files = _without_sibling_scenarios(paths, read_paths(_with_forms(app, paths)))
         try:
             results = scenarios.run_scenarios(files)
         except BundleInvalid as exc:
@@ -348,23 +361,21 @@ def test_processes(paths: tuple[Path, ...]) -> None:
         _fail(f"the files do not validate ({len(problems)} problem(s)): no scenario was run")
     for result in results:
         if result.scenario is None:
-            click.echo(f"FAIL  {result.file}: the scenario file cannot be read")
+            click.echo(f"FAIL  {result.file}: no scenario of this file could run")
         else:
             click.echo(f"{'pass' if result.passed else 'FAIL'}  {result.process}: {result.scenario} "
                        f"({result.seconds * 1000:.0f} ms)")
         for reason in result.reasons():
             click.echo(f"      {reason}")
-    failed = [r for r in results if not r.passed]
-    run = [r for r in results if r.scenario is not None]
-    unreadable = len(results) - len(run)
-    summary = (f"{len(run) - len([r for r in failed if r.scenario is not None])} passed, "
-               f"{len([r for r in failed if r.scenario is not None])} failed"
-               + (f", {unreadable} scenario file(s) unreadable" if unreadable else "")
-               + f" in {time.monotonic() - started:.2f} s")
     if not results:
         _fail("no scenario files (test_<process>.json) found in " + ", ".join(str(p) for p in paths))
-    click.echo(summary)
-    if failed:
+    ran = [r for r in results if r.scenario is not None]
+    failed = [r for r in ran if not r.passed]
+    not_run = len(results) - len(ran)
+    click.echo(f"{len(ran) - len(failed)} passed, {len(failed)} failed"
+               + (f", {not_run} scenario file(s) not run" if not_run else "")
+               + f" in {time.monotonic() - started:.2f} s")
+    if failed or not_run:
         sys.exit(1)
 
 

@@ -506,8 +506,7 @@ class _Run:
         ref = self.ref_of(task)
         if self.check is None:
             self.stop("expect_refused needs the forms: run the scenario with its bundle", ref)
-        properties = dict((getattr(task.task_spec, "extensions", None) or {}).get("properties") or {})
-        reasons = self.check(properties, copy.deepcopy(task.data), submission)[1]
+        reasons = self.check(_properties(task), copy.deepcopy(task.data), submission)[1]
         if not reasons:
             self.stop("expected the task's form to refuse the data; it accepted it", ref)
         named = {reason.split(":", 1)[0].split("/", 1)[0] for reason in reasons}
@@ -521,9 +520,8 @@ class _Run:
         self.count_action()
         data = submission
         if self.check is not None:
-            properties = dict((getattr(task.task_spec, "extensions", None) or {}).get("properties") or {})
             try:
-                data, reasons = self.check(properties, copy.deepcopy(task.data), submission)
+                data, reasons = self.check(_properties(task), copy.deepcopy(task.data), submission)
             except Exception as exc:  # noqa: BLE001 - e.g. a form file that is not what it claims
                 reasons = [f"the form could not be checked: {type(exc).__name__}: {exc}"]
             if reasons:
@@ -740,6 +738,11 @@ class _Run:
             extra = sorted(set(data) - set(s.expected_output_json))
             detail = "; ".join(f"{w}: {m}" for w, m in differences[:5]) or f"unexpected keys {', '.join(extra[:10])}"
             self.fail(f"the end data is not exactly the expected output: {detail}")
+
+
+def _properties(task: Task) -> dict[str, str]:
+    """The task's ``spiffworkflow:property`` values (its form files, ``dataFields``, ...)."""
+    return dict((getattr(task.task_spec, "extensions", None) or {}).get("properties") or {})
 
 
 def _is_multi_instance_of_manual(task_spec: Any) -> bool:

@@ -178,9 +178,9 @@ def test_pmo_test_processes_exits_1_on_an_unreadable_scenario_file(cli, tmp_path
                                                       '"expected_end": "completed"}}')
     result = cli(str(workflows), str(forms))
     assert result.exit_code == 1, result.output
-    assert "FAIL  test_quality_gate.json: the scenario file cannot be read" in result.output
+    assert "FAIL  test_quality_gate.json: no scenario of this file could run" in result.output
     assert "test_quality_gate.json:1: go/steps/0/advance_clock: 'soon' is not an ISO 8601 duration" in result.output
-    assert "1 scenario file(s) unreadable" in result.output
+    assert "1 scenario file(s) not run" in result.output
 
 
 def test_pmo_test_processes_exits_1_when_the_files_do_not_validate(cli, tmp_path):
@@ -203,3 +203,9 @@ def test_the_whole_run_is_bounded_in_time(app):
     results = scenarios.run_scenarios(fixture_bundle(json.dumps(APPROVAL_SCENARIOS)))
     assert [r.passed for r in results] == [False, False]
     assert results[0].reasons() == ["start: not run: the scenarios together took longer than the limit (0 s)"]
+
+
+def test_pmo_test_processes_for_one_bpmn_file_runs_only_its_scenarios(cli):
+    result = cli(str(WORKFLOWS / "quality_gate.bpmn"), str(WORKFLOWS / "gate_recommendation.dmn"), str(FORMS))
+    assert result.exit_code == 0, result.output
+    assert {line.split(":")[0] for line in result.output.splitlines()[:-1]} == {"pass  quality_gate"}
