@@ -18,6 +18,7 @@ $(BIN)/python:
 install: $(BIN)/python
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e .
 	npm install --no-audit --no-fund
+	npm run build
 
 # pmo init prints the URL that `make serve` will really serve (HOST and PORT as given to make).
 init: $(BIN)/python

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole check, exactly as CI runs it (.ci/run calls `make test`, which calls this script):
 #   1. a virtualenv (.venv, or $VENV) with the package and its test extras;
-#   2. the npm packages (bpmn-js) and Chromium for the browser tests (apt-get, when
+#   2. the npm packages (bpmn-js), the studio bundle (npm run build) and Chromium for the browser tests (apt-get, when
 #      /usr/bin/chromium is missing);
 #   3. PostgreSQL and Redis answering (started here when they are down; failing if they stay down);
 #   4. ruff, then the test suite on SQLite, then again on PostgreSQL.
@@ -25,6 +25,9 @@ step "virtualenv $VENV"
 step "npm packages (bpmn-js, dmn-js: the browser tests draw diagrams with them)"
 command -v npm >/dev/null || die "npm is missing (install Node.js and npm)"
 npm install --no-audit --no-fund --loglevel=error || die "npm install failed"
+
+step "studio bundle (npm run build: frontend/ into app/web/static/build/)"
+npm run build || die "the studio bundle did not build"
 
 step "chromium"
 if [ ! -x /usr/bin/chromium ]; then
