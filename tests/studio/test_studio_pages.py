@@ -52,6 +52,7 @@ def test_library_lists_processes_and_decision_tables_for_everyone(lifecycle, log
     assert 'data-testid="library-table"' in html and 'data-testid="decisions-table"' in html
     assert "Change approval route" in html
     assert "Unique" in html  # the hit policy, as a person reads it
+    assert "Used by Change request (version 1)" in html and "Change request (version 1), Project" not in html
     assert "Import process models" not in html  # a project manager may look, not change
     assert "Import process models" in login("owen").html("/studio")
 
@@ -246,4 +247,4 @@ def test_publishing_a_draft_behind_a_newer_version_is_refused(lifecycle, api):
             "revision": bpmn["revision"]})
     assert api.post(f"/drafts/{first['id']}/publish", user="owen", json={"note": "wording"}).status_code == 201
     late = api.post(f"/drafts/{second['id']}/publish", user="admin", json={"note": "wording too"})
-    assert late.status_code == 409 and "v2 was published by owen" in late.get_json()["detail"]
+    assert late.status_code == 409 and "version 2 was published by owen" in late.get_json()["detail"]
