@@ -38,6 +38,7 @@ from app.instances.models import (
 from app.projects import operations as services
 from tests.projects.conftest import FORMS, WORKFLOWS, Driver, initiated_project
 from tests.projects.data import CHANGE, assessment, d
+from tests.support.api import assert_problem
 
 PROCESS = "change_request"
 SHIPPED = (WORKFLOWS / "change_request.bpmn").read_text()
@@ -460,3 +461,48 @@ def test_the_plan_lists_instances_of_older_versions_only(pmo, project_id, publis
     assert [p.instance_id for p in plan.instances] == [old]
     assert new not in plan.movable_ids
     assert plan.instances[0].started_at <= datetime.now(plan.instances[0].started_at.tzinfo)
+
+
+# -- the API ----------------------------------------------------------------------------------------------
+
+def test_api_dry_run_migrate_move_back_batch_and_release(api, pmo, project_id, publish):
+    movable = raise_cr(pmo, project_id)
+    blocked = at_pm_decision(pmo, project_id)
+    v2 = publish(add_pmo_check)
+
+    plan = api.get(f"/process-definitions/{PROCESS}/versions/2/migration-plan", "owen")
+    assert plan.status_code == 200, plan.get_json()
+    body = plan.get_json()
+    assert (body["to_version"], body["total"], body["movable"], body["blocked"]) == (2, 2, 1, 1)
+    rows = {r["instance_id"]: r for r in body["instances"]}
+    assert rows[movable]["movable"] and rows[movable]["label"] == "CRM-0042 Customer portal relaunch"
+    assert {b["element"] for b in rows[blocked]["blockers"]} == {"assess", "route_approval"}
+    assert_problem(api.get(f"/process-definitions/{PROCESS}/versions/2/migration-plan", "maria"), 403)
+    assert_problem(api.get(f"/process-definitions/{PROCESS}/versions/9/migration-plan", "owen"), 404)
+
+    refused = assert_problem(api.post(f"/process-instances/{blocked}/migrate", "owen", json={"to_version": 2}), 409)
+    assert {b["element"] for b in refused["errors"]["blockers"]} == {"assess", "route_approval"}
+    assert_problem(api.post(f"/process-instances/{movable}/migrate", "owen", json={"to_version": "2"}), 422)
+    assert_problem(api.post(f"/process-instances/{movable}/migrate", "sam", json={"to_version": 2}), 403)
+    moved = api.post(f"/process-instances/{movable}/migrate", "owen", json={"to_version": 2})
+    assert moved.status_code == 200 and moved.get_json()["version"] == 2
+    back = api.post(f"/process-instances/{movable}/migrate-back", "owen")
+    assert back.status_code == 200 and back.get_json()["version"] == 1
+    assert_problem(api.post(f"/process-instances/{movable}/migrate-back", "owen"), 409)
+
+    started = api.post("/migration-batches", "owen", json={"process_key": PROCESS, "to_version": 2})
+    assert started.status_code == 202, started.get_json()
+    batch = started.get_json()
+    assert batch["instance_ids"] == [movable] and batch["to_version"] == 2
+    read = api.get(f"/migration-batches/{batch['id']}", "owen").get_json()
+    assert (read["status"], read["moved"], read["results"][0]["outcome"]) == ("finished", 1, "moved")
+    assert_problem(api.post("/migration-batches", "petra", json={"process_key": PROCESS, "to_version": 2}), 403)
+    assert_problem(api.post("/migration-batches", "owen", json={"process_key": PROCESS}), 422)
+    assert_problem(api.get(f"/migration-batches/{batch['id']}", "maria"), 403)
+
+    released = api.call("PUT", f"/process-definitions/{PROCESS}/release", "owen",
+                        json={"version": 1, "reason": "roll back"})
+    assert released.get_json() == {"process_key": PROCESS, "version": 1, "newest_version": v2.version}
+    assert_problem(api.call("PUT", f"/process-definitions/{PROCESS}/release", "maria", json={"version": 1}), 403)
+    assert_problem(api.call("PUT", f"/process-definitions/{PROCESS}/release", "owen", json={"version": 7}), 404)
+    assert_problem(api.call("PUT", f"/process-definitions/{PROCESS}/release", "owen", json={}), 422)
