@@ -11,6 +11,7 @@ import json
 import re
 import shutil
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -116,26 +117,24 @@ def project_id(pmo):
     return pid
 
 
+def deploy_version(folder: Path, edit=lambda xml: xml, forms: dict[str, object] | None = None) -> ProcessVersion:
+    """Deploy the shipped bundle from ``folder`` with change_request.bpmn (and forms) edited: the new version."""
+    workflows, form_dir = folder / "workflows", folder / "forms"
+    shutil.copytree(WORKFLOWS, workflows)
+    shutil.copytree(FORMS, form_dir)
+    (workflows / "change_request.bpmn").write_text(edit(SHIPPED))
+    for name, content in (forms or {}).items():
+        (form_dir / name).write_text(json.dumps(content))
+    result = definitions.deploy_directory([workflows, form_dir], "owen")
+    created = [v for v in result.created if v.process_key == PROCESS]
+    assert created, result
+    return created[0]
+
+
 @pytest.fixture
 def publish(tmp_path):
-    """Deploy the shipped bundle with change_request.bpmn (and forms) edited: the new version."""
     counter = iter(range(100))
-
-    def publish(edit=lambda xml: xml, forms: dict[str, object] | None = None) -> ProcessVersion:
-        n = next(counter)
-        workflows, form_dir = tmp_path / f"workflows{n}", tmp_path / f"forms{n}"
-        shutil.copytree(WORKFLOWS, workflows)
-        shutil.copytree(FORMS, form_dir)
-        edited = edit(SHIPPED)
-        (workflows / "change_request.bpmn").write_text(edited)
-        for name, content in (forms or {}).items():
-            (form_dir / name).write_text(json.dumps(content))
-        result = definitions.deploy_directory([workflows, form_dir], "owen")
-        created = [v for v in result.created if v.process_key == PROCESS]
-        assert created, result
-        return created[0]
-
-    return publish
+    return lambda *args, **kwargs: deploy_version(tmp_path / f"v{next(counter)}", *args, **kwargs)
 
 
 def raise_cr(pmo, project_id, **changes) -> int:  # noqa: ANN001

@@ -1,0 +1,133 @@
+"""The studio's migration page through the web client: the dry run with counts and reasons, starting
+a batch (all movable or a selection), the results with "Move back", the release, and who may see it."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from app.core.extensions import db
+from app.definitions import operations as definitions
+from app.definitions import queries as definition_queries
+from app.instances import commands as instances
+from app.instances.models import MigrationBatch
+from tests.instances.test_migration import PROCESS, add_pmo_check, at_pm_decision, deploy_version, raise_cr
+from tests.projects.conftest import FORMS, WORKFLOWS, Driver, initiated_project
+
+
+@pytest.fixture
+def pmo(web, actors):
+    definitions.deploy_directory([WORKFLOWS, FORMS], "admin")
+    return Driver(actors)
+
+
+@pytest.fixture
+def publish(tmp_path):
+    return lambda edit: deploy_version(tmp_path / "v2", edit)
+
+
+@pytest.fixture
+def running(pmo):
+    """Two change requests waiting for the assessment (movable to v2) and one past it (blocked)."""
+    pid, _ = initiated_project(pmo)
+    return {"waiting": [raise_cr(pmo, pid), raise_cr(pmo, pid)], "decided": at_pm_decision(pmo, pid)}
+
+
+def test_the_dry_run_shows_counts_where_each_stands_and_why_one_is_blocked(login, running, publish):
+    publish(add_pmo_check)
+    html = login("owen").html(f"/studio/processes/{PROCESS}/migrate?to=2")
+    assert re.search(r'data-testid="movable-count">2<', html)
+    assert re.search(r'data-testid="blocked-count">1<', html)
+    rows = re.findall(r'<tr data-instance-id="(\d+)" class="(\w+)"', html)
+    assert sorted(rows) == sorted([*((str(i), "movable") for i in running["waiting"]),
+                                   (str(running["decided"]), "blocked")])
+    assert html.count("<label for=\"pick-") == 3 and "CRM-0042 Customer portal relaunch</label>" in html
+    assert "Assess impact of CR-" in html and "Approve CR-" in html  # where they stand, by task name
+    assert "PMO check of …" in html  # the new step
+    assert "<strong>Assess impact of …</strong>: the instance has already passed this step" in html
+    assert "Make version 2 current" not in html  # v2 is the newest: new instances start on it already
+    assert 'data-testid="current-version">version 2<' in html
+    assert "{{" not in html and "cr_reference" not in html  # names as people read them
+    assert 'style="' not in html and "<script>" not in html  # CSP: no inline code or styles
+
+
+def test_migrate_all_movable_then_results_and_move_back(login, running, publish, actors):
+    publish(add_pmo_check)
+    owen = login("owen")
+    page = f"/studio/processes/{PROCESS}/migrate?to=2"
+    response = owen.post(f"/studio/processes/{PROCESS}/migrate", {"to": "2", "action": "all"}, token_from=page)
+    assert response.status_code == 303
+    batch_url = response.headers["Location"]
+    html = owen.html(batch_url)
+    assert 'data-batch-status="finished"' in html and "data-refresh-seconds" not in html
+    assert re.search(r'data-testid="moved-count">2<', html)
+    assert html.count('data-outcome="moved"') == 2 and html.count('data-outcome="blocked"') == 0
+    for iid in running["waiting"]:
+        assert instances.get(iid).process_version.version == 2
+    assert html.count('data-testid="move-back"') == 2
+
+    first = running["waiting"][0]
+    batch_id = int(batch_url.rstrip("/").rsplit("/", 1)[1])
+    back = owen.post(f"/studio/migrations/{batch_id}/instances/{first}/move-back", token_from=batch_url)
+    assert back.status_code == 303
+    html = owen.html(batch_url)
+    assert "is back on version 1" in html and "Moved back" in html
+    assert html.count('data-testid="move-back"') == 1
+    db.session.expire_all()
+    assert instances.get(first).process_version.version == 1
+
+
+def test_migrate_a_selection_records_the_blocked_one_with_its_reason(login, running, publish):
+    publish(add_pmo_check)
+    owen = login("owen")
+    page = f"/studio/processes/{PROCESS}/migrate?to=2"
+    picked = [str(running["waiting"][0]), str(running["decided"])]
+    owen.client.get(page)
+    response = owen.post(f"/studio/processes/{PROCESS}/migrate", {"to": "2", "action": "selected",
+                                                                  "instance_id": picked}, token_from=page)
+    assert response.status_code == 303
+    batch = db.session.scalars(db.select(MigrationBatch)).one()
+    assert sorted(batch.instance_ids) == sorted(int(i) for i in picked)
+    html = owen.html(response.headers["Location"])
+    assert html.count('data-outcome="moved"') == 1 and html.count('data-outcome="blocked"') == 1
+    assert "Stays: blocked" in html and "the instance has already passed this step" in html
+    assert instances.get(running["waiting"][1]).process_version.version == 1  # not selected
+
+
+def test_nothing_selected_is_said_and_starts_nothing(login, running, publish):
+    publish(add_pmo_check)
+    owen = login("owen")
+    page = f"/studio/processes/{PROCESS}/migrate?to=2"
+    response = owen.post(f"/studio/processes/{PROCESS}/migrate", {"to": "2", "action": "selected"}, token_from=page)
+    assert response.status_code == 303 and response.headers["Location"].endswith("/migrate?to=2")
+    assert "Select the instances to migrate" in owen.html(page)
+    assert db.session.scalars(db.select(MigrationBatch)).first() is None
+
+
+def test_make_an_earlier_version_current_and_back(login, running, publish, pmo):
+    publish(add_pmo_check)
+    owen = login("owen")
+    page = f"/studio/processes/{PROCESS}/migrate?to=2"
+    response = owen.post(f"/studio/processes/{PROCESS}/release", {"version": "1", "to": "2"}, token_from=page)
+    assert response.status_code == 303
+    html = owen.html(page)
+    assert "now start on version 1" in html
+    assert 'data-testid="current-version">version 1<' in html and "Make version 2 current" in html
+    assert definition_queries.current_version(PROCESS).version == 1
+    owen.post(f"/studio/processes/{PROCESS}/release", {"version": "2", "to": "2"}, token_from=page)
+    assert definition_queries.current_version(PROCESS).version == 2
+
+
+def test_only_process_owners_and_admins(login, running, publish):
+    publish(add_pmo_check)
+    page = f"/studio/processes/{PROCESS}/migrate?to=2"
+    assert login("admin").get(page).status_code == 200
+    for who in ("maria", "petra"):
+        browser = login(who)
+        assert browser.get(page).status_code == 403
+        assert browser.post(f"/studio/processes/{PROCESS}/migrate", {"to": "2", "action": "all"}).status_code == 403
+        assert browser.post(f"/studio/processes/{PROCESS}/release", {"version": "1"}).status_code == 403
+    assert login("owen").get(f"/studio/processes/{PROCESS}/migrate?to=9").status_code == 404
+    assert login("owen").get("/studio/processes/no_such_process/migrate").status_code == 404
+    assert definition_queries.current_version(PROCESS).version == 2
