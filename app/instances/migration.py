@@ -172,7 +172,8 @@ def instance_labels(instances: list[ProcessInstance]) -> dict[int, str]:
     return out
 
 
-def _ready_titles(instance_ids: list[int]) -> dict[int, list[str]]:
+def ready_titles(instance_ids: list[int]) -> dict[int, list[str]]:
+    """The titles of each instance's open tasks (where it stands), oldest first."""
     out: dict[int, list[str]] = {}
     if not instance_ids:
         return out
@@ -192,7 +193,7 @@ def plan(process_key: str, to_version: int, actor: Actor) -> MigrationPlan:
     spec, subprocess_specs = definition_queries.spec_for(target)
     instances = _live_instances(process_key, target)
     labels = instance_labels(instances)
-    ready = _ready_titles([i.id for i in instances])
+    ready = ready_titles([i.id for i in instances])
     forms_by_version: dict[int, frozenset[str]] = {}
     rows = []
     for instance in instances:

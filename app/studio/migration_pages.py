@@ -93,11 +93,13 @@ def migration_batch_page(batch_id: int):  # noqa: ANN201
     moves = {m.instance_id: m for m in db.session.scalars(
         select(InstanceMigration).where(InstanceMigration.batch_id == batch.id))}
     labels = migration.instance_labels(list(instances.values()))
+    standing = migration.ready_titles(list(instances))
     rows = []
     for result in batch.results or []:
         instance = instances.get(result["instance_id"])
         move = moves.get(result["instance_id"])
         rows.append({"result": result, "label": labels.get(result["instance_id"], ""), "move": move,
+                     "ready": standing.get(result["instance_id"], []),
                      "can_move_back": instance is not None and migration.can_move_back(instance, move)})
     running = batch.status in (MigrationBatchStatus.QUEUED, MigrationBatchStatus.RUNNING)
     return render_template("studio/migration_batch.html", batch=batch, rows=rows, running=running,

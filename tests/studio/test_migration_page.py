@@ -12,6 +12,9 @@ from app.definitions import operations as definitions
 from app.definitions import queries as definition_queries
 from app.instances import commands as instances
 from app.instances.models import MigrationBatch
+from app.people import queries as user_queries
+from app.people.actor import Actor
+from tests.browser import conftest as browser_support
 from tests.instances.test_migration import PROCESS, add_pmo_check, at_pm_decision, deploy_version, raise_cr
 from tests.projects.conftest import FORMS, WORKFLOWS, Driver, initiated_project
 
@@ -131,3 +134,71 @@ def test_only_process_owners_and_admins(login, running, publish):
     assert login("owen").get(f"/studio/processes/{PROCESS}/migrate?to=9").status_code == 404
     assert login("owen").get("/studio/processes/no_such_process/migrate").status_code == 404
     assert definition_queries.current_version(PROCESS).version == 2
+
+
+# -- in Chromium ---------------------------------------------------------------------------------------------
+
+browser = browser_support.browser  # the session's Chromium (tests/browser/conftest.py)
+new_page = browser_support.new_page
+
+
+@pytest.mark.browser
+def test_owner_sees_the_dry_run_migrates_all_movable_and_sees_the_result(tmp_path_factory, new_page):
+    from playwright.sync_api import expect
+
+    app = browser_support.shipped_app(tmp_path_factory, "migration")
+    with app.app_context():
+        driver = Driver({u.username: Actor.of(u) for u in user_queries.list_users()})
+        pid, _ = initiated_project(driver)
+        waiting = [raise_cr(driver, pid), raise_cr(driver, pid)]
+        decided = at_pm_decision(driver, pid)
+        deploy_version(tmp_path_factory.mktemp("v2"), add_pmo_check)
+        db.session.remove()
+    with browser_support.serving(app, "pmo-migration-journey") as url:
+        page = new_page()
+        browser_support.sign_in(page, url, "owen")
+        page.goto(f"{url}/studio/processes/{PROCESS}/migrate?to=2")
+        expect(page.get_by_test_id("movable-count")).to_have_text("2")
+        expect(page.get_by_test_id("blocked-count")).to_have_text("1")
+        blocked_row = page.locator(f'tr[data-instance-id="{decided}"]')
+        expect(blocked_row).to_contain_text("Blocked")
+        expect(blocked_row).to_contain_text("the instance has already passed this step")
+        page.locator(f'input[name="instance_id"][value="{waiting[0]}"]').check()
+        expect(page.get_by_test_id("migrate-selected")).to_have_text("Migrate 1 selected")
+        page.screenshot(path=str(browser_support.SCREENSHOTS / "studio-migration-dry-run.png"), full_page=True)
+
+        page.get_by_test_id("migrate-all").click()
+        expect(page.get_by_test_id("batch-progress")).to_have_attribute("data-batch-status", "finished")
+        expect(page.get_by_test_id("moved-count")).to_have_text("2")
+        expect(page.locator('tr[data-outcome="moved"]')).to_have_count(2)
+        expect(page.get_by_test_id("move-back")).to_have_count(2)
+        page.screenshot(path=str(browser_support.SCREENSHOTS / "studio-migration-result.png"), full_page=True)
+
+        page.locator(f'tr[data-instance-id="{waiting[1]}"]').get_by_test_id("move-back").click()
+        expect(page.get_by_role("status").first).to_contain_text("is back on version 1")
+        expect(page.get_by_test_id("move-back")).to_have_count(1)
+    with app.app_context():
+        assert [instances.get(i).process_version.version for i in waiting] == [2, 1]
+        assert instances.get(decided).process_version.version == 1
+
+
+def test_a_batch_not_done_yet_shows_its_progress_and_refreshes_itself(login, running, publish):
+    """Scaled out, a worker takes the batch: until then the page says so and reloads itself."""
+    from app.core.transactions import write_transaction
+
+    v2 = publish(add_pmo_check)
+    with write_transaction():
+        batch = MigrationBatch(process_key=PROCESS, to_version_id=v2.id, requested_by="owen", status="queued",
+                               instance_ids=running["waiting"], total=2, results=[])
+        db.session.add(batch)
+        db.session.flush()
+        batch_id = batch.id
+    html = login("owen").html(f"/studio/migrations/{batch_id}")
+    assert 'data-refresh-seconds="2"' in html and "Waiting to start" in html and "0 of 2 done" in html
+    assert '<script src="/static/migration.js">' in html
+    from app.instances import migration
+
+    assert migration.run_batch(batch_id) == "finished"
+    html = login("owen").html(f"/studio/migrations/{batch_id}")
+    assert "data-refresh-seconds" not in html and "<strong>Finished</strong>" in html
+    assert re.search(r'data-testid="moved-count">2</span> moved, <span data-testid="blocked-result-count">0<', html)
