@@ -387,7 +387,9 @@ def set_release(process_key: str, version: int, actor: Actor, reason: str = "") 
         if chosen is None:
             raise NotFound(f"process '{process_key}' has no version {version}")
         newest = _latest_versions([process_key])[process_key]
-        release = db.session.get(ProcessRelease, process_key, with_for_update=True)
+        release = db.session.scalars(select(ProcessRelease).where(ProcessRelease.process_key == process_key)
+                                     .with_for_update(of=ProcessRelease)
+                                     .execution_options(populate_existing=True)).first()
         previous = release.process_version.version if release is not None else newest.version
         if chosen.id == newest.id:
             if release is not None:

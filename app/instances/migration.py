@@ -392,7 +392,9 @@ def _record(batch_id: int, entry: dict[str, Any]) -> None:
     """One instance's outcome, with the counters, in its own small transaction (progress as it goes);
     an instance already recorded (a redelivered job) is not counted twice."""
     with write_transaction():
-        batch = db.session.get(MigrationBatch, batch_id, with_for_update=True, populate_existing=True)
+        batch = db.session.scalars(select(MigrationBatch).where(MigrationBatch.id == batch_id)
+                                   .with_for_update(of=MigrationBatch)
+                                   .execution_options(populate_existing=True)).one()
         if any(r.get("instance_id") == entry["instance_id"] for r in batch.results or []):
             return
         batch.results = [*(batch.results or []), entry]
