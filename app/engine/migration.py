@@ -107,16 +107,23 @@ def plain_name(name: str) -> str:
     return text or name
 
 
+def _kind(spec: Any) -> str:
+    """What an unnamed element is, in words: ``ExclusiveGateway`` -> "exclusive gateway"."""
+    words = re.sub(r"(?<!^)(?=[A-Z])", " ", type(spec).__name__).lower()
+    return words.replace("bpmn ", "").replace("spiff ", "") or "step"
+
+
 def _element(spec: Any) -> tuple[str, str]:
     """(BPMN id, name) of a task spec; an internal spec (``pm_decision.BoundaryEventSplit``) is
-    named by the element it belongs to."""
+    named by the element it belongs to, an unnamed one by what it is ("unnamed end event")."""
     bpmn_id = getattr(spec, "bpmn_id", None)
-    if bpmn_id:
-        return bpmn_id, plain_name(getattr(spec, "bpmn_name", None) or bpmn_id)
-    element = spec.name.split(".")[0].replace(" [child]", "")
-    process = getattr(spec, "_wf_spec", None)
-    owner = process.task_specs.get(element) if process is not None else None
-    return element, plain_name(getattr(owner, "bpmn_name", None) or element)
+    owner = spec
+    if not bpmn_id:
+        bpmn_id = spec.name.split(".")[0].replace(" [child]", "")
+        process = getattr(spec, "_wf_spec", None)
+        owner = process.task_specs.get(bpmn_id, spec) if process is not None else spec
+    name = getattr(owner, "bpmn_name", None)
+    return bpmn_id, plain_name(name) if name else f"unnamed {_kind(owner)}"
 
 
 def _attached_to(task: Any) -> str:

@@ -329,6 +329,16 @@ def test_a_claim_is_not_a_step_the_move_back_still_works(pmo, project_id, publis
     assert pmo.task(iid, "assess").assignee == "maria"
 
 
+def test_a_suspended_instance_moves_and_stays_suspended(pmo, project_id, publish, actors):
+    iid = raise_cr(pmo, project_id)
+    instances.suspend(iid, actors["admin"], "waiting for the budget round")
+    v2 = publish(add_pmo_check)
+    entry = migration.plan(PROCESS, v2.version, actors["owen"]).instances[0]
+    assert (entry.instance_id, entry.status, entry.movable) == (iid, "suspended", True)
+    moved = migration.migrate_instance(iid, v2.id, actors["owen"])
+    assert (moved.status, moved.process_version.version) == ("suspended", 2)
+
+
 def test_only_newer_versions_and_only_owners(pmo, project_id, publish, actors):
     iid = raise_cr(pmo, project_id)
     v2 = publish(add_pmo_check)
@@ -368,6 +378,7 @@ def test_a_batch_moves_the_movable_and_records_the_blocked_with_its_reason(pmo, 
         assert results[iid]["outcome"] == "moved"
         assert instances.get(iid).process_version_id == v2.id
     assert audit_of("migration_batch_started")[-1].details["batch_id"] == batch.id
+    assert audit_of("migration_batch_finished")[-1].details["batch_id"] == batch.id
     assert {e.instance_id for e in audit_of("instance_migrated")} >= set(waiting)
     assert all(e.details["batch_id"] == batch.id for e in audit_of("instance_migrated"))
 
@@ -460,6 +471,69 @@ def test_the_plan_lists_instances_of_older_versions_only(pmo, project_id, publis
     assert [p.instance_id for p in plan.instances] == [old]
     assert new not in plan.movable_ids
     assert plan.instances[0].started_at <= datetime.now(plan.instances[0].started_at.tzinfo)
+
+
+# -- a called process (small fixture BPMN) ------------------------------------------------------------------
+
+PARENT_BPMN = b"""<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="parent_defs" targetNamespace="x">
+  <bpmn:process id="parent" name="Parent" isExecutable="true">
+    <bpmn:startEvent id="start" />
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="call" />
+    <bpmn:callActivity id="call" name="Do the child" calledElement="child" />
+    <bpmn:sequenceFlow id="f2" sourceRef="call" targetRef="end" />
+    <bpmn:endEvent id="end" />
+  </bpmn:process>
+</bpmn:definitions>"""
+
+
+def child_bpmn(steps: list[str]) -> bytes:
+    """The called process: manual steps in a row (``a`` open first)."""
+    tasks = "".join(f'<bpmn:manualTask id="{s}" name="Step {s.upper()}" />' for s in steps)
+    chain = ["start", *steps, "end"]
+    flows = "".join(f'<bpmn:sequenceFlow id="g{i}" sourceRef="{a}" targetRef="{b}" />'
+                    for i, (a, b) in enumerate(zip(chain, chain[1:], strict=False)))
+    return (f'<?xml version="1.0" encoding="UTF-8"?><bpmn:definitions '
+            f'xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="child_defs" targetNamespace="x">'
+            f'<bpmn:process id="child" name="Child" isExecutable="true"><bpmn:startEvent id="start" />{tasks}'
+            f'{flows}<bpmn:endEvent id="end" /></bpmn:process></bpmn:definitions>').encode()
+
+
+def deploy_parent(steps: list[str]) -> ProcessVersion:
+    from app.engine.bundle import BundleFile
+
+    result = definitions.deploy([BundleFile("parent.bpmn", PARENT_BPMN), BundleFile("child.bpmn", child_bpmn(steps))],
+                                "owen")
+    return next(v for v in result.created if v.process_key == "parent")
+
+
+def test_a_running_called_process_moves_with_its_own_diff(app, actors):
+    deploy_parent(["a", "b"])
+    iid = instances.start("parent", actors["admin"]).id
+    open_task = instances.ready_tasks(iid)[0]
+    assert open_task.element_id == "a"
+    v2 = deploy_parent(["a", "c", "b"])
+    entry = migration.plan("parent", v2.version, actors["owen"]).instances[0]
+    assert entry.movable
+    assert {"element": "c", "name": "Step C", "kind": "added", "detail": "a new step in the new version"} in (
+        entry.changes)
+    migration.migrate_instance(iid, v2.id, actors["owen"])
+    assert instances.ready_tasks(iid)[0].id == open_task.id
+    instances.complete(open_task.id, actors["admin"], {})
+    assert [t.element_id for t in instances.ready_tasks(iid)] == ["c"]
+
+
+def test_a_removed_open_step_of_a_called_process_refuses(app, actors):
+    deploy_parent(["a", "b"])
+    iid = instances.start("parent", actors["admin"]).id
+    v2 = deploy_parent(["b"])
+    entry = migration.plan("parent", v2.version, actors["owen"]).instances[0]
+    assert not entry.movable
+    assert {"element": "a", "name": "Step A", "reason": "the instance waits here and the new version removes this "
+            "step: moving it would save a state that can no longer be loaded"} in entry.blockers
+    with pytest.raises(migration.MigrationBlocked):
+        migration.migrate_instance(iid, v2.id, actors["owen"])
+    assert instances.get(iid).process_version.version == 1
 
 
 # -- the API ----------------------------------------------------------------------------------------------
