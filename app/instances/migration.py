@@ -381,6 +381,35 @@ def get_batch(batch_id: int) -> MigrationBatch:
     return batch
 
 
+@dataclass
+class BatchRow:
+    """One handled instance of a batch, as its page shows it."""
+
+    result: dict[str, Any]
+    label: str
+    ready: list[str]
+    move: InstanceMigration | None
+    can_move_back: bool
+
+
+def batch_rows(batch: MigrationBatch) -> list[BatchRow]:
+    """Each handled instance of ``batch`` with its label, where it stands now, its move and whether
+    that move can still be undone."""
+    instances = {i.id: i for i in db.session.scalars(
+        select(ProcessInstance).where(ProcessInstance.id.in_(batch.instance_ids or [])))}
+    moves = {m.instance_id: m for m in db.session.scalars(
+        select(InstanceMigration).where(InstanceMigration.batch_id == batch.id))}
+    labels = instance_labels(list(instances.values()))
+    standing = ready_titles(list(instances))
+    rows = []
+    for result in batch.results or []:
+        instance_id = result["instance_id"]
+        instance, move = instances.get(instance_id), moves.get(instance_id)
+        rows.append(BatchRow(result, labels.get(instance_id, ""), standing.get(instance_id, []), move,
+                             instance is not None and can_move_back(instance, move)))
+    return rows
+
+
 def _batch_actor(username: str) -> Actor:
     user = db.session.scalars(select(User).where(User.username == username)).first()
     if user is None or not user.active:

@@ -7,14 +7,12 @@ from __future__ import annotations
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from sqlalchemy import select
 
 from app.core.errors import ServiceError
-from app.core.extensions import db
 from app.definitions import operations as definitions
 from app.definitions import queries as definition_queries
 from app.instances import migration
-from app.instances.models import InstanceMigration, MigrationBatchStatus, ProcessInstance
+from app.instances.models import MigrationBatchStatus
 from app.people.actor import Actor
 from app.studio.pages import bp
 
@@ -88,19 +86,7 @@ def migration_batch_page(batch_id: int):  # noqa: ANN201
         batch = migration.get_batch(batch_id)
     except ServiceError:
         abort(404)
-    instances = {i.id: i for i in db.session.scalars(
-        select(ProcessInstance).where(ProcessInstance.id.in_(batch.instance_ids or [])))}
-    moves = {m.instance_id: m for m in db.session.scalars(
-        select(InstanceMigration).where(InstanceMigration.batch_id == batch.id))}
-    labels = migration.instance_labels(list(instances.values()))
-    standing = migration.ready_titles(list(instances))
-    rows = []
-    for result in batch.results or []:
-        instance = instances.get(result["instance_id"])
-        move = moves.get(result["instance_id"])
-        rows.append({"result": result, "label": labels.get(result["instance_id"], ""), "move": move,
-                     "ready": standing.get(result["instance_id"], []),
-                     "can_move_back": instance is not None and migration.can_move_back(instance, move)})
+    rows = migration.batch_rows(batch)
     running = batch.status in (MigrationBatchStatus.QUEUED, MigrationBatchStatus.RUNNING)
     return render_template("studio/migration_batch.html", batch=batch, rows=rows, running=running,
                            refresh_seconds=REFRESH_SECONDS, process_name=batch.to_version.name,
