@@ -159,9 +159,11 @@ def _changed_attributes(diff: Any, task: Any) -> list[str]:
     return [k for k, v in old.items() if new_dict.get(k) != v]
 
 
-def blockers(workflow: BpmnWorkflow, new_spec: Any, new_subprocess_specs: dict) -> list[Blocker]:
-    """The documented rule (module docstring), each blocking element once."""
-    top, subprocess_diffs = _diffs(workflow, new_spec, new_subprocess_specs)
+def blockers(workflow: BpmnWorkflow, new_spec: Any, new_subprocess_specs: dict,
+             diffs: tuple[Any, dict] | None = None) -> list[Blocker]:
+    """The documented rule (module docstring), each blocking element once. ``diffs``: diff_workflow's
+    answer when the caller has it already (it is the costly part)."""
+    top, subprocess_diffs = diffs or _diffs(workflow, new_spec, new_subprocess_specs)
     found: dict[tuple[str, str], Blocker] = {}
 
     def add(task: Any, reason: str) -> None:
@@ -201,10 +203,11 @@ def _form_files(task: Any) -> set[str]:
 
 
 def changes(workflow: BpmnWorkflow, new_spec: Any, new_subprocess_specs: dict,
-            changed_forms: frozenset[str] | set[str] = frozenset()) -> list[Change]:
+            changed_forms: frozenset[str] | set[str] = frozenset(),
+            diffs: tuple[Any, dict] | None = None) -> list[Change]:
     """What the move would do, in plain words (see ``Change``). ``changed_forms``: the form files
     whose content differs between the two versions (a form is only a file name to the spec)."""
-    top, subprocess_diffs = _diffs(workflow, new_spec, new_subprocess_specs)
+    top, subprocess_diffs = diffs or _diffs(workflow, new_spec, new_subprocess_specs)
     out: dict[tuple[str, str], Change] = {}
 
     def add(task_or_spec: Any, kind: str, detail: str) -> None:
@@ -246,9 +249,10 @@ def check(workflow: BpmnWorkflow, new_spec: Any, new_subprocess_specs: dict,
     new spec: a move that would not load again (or whose READY tasks would not stay) is refused here,
     in the dry run, not found out when it is done. The copy tells the restarted timers' new due times.
     """
-    result = MigrationCheck(blockers=blockers(workflow, new_spec, new_subprocess_specs))
+    diffs = _diffs(workflow, new_spec, new_subprocess_specs)
+    result = MigrationCheck(blockers=blockers(workflow, new_spec, new_subprocess_specs, diffs))
     if not result.blockers:
-        result.changes = changes(workflow, new_spec, new_subprocess_specs, changed_forms)
+        result.changes = changes(workflow, new_spec, new_subprocess_specs, changed_forms, diffs)
         trial = state_from_json(state_to_json(workflow), workflow.spec, workflow.subprocess_specs,
                                 workflow.script_engine)
         try:
@@ -296,10 +300,10 @@ def migrate(workflow: BpmnWorkflow, new_spec: Any, new_subprocess_specs: dict) -
     """Move ``workflow`` (in place) to ``new_spec``: the top workflow and each running called
     process with its own diff. Raises MigrationRefused when the rule blocks it or when the moved
     state would lose a READY task or not load again (the caller then drops the workflow)."""
-    refused = blockers(workflow, new_spec, new_subprocess_specs)
+    top, subprocess_diffs = _diffs(workflow, new_spec, new_subprocess_specs)
+    refused = blockers(workflow, new_spec, new_subprocess_specs, (top, subprocess_diffs))
     if refused:
         raise MigrationRefused(refused)
-    top, subprocess_diffs = _diffs(workflow, new_spec, new_subprocess_specs)
     ready_before = {str(t.id): _element(t.task_spec) for t in workflow.get_tasks(state=TaskState.READY)}
     whole = (workflow.spec.name, workflow.spec.description or workflow.spec.name)
     try:
