@@ -238,6 +238,14 @@ def _refresh_open_tasks(instance: ProcessInstance, workflow: Any) -> None:
                               + [HumanTaskCandidate(username=u) for u in users])
 
 
+def _check_live(instance: ProcessInstance) -> None:
+    """Only running, suspended and failed instances move (said plainly; the command checks it again
+    under the lock)."""
+    if instance.status not in LIVE:
+        raise Conflict(f"the instance is {instance.status}: only running, suspended or failed instances "
+                       "move between versions")
+
+
 def migrate_instance(instance_id: int, to_version_id: int, actor: Actor,
                      batch_id: int | None = None) -> ProcessInstance:
     """Move one instance to version ``to_version_id`` of its process (one instance command).
@@ -247,6 +255,7 @@ def migrate_instance(instance_id: int, to_version_id: int, actor: Actor,
     """
     _require_migrator(actor)
     target = _version(to_version_id)
+    _check_live(commands.get(instance_id))
     audit_data: dict[str, Any] = {"to_version": target.version}
     if batch_id is not None:
         audit_data["batch_id"] = batch_id
@@ -302,8 +311,8 @@ def migrate_back(instance_id: int, actor: Actor) -> ProcessInstance:
     the move left): state, version, inbox rows and timers as before. Audited as
     ``instance_migration_reverted``; 409 once a step ran."""
     _require_migrator(actor)
+    _check_live(commands.get(instance_id))
     if last_migration(instance_id) is None:
-        commands.get(instance_id)  # 404 first
         raise Conflict(f"process instance {instance_id} has no migration to undo")
 
     def change(instance: ProcessInstance, workflow: Any) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from app.core.audit import AuditEntry
 from app.core.errors import Conflict, Forbidden, Invalid
 from app.core.extensions import db
+from app.core.transactions import write_transaction
 from app.definitions import operations as definitions
 from app.definitions import queries as definition_queries
 from app.definitions.models import ProcessVersion
@@ -435,6 +436,26 @@ def test_a_batch_goes_on_past_a_blocked_instance(pmo, project_id, publish, actor
     # A redelivered job changes nothing.
     assert migration.run_batch(batch.id) == "nothing to do"
     assert db.session.get(MigrationBatch, batch.id, populate_existing=True).moved == 1
+
+
+def test_an_instance_ended_after_the_batch_was_asked_for_is_recorded_and_the_batch_goes_on(
+        pmo, project_id, publish, actors):
+    ended, movable = raise_cr(pmo, project_id), raise_cr(pmo, project_id)
+    v2 = publish(add_pmo_check)
+    with write_transaction():
+        batch = MigrationBatch(process_key=PROCESS, to_version_id=v2.id, requested_by="owen",
+                               status=MigrationBatchStatus.QUEUED, instance_ids=[ended, movable], total=2, results=[])
+        db.session.add(batch)
+        db.session.flush()
+        batch_id = batch.id
+    instances.terminate(ended, actors["admin"], "withdrawn")  # meanwhile
+    assert migration.run_batch(batch_id) == "finished"
+    batch = migration.get_batch(batch_id)
+    assert (batch.moved, batch.blocked, batch.failed) == (1, 1, 0)
+    results = {r["instance_id"]: r for r in batch.results}
+    assert results[ended]["reason"] == ("the instance is terminated: only running, suspended or failed instances "
+                                        "move between versions")
+    assert results[movable]["outcome"] == "moved"
 
 
 def test_a_batch_refuses_instances_that_are_not_running_on_an_older_version(pmo, project_id, publish, actors):
