@@ -280,6 +280,13 @@ def test_a_changed_timer_is_reported_and_restarts_from_the_migration(pmo, projec
     assert abs((after["remind_pm"] - expected).total_seconds()) < 60
     entry = audit_of("instance_migrated")[-1]
     assert [t["element"] for t in entry.details["restarted_timers"]] == ["remind_pm"]
+    # The scheduler's path: nothing is due before the new time; then the reminder fires, not the escalation.
+    clock.advance(after["remind_pm"] - clock.now() - timedelta(minutes=5))
+    assert instances.fire_due_timers(iid) is False
+    clock.advance(timedelta(minutes=10))
+    assert instances.fire_due_timers(iid) is True
+    assert audit_of("timer_fired")[-1].details["timers"] == ["remind_pm"]
+    assert pmo.ready(iid) == ["pm_decision"]
 
 
 def test_a_changed_form_of_an_open_task_is_reported_not_blocking(pmo, project_id, publish, actors):
