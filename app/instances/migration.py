@@ -40,7 +40,7 @@ from app.instances.models import (
     ProcessInstance,
     TaskStatus,
 )
-from app.people.actor import Actor
+from app.people.actor import SYSTEM, Actor
 from app.people.models import User
 
 log = logging.getLogger(__name__)
@@ -185,10 +185,13 @@ def ready_titles(instance_ids: list[int]) -> dict[int, list[str]]:
     return out
 
 
-def plan(process_key: str, to_version: int, actor: Actor) -> MigrationPlan:
+def plan(process_key: str, to_version: int, actor: Actor | None = None) -> MigrationPlan:
     """The dry run: every running, suspended or failed instance of an older version, movable or
-    blocked (with the blocking elements), and what its move would do. Nothing is written."""
-    _require_migrator(actor)
+    blocked (with the blocking elements), and what its move would do. Nothing is written. With an
+    ``actor`` (a page, the API), only a process owner or an admin may ask."""
+    if actor is not None:
+        _require_migrator(actor)
+    actor = actor or SYSTEM
     target = version_of(process_key, to_version)
     spec, subprocess_specs = definition_queries.spec_for(target)
     instances = _live_instances(process_key, target)

@@ -499,6 +499,8 @@ def test_the_plan_lists_instances_of_older_versions_only(pmo, project_id, publis
     assert [p.instance_id for p in plan.instances] == [old]
     assert new not in plan.movable_ids
     assert plan.instances[0].started_at <= datetime.now(plan.instances[0].started_at.tzinfo)
+    # Read-only: the publish step may ask without an actor (pages and the API check the role).
+    assert migration.plan(PROCESS, v2.version).movable_ids == [old]
 
 
 # -- a called process (small fixture BPMN) ------------------------------------------------------------------
