@@ -71,9 +71,13 @@ class Change:
     name: str
     kind: str
     detail: str
+    due_at: str = ""  # a restarting timer's new due time (ISO 8601), as the dry run found it
 
     def as_dict(self) -> dict[str, str]:
-        return {"element": self.element, "name": self.name, "kind": self.kind, "detail": self.detail}
+        out = {"element": self.element, "name": self.name, "kind": self.kind, "detail": self.detail}
+        if self.due_at:
+            out["due_at"] = self.due_at
+        return out
 
 
 @dataclass
@@ -262,7 +266,7 @@ def check(workflow: BpmnWorkflow, new_spec: Any, new_subprocess_specs: dict,
             result.changes = []
         else:
             due = {t["element"]: t["due_at"] for t in moved.restarted_timers}
-            result.changes = [Change(c.element, c.name, c.kind, f"{c.detail} (now due {due[c.element]})")
+            result.changes = [Change(c.element, c.name, c.kind, c.detail, due[c.element])
                               if c.kind == "timer" and c.element in due else c for c in result.changes]
     return result
 

@@ -185,6 +185,14 @@ def ready_titles(instance_ids: list[int]) -> dict[int, list[str]]:
     return out
 
 
+def _change(change: engine_migration.Change) -> dict[str, Any]:
+    """A change for the page and the API: a restarting timer's due time as a date."""
+    out: dict[str, Any] = change.as_dict()
+    if change.due_at:
+        out["due_at"] = datetime.fromisoformat(change.due_at)
+    return out
+
+
 def plan(process_key: str, to_version: int, actor: Actor | None = None) -> MigrationPlan:
     """The dry run: every running, suspended or failed instance of an older version, movable or
     blocked (with the blocking elements), and what its move would do. Nothing is written. With an
@@ -206,7 +214,7 @@ def plan(process_key: str, to_version: int, actor: Actor | None = None) -> Migra
         workflow = commands._load(instance, commands._script_engine(instance, actor, process_key))
         check = engine_migration.check(workflow, spec, subprocess_specs, forms_by_version[version.id])
         rows.append(InstancePlan(instance, labels[instance.id], ready.get(instance.id, []), check.movable,
-                                 [b.as_dict() for b in check.blockers], [c.as_dict() for c in check.changes]))
+                                 [b.as_dict() for b in check.blockers], [_change(c) for c in check.changes]))
     return MigrationPlan(process_key, target, rows)
 
 

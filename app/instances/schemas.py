@@ -112,6 +112,7 @@ class MigrationChangeOut(Schema):
                                                   "open task's form changed; changed: an open step changes; added: "
                                                   "a new step; ahead: a step not reached yet changed"})
     detail = fields.String()
+    due_at = fields.DateTime(metadata={"description": "kind timer: when it falls due after the move"})
 
 
 class InstancePlanOut(Schema):

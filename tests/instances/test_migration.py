@@ -270,6 +270,8 @@ def test_a_changed_timer_is_reported_and_restarts_from_the_migration(pmo, projec
     assert timer["element"] == "remind_pm"
     assert "timer '2 working days' on 'Approve … (PM tolerance)' changed: it restarts from the migration" in (
         timer["detail"])
+    expected_due = clock.CALENDAR.add_working_days(clock.now(), 3)
+    assert abs((timer["due_at"] - expected_due).total_seconds()) < 60
     migrated_at = clock.now()
     migration.migrate_instance(iid, v2.id, actors["owen"])
     after = {t.element_id: t.due_at for t in db.session.scalars(

@@ -15,7 +15,14 @@ from app.instances.models import MigrationBatch
 from app.people import queries as user_queries
 from app.people.actor import Actor
 from tests.browser import conftest as browser_support
-from tests.instances.test_migration import PROCESS, add_pmo_check, at_pm_decision, deploy_version, raise_cr
+from tests.instances.test_migration import (
+    PROCESS,
+    add_pmo_check,
+    at_pm_decision,
+    deploy_version,
+    raise_cr,
+    slower_pm_reminder,
+)
 from tests.projects.conftest import FORMS, WORKFLOWS, Driver, initiated_project
 
 
@@ -53,6 +60,16 @@ def test_the_dry_run_shows_counts_where_each_stands_and_why_one_is_blocked(login
     assert 'data-testid="current-version">version 2<' in html
     assert "{{" not in html and "cr_reference" not in html  # names as people read them
     assert 'style="' not in html and "<script>" not in html  # CSP: no inline code or styles
+
+
+def test_the_dry_run_says_a_changed_timer_restarts_and_when_it_falls_due(login, running, publish):
+    publish(slower_pm_reminder)
+    html = login("owen").html(f"/studio/processes/{PROCESS}/migrate?to=2")
+    row = html[html.index(f'<tr data-instance-id="{running["decided"]}"'):]
+    row = row[:row.index("</tr>")]
+    assert re.search(r"timer &#39;2 working days&#39; on &#39;Approve … \(PM tolerance\)&#39; changed: it restarts "
+                     r"from the migration, not from when it started \(due [A-Z][a-z]{2} \d+, \d{4}, \d\d:\d\d UTC\)", row)
+    assert re.search(r'data-testid="movable-count">3<', html)
 
 
 def test_migrate_all_movable_then_results_and_move_back(login, running, publish, actors):
