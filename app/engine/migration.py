@@ -72,9 +72,11 @@ class Change:
     kind: str
     detail: str
     due_at: str = ""  # a restarting timer's new due time (ISO 8601), as the dry run found it
+    what: str = ""  # changed and ahead: what changed, in words ("name, pre-script")
 
     def as_dict(self) -> dict[str, str]:
-        out = {"element": self.element, "name": self.name, "kind": self.kind, "detail": self.detail}
+        out = {"element": self.element, "name": self.name, "kind": self.kind, "detail": self.detail,
+               "what": self.what}
         if self.due_at:
             out["due_at"] = self.due_at
         return out
@@ -214,10 +216,10 @@ def changes(workflow: BpmnWorkflow, new_spec: Any, new_subprocess_specs: dict,
     top, subprocess_diffs = diffs or _diffs(workflow, new_spec, new_subprocess_specs)
     out: dict[tuple[str, str], Change] = {}
 
-    def add(task_or_spec: Any, kind: str, detail: str) -> None:
+    def add(task_or_spec: Any, kind: str, detail: str, what: str = "") -> None:
         spec = getattr(task_or_spec, "task_spec", task_or_spec)
         element, name = _element(spec)
-        out.setdefault((element, kind), Change(element, name, kind, detail))
+        out.setdefault((element, kind), Change(element, name, kind, detail, what=what))
 
     pairs = [(top, workflow, new_spec)] + [
         (d, workflow.subprocesses[sp_id], new_subprocess_specs.get(workflow.subprocesses[sp_id].spec.name))
@@ -229,9 +231,9 @@ def changes(workflow: BpmnWorkflow, new_spec: Any, new_subprocess_specs: dict,
                 add(task, "timer", f"timer '{_element(task.task_spec)[1]}'{_attached_to(task)} changed: it restarts "
                                    "from the migration, not from when it started")
             elif task.has_state(_LIVE):
-                add(task, "changed", f"the open step changes ({_words(attributes)})")
+                add(task, "changed", f"the open step changes ({_words(attributes)})", _words(attributes))
             elif task.has_state(_AHEAD):
-                add(task, "ahead", f"changed in the new version ({_words(attributes)})")
+                add(task, "ahead", f"changed in the new version ({_words(attributes)})", _words(attributes))
         for task in owner.get_tasks(state=TaskState.READY, skip_subprocesses=True):
             files = sorted(_form_files(task) & set(changed_forms))
             if files and task.task_spec.manual:
@@ -266,7 +268,7 @@ def check(workflow: BpmnWorkflow, new_spec: Any, new_subprocess_specs: dict,
             result.changes = []
         else:
             due = {t["element"]: t["due_at"] for t in moved.restarted_timers}
-            result.changes = [Change(c.element, c.name, c.kind, c.detail, due[c.element])
+            result.changes = [Change(c.element, c.name, c.kind, c.detail, due[c.element], c.what)
                               if c.kind == "timer" and c.element in due else c for c in result.changes]
     return result
 

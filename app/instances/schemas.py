@@ -113,6 +113,7 @@ class MigrationChangeOut(Schema):
                                                   "a new step; ahead: a step not reached yet changed"})
     detail = fields.String()
     due_at = fields.DateTime(metadata={"description": "kind timer: when it falls due after the move"})
+    what = fields.String(metadata={"description": "kinds changed and ahead: what changed, in words"})
 
 
 class InstancePlanOut(Schema):

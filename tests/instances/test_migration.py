@@ -208,7 +208,7 @@ def test_a_step_added_after_the_waiting_one_moves_keeping_task_claim_draft_and_c
     entry = next(p for p in plan.instances if p.instance_id == iid)
     assert entry.movable and entry.ready == [assess.title]
     assert {"element": "pmo_check", "name": "PMO check of …", "kind": "added",
-            "detail": "a new step in the new version"} in entry.changes
+            "detail": "a new step in the new version", "what": ""} in entry.changes
 
     moved = migration.migrate_instance(iid, v2.id, actors["owen"])
     assert moved.process_version_id == v2.id
@@ -405,7 +405,7 @@ def test_an_open_vote_moves_with_its_ballots_and_their_titles_follow_the_new_ver
     assert entry.movable
     assert [c for c in entry.changes if c["kind"] == "changed"] == [
         {"element": "ccb_vote_task", "name": "CCB vote on …", "kind": "changed",
-         "detail": "the open step changes (name)"}]
+         "detail": "the open step changes (name)", "what": "name"}]
     migration.migrate_instance(iid, v2.id, actors["owen"])
     rows = {t.id: t for t in pmo.tasks(iid, "ccb_vote_task")}
     assert {k: r.candidate_users for k, r in rows.items()} == ballots
@@ -547,7 +547,8 @@ def test_a_running_called_process_moves_with_its_own_diff(app, actors):
     v2 = deploy_parent(["a", "c", "b"])
     entry = migration.plan("parent", v2.version, actors["owen"]).instances[0]
     assert entry.movable
-    assert {"element": "c", "name": "Step C", "kind": "added", "detail": "a new step in the new version"} in (
+    assert {"element": "c", "name": "Step C", "kind": "added", "detail": "a new step in the new version",
+            "what": ""} in (
         entry.changes)
     migration.migrate_instance(iid, v2.id, actors["owen"])
     assert instances.ready_tasks(iid)[0].id == open_task.id
