@@ -493,6 +493,18 @@ def test_release_changes_what_new_instances_start_on(pmo, project_id, publish, a
         definitions.set_release(PROCESS, 1, actors["petra"])
 
 
+def test_a_change_request_is_checked_against_the_form_of_the_version_it_starts_on(pmo, project_id, publish, actors):
+    schema = json.loads((FORMS / "change-submit-schema.json").read_text())
+    schema["properties"]["vendor"] = {"type": "string", "title": "Vendor"}
+    schema["required"] = [*schema.get("required", []), "vendor"]
+    publish(forms={"change-submit-schema.json": schema})
+    with pytest.raises(Invalid):
+        services.raise_change_request(project_id, actors["paul"], d(CHANGE))
+    definitions.set_release(PROCESS, 1, actors["owen"], "the vendor field is not agreed yet")
+    _cr, instance = services.raise_change_request(project_id, actors["paul"], d(CHANGE))
+    assert instance.process_version.version == 1
+
+
 def test_the_plan_lists_instances_of_older_versions_only(pmo, project_id, publish, actors):
     old = raise_cr(pmo, project_id)
     v2 = publish(add_pmo_check)
