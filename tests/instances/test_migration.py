@@ -581,6 +581,30 @@ def test_a_removed_open_step_of_a_called_process_refuses(app, actors):
     assert instances.get(iid).process_version.version == 1
 
 
+def test_an_instance_in_error_is_in_the_dry_run_and_moves_keeping_its_incident(app, actors):
+    from app.core.errors import StepFailed
+    from app.engine.bundle import BundleFile
+    from tests.support.api import TWO_STEPS_BPMN
+
+    definitions.deploy([BundleFile("two_steps.bpmn", TWO_STEPS_BPMN)], "owen")
+    iid = instances.start("two_steps", actors["maria"], {"name": "Ada"}).id
+    instances.complete(instances.ready_tasks(iid)[0].id, actors["maria"], {"value": 0})
+    second = instances.ready_tasks(iid)[0]
+    with pytest.raises(StepFailed):
+        instances.complete(second.id, actors["maria"], {})  # 10 / 0
+    assert instances.get(iid).status == "error"
+    v2_xml = TWO_STEPS_BPMN.replace(b'<bpmn:userTask id="second" name="Second step" />',
+                                    b'<bpmn:userTask id="second" name="Second step, checked" />')
+    v2 = next(v for v in definitions.deploy([BundleFile("two_steps.bpmn", v2_xml)], "owen").created)
+    entry = migration.plan("two_steps", v2.version, actors["owen"]).instances[0]
+    assert (entry.status, entry.movable, entry.ready) == ("error", True, ["Second step"])
+    moved = migration.migrate_instance(iid, v2.id, actors["owen"])
+    assert (moved.status, moved.process_version.version) == ("error", 2)
+    assert moved.error["message"]  # still an incident: only a repair ends it
+    row = db.session.get(HumanTask, second.id, populate_existing=True)
+    assert (row.status, row.title) == (TaskStatus.READY, "Second step, checked")
+
+
 # -- the API ----------------------------------------------------------------------------------------------
 
 def test_api_dry_run_migrate_move_back_batch_and_release(api, pmo, project_id, publish):
