@@ -1,4 +1,4 @@
-"""The ``pmo`` command: set up the database, deploy processes, manage users, run the server.
+"""The ``pmo`` command: set up the database, deploy and test processes, manage users, run the server.
 
 Every command reads its settings (``DATABASE_URL`` first) from ``config/pmo.toml`` and the
 environment, like the web app. Errors are printed as one line on stderr and exit with status 1.
@@ -313,6 +313,70 @@ def validate(paths: tuple[Path, ...]) -> None:
         click.echo(str(finding))
     keys = ", ".join(sorted(bundle.processes)) or "no processes"
     click.echo(f"valid: {len(files)} file(s), {keys}")
+
+
+def _without_sibling_scenarios(paths: tuple[Path, ...], files: list[Any]) -> list[Any]:
+    """For a BPMN file named alone, only its own scenarios: the files beside it are read for their
+    forms, and the scenarios of the other processes there are not asked for."""
+    from app.engine.bundle import is_scenario_file
+
+    named = [p for p in paths if p.is_file() and p.suffix.lower() == ".bpmn"]
+    siblings = {q.name for p in named for q in p.parent.glob("test_*.json")}
+    wanted = {f"test_{p.stem}.json" for p in named} | {p.name for p in paths if p.is_file()}
+    in_folders = {q.name for p in paths if p.is_dir() for q in p.rglob("test_*.json")}
+    unasked = siblings - wanted - in_folders
+    return [f for f in files if not (is_scenario_file(f.name) and f.name in unasked)]
+
+
+@main.command("test-processes")
+@_PATHS
+@_handle_errors
+def test_processes(paths: tuple[Path, ...]) -> None:
+    """Run the process test scenarios (test_<process>.json) of BPMN, DMN and form files in memory.
+
+    One line per scenario, then a summary; exit status 1 when a scenario fails, a scenario file
+    cannot be read or the files do not validate. Nothing is deployed or written.
+    """
+    import time
+
+    from app.core.errors import Invalid
+    from app.definitions import scenarios
+    from app.engine.bundle import BundleInvalid, read_paths
+
+    app = _make_app()
+    started = time.monotonic()
+    with app.app_context():
+        files = _without_sibling_scenarios(paths, read_paths(_with_forms(app, paths)))
+        try:
+            results = scenarios.run_scenarios(files)
+        except BundleInvalid as exc:
+            problems = [str(p) for p in exc.problems]
+        except Invalid as exc:
+            problems = _problem_lines(exc.errors) or [exc.detail]
+        else:
+            problems = []
+    if problems:
+        for line in problems:
+            click.echo(line)
+        _fail(f"the files do not validate ({len(problems)} problem(s)): no scenario was run")
+    for result in results:
+        if result.scenario is None:
+            click.echo(f"FAIL  {result.file}: no scenario of this file could run")
+        else:
+            click.echo(f"{'pass' if result.passed else 'FAIL'}  {result.process}: {result.scenario} "
+                       f"({result.seconds * 1000:.0f} ms)")
+        for reason in result.reasons():
+            click.echo(f"      {reason}")
+    if not results:
+        _fail("no scenario files (test_<process>.json) found in " + ", ".join(str(p) for p in paths))
+    ran = [r for r in results if r.scenario is not None]
+    failed = [r for r in ran if not r.passed]
+    not_run = len(results) - len(ran)
+    click.echo(f"{len(ran) - len(failed)} passed, {len(failed)} failed"
+               + (f", {not_run} scenario file(s) not run" if not_run else "")
+               + f" in {time.monotonic() - started:.2f} s")
+    if failed or not_run:
+        sys.exit(1)
 
 
 # -- token / user ------------------------------------------------------------------------------

@@ -13,12 +13,17 @@ from typing import Any
 from sqlalchemy import select
 
 from app.core import audit
-from app.core.errors import Invalid
+from app.core.errors import Forbidden, Invalid, NotFound
 from app.core.extensions import db
+from app.core.models import utcnow
 from app.core.transactions import write_transaction
-from app.definitions.models import Deployment, DeploymentFile, ProcessVersion
+from app.definitions.models import Deployment, DeploymentFile, ProcessRelease, ProcessVersion
 from app.definitions.queries import _SPEC_CACHE, _latest_versions, known_roles, list_latest, spec_for
 from app.engine import bundle as bundle_mod
+from app.people.actor import Actor
+
+# Who decides which version new instances start on (and moves running ones: app/instances/migration.py).
+RELEASERS = frozenset({"process_owner", "admin"})
 
 
 @dataclass
@@ -364,3 +369,37 @@ def deploy_directory(paths: list[Path], actor: str) -> DeployResult:
     return deploy(bundle_mod.read_paths(paths), actor, source=", ".join(str(p) for p in paths))
 
 
+
+
+# -- the version new instances start on ----------------------------------------------------------------
+
+def set_release(process_key: str, version: int, actor: Actor, reason: str = "") -> ProcessVersion:
+    """Make ``version`` the one new instances of ``process_key`` start on (a roll back is one call).
+
+    The newest version needs no row (no row: the newest), so releasing it removes the row and a later
+    publish starts on its new version again. Running instances stay where they are.
+    """
+    if not actor.roles & RELEASERS:
+        raise Forbidden("only a process owner or an admin chooses the version new instances start on")
+    with write_transaction():
+        chosen = db.session.scalars(select(ProcessVersion).where(
+            ProcessVersion.process_key == process_key, ProcessVersion.version == version)).first()
+        if chosen is None:
+            raise NotFound(f"process '{process_key}' has no version {version}")
+        newest = _latest_versions([process_key])[process_key]
+        release = db.session.scalars(select(ProcessRelease).where(ProcessRelease.process_key == process_key)
+                                     .with_for_update(of=ProcessRelease)
+                                     .execution_options(populate_existing=True)).first()
+        previous = release.process_version.version if release is not None else newest.version
+        if chosen.id == newest.id:
+            if release is not None:
+                db.session.delete(release)
+        elif release is None:
+            db.session.add(ProcessRelease(process_key=process_key, process_version_id=chosen.id,
+                                          set_by=actor.username, reason=reason))
+        else:
+            release.process_version_id, release.set_by, release.reason = chosen.id, actor.username, reason
+            release.set_at = utcnow()
+        audit.record(actor.username, "release_set", process_key=process_key, version=chosen.version,
+                     previous_version=previous, newest_version=newest.version, reason=reason)
+    return chosen

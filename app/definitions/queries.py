@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from app.core import caches
 from app.core.errors import NotFound
 from app.core.extensions import db
-from app.definitions.models import ProcessVersion
+from app.definitions.models import ProcessRelease, ProcessVersion
 from app.engine.runtime import spec_from_dict
 
 
@@ -38,6 +38,19 @@ def latest_version(key: str) -> ProcessVersion:
     if version is None:
         raise NotFound(f"no process definition with key '{key}'")
     return version
+
+
+def release_of(key: str) -> ProcessRelease | None:
+    """The release row of ``key``: set when new instances start on another version than the newest."""
+    return db.session.get(ProcessRelease, key)
+
+
+def current_version(key: str) -> ProcessVersion:
+    """The version new instances of ``key`` start on: the one a process owner released, else the newest."""
+    release = release_of(key)
+    if release is not None:
+        return release.process_version
+    return latest_version(key)
 
 
 def list_latest() -> list[ProcessVersion]:

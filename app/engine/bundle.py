@@ -68,6 +68,10 @@ SERVER_OWNED_KEYS = frozenset({
 # Form fields that would let whoever fills the form pick who acts next or who is kept out.
 ROUTING_KEYS = frozenset({"lane_owners", "project_lane_owners", "process_initiator"})
 MAX_FILES = 500
+# Process test scenarios (app/engine/scenarios.py), SpiffArena's ``test_<process>.json``: kept with
+# the bundle's files (so they are stored and exported with a deployment) but never a form, and
+# not part of any process's content hash (a changed scenario alone deploys no new version).
+SCENARIO_FILE = re.compile(r"^test_(?P<process>.+)\.json$")
 MAX_TOTAL_BYTES = 20 * 1024 * 1024
 
 _XSD_LOCK = threading.Lock()
@@ -154,6 +158,10 @@ class Bundle:
 
 
 _OBJECT_REPR = re.compile(r"<(?:[\w.]+\.)?(\w+)(?: '([^']*)'| \{[^}]*\}(\w+))?[^<>]* at 0x[0-9a-fA-F]+>")
+
+
+def is_scenario_file(name: str) -> bool:
+    return SCENARIO_FILE.match(Path(name).name) is not None
 
 
 def one_line(message: str) -> str:
@@ -762,7 +770,7 @@ def load_bundle(files: list[BundleFile], roles: Iterable[str], resolve: Resolver
 
     forms: dict[str, Any] = {}
     for fname, content in by_name.items():
-        if fname.endswith(".json") and fname != "process_model.json":
+        if fname.endswith(".json") and fname != "process_model.json" and not is_scenario_file(fname):
             forms[fname] = _check_form(fname, content, problems)
 
     trees: dict[str, etree._ElementTree] = {}

@@ -3,11 +3,16 @@
 SpiffWorkflow reads ``datetime.now(timezone.utc)`` inside its timer module and offers no way to
 inject a clock, so that module's ``datetime`` is replaced by a subclass that asks this clock.
 Tests move the clock with ``advance()`` instead of sleeping; in production the offset is zero.
+A process test scenario (app/engine/scenarios.py) runs on a clock of its own, ``simulated()``:
+it is seen only by the thread running the scenario, so moving it never fires a real timer.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, date, datetime, timedelta
 
 from SpiffWorkflow.bpmn.specs.event_definitions import timer as _spiff_timer
@@ -15,11 +20,44 @@ from SpiffWorkflow.bpmn.specs.event_definitions import timer as _spiff_timer
 _offset = timedelta(0)
 _lock = threading.Lock()
 _real_datetime = datetime
+# A scenario's simulated time: per thread (a context variable), None outside a scenario.
+_simulated: ContextVar[datetime | None] = ContextVar("pmo_simulated_now", default=None)
 
 
 def now() -> datetime:
-    """Current time in UTC, shifted by the test offset."""
+    """Current time in UTC, shifted by the test offset (or this thread's simulated time)."""
+    simulated = _simulated.get()
+    if simulated is not None:
+        return simulated
     return _real_datetime.now(UTC) + _offset
+
+
+def snapshot() -> tuple[timedelta, datetime | None]:
+    """This thread's clock (offset and simulated time), for a script worker to run on (``restore``)."""
+    return _offset, _simulated.get()
+
+
+def restore(state: tuple[timedelta, datetime | None]) -> None:
+    """Run this (single-threaded) process on the clock a ``snapshot`` took."""
+    global _offset
+    _offset, simulated = state
+    _simulated.set(simulated)
+
+
+@contextmanager
+def simulated(start: datetime) -> Iterator[None]:
+    """Run the block on a clock that stands still at ``start`` until ``set_simulated`` moves it."""
+    token = _simulated.set(start.astimezone(UTC))
+    try:
+        yield
+    finally:
+        _simulated.reset(token)
+
+
+def set_simulated(moment: datetime) -> None:
+    if _simulated.get() is None:
+        raise RuntimeError("no simulated clock is running in this thread")
+    _simulated.set(moment.astimezone(UTC))
 
 
 def advance(delta: timedelta) -> datetime:

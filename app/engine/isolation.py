@@ -196,7 +196,7 @@ def _serve(request: bytes, app: Any, last: bool) -> bytes:
     memory_limit = 0
     try:
         kind, args, offset, calendar, settings, seconds, memory_limit = pickle.loads(request)
-        clock._offset = offset
+        clock.restore(offset)
         clock.CALENDAR = calendar
         app.config.update(settings)
         _set_limits(memory_limit, seconds, vm_size)
@@ -402,7 +402,7 @@ class ScriptPool:
         config = current_app.config if has_app_context() else {}
         settings = {key: config.get(key) for key in ("CURRENCY", "LOCALE")}
         try:
-            request = pickle.dumps((kind, args, clock._offset, clock.CALENDAR, settings, seconds, memory_limit),
+            request = pickle.dumps((kind, args, clock.snapshot(), clock.CALENDAR, settings, seconds, memory_limit),
                                    pickle.HIGHEST_PROTOCOL)
         except Exception as exc:  # noqa: BLE001 - data that is not plain data cannot be sent
             raise sb.SandboxError(f"the data cannot be passed to a script worker ({exc})") from None

@@ -7,7 +7,9 @@ from flask import Blueprint
 from app.api.docs import doc
 from app.api.io import View, body, dump, query
 from app.core.errors import Forbidden
-from app.instances import ballots, queries
+from app.definitions import operations as definitions
+from app.definitions import queries as definition_queries
+from app.instances import ballots, migration, queries
 from app.instances import commands as instance_service
 from app.instances.models import ProcessInstance
 from app.instances.schemas import (
@@ -16,7 +18,13 @@ from app.instances.schemas import (
     InstancePageOut,
     InstanceQuery,
     InstanceStartIn,
+    MigrateIn,
+    MigrationBatchIn,
+    MigrationBatchOut,
+    MigrationPlanOut,
     ReasonIn,
+    ReleaseIn,
+    ReleaseOut,
 )
 from app.people.actor import Actor
 from app.people.auth import current_actor, require_roles
@@ -120,3 +128,80 @@ def retry_instance(instance_id: int):  # noqa: ANN201
     actor = require_roles("admin")
     instance = queries.visible_instance(instance_id, actor)
     return _answer(instance_service.retry(instance.id, actor))
+
+
+# -- moving instances to another version (the studio's migration) ------------------------------------------
+
+MIGRATION_TAGS = ["migration"]
+MIGRATORS = ("process_owner", "admin")
+
+
+@bp.get("/process-definitions/<key>/versions/<int:version>/migration-plan")
+@doc(summary="Dry run: which running instances of older versions can move to this version, and why not",
+     tags=MIGRATION_TAGS, responses={200: MigrationPlanOut}, errors=(403, 404),
+     description="Every running, suspended or failed instance of an older version: movable or blocked, with "
+                 "each blocking BPMN element and why (a changed or removed step the instance has passed or is "
+                 "in, a removed step it waits at), and what the move would do (a changed timer restarts from "
+                 "the migration, a changed form, new steps). Nothing is changed. Process owners and admins.")
+def migration_plan(key: str, version: int):  # noqa: ANN201
+    actor = require_roles(*MIGRATORS)
+    return dump(MigrationPlanOut, migration.plan(key, version, actor))
+
+
+@bp.post("/migration-batches")
+@doc(summary="Move many instances to a version, as background work", tags=MIGRATION_TAGS,
+     body=MigrationBatchIn, responses={202: MigrationBatchOut}, errors=(403, 404),
+     description="Without `instance_ids`, every instance the dry run finds movable. Each instance moves in its "
+                 "own command; one that is blocked or fails is recorded in `results` with its reason and the "
+                 "batch goes on. Read the progress with GET /migration-batches/{id}.")
+def start_migration_batch():  # noqa: ANN201
+    actor = require_roles(*MIGRATORS)
+    data = body(MigrationBatchIn)
+    target = migration.version_of(data["process_key"], data["to_version"])
+    batch = migration.start_batch(data["process_key"], target.id, actor, data["instance_ids"])
+    return dump(MigrationBatchOut, batch, 202)
+
+
+@bp.get("/migration-batches/<int:batch_id>")
+@doc(summary="A migration batch: its progress and each instance's outcome", tags=MIGRATION_TAGS,
+     responses={200: MigrationBatchOut}, errors=(403, 404))
+def get_migration_batch(batch_id: int):  # noqa: ANN201
+    require_roles(*MIGRATORS)
+    return dump(MigrationBatchOut, migration.get_batch(batch_id))
+
+
+@bp.post("/process-instances/<int:instance_id>/migrate")
+@doc(summary="Move one instance to a newer version of its process", tags=MIGRATION_TAGS, body=MigrateIn,
+     responses={200: InstanceOut}, errors=(403, 404, 409),
+     description="Its open tasks keep their ids (claims, drafts and comments stay). 409 when it cannot move, "
+                 "with `errors.blockers` naming each blocking element and why; 409 too when it already runs "
+                 "that version or a newer one.")
+def migrate_instance(instance_id: int):  # noqa: ANN201
+    actor = require_roles(*MIGRATORS)
+    instance = instance_service.get(instance_id)
+    target = migration.version_of(instance.process_key, body(MigrateIn)["to_version"])
+    return _answer(migration.migrate_instance(instance.id, target.id, actor))
+
+
+@bp.post("/process-instances/<int:instance_id>/migrate-back")
+@doc(summary="Undo an instance's last migration, while nothing ran since", tags=MIGRATION_TAGS,
+     responses={200: InstanceOut}, errors=(403, 404, 409),
+     description="State, version, open tasks and timers as before the move. 409 once a step ran (or the "
+                 "instance was changed) after the move, or when it has no move to undo.")
+def migrate_instance_back(instance_id: int):  # noqa: ANN201
+    actor = require_roles(*MIGRATORS)
+    instance = instance_service.get(instance_id)
+    return _answer(migration.migrate_back(instance.id, actor))
+
+
+@bp.put("/process-definitions/<key>/release")
+@doc(summary="Choose the version new instances start on (roll back or forward)", tags=MIGRATION_TAGS,
+     body=ReleaseIn, responses={200: ReleaseOut}, errors=(403, 404),
+     description="Running instances stay on their version. Releasing the newest version makes new instances "
+                 "follow the newest again (also after the next publish).")
+def set_release(key: str):  # noqa: ANN201
+    actor = require_roles(*MIGRATORS)
+    data = body(ReleaseIn)
+    definitions.set_release(key, data["version"], actor, data["reason"])
+    return dump(ReleaseOut, {"process_key": key, "version": definition_queries.current_version(key).version,
+                             "newest_version": definition_queries.latest_version(key).version})

@@ -90,6 +90,12 @@ class InstanceCommand:
     steps: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     external_calls: list[tuple[int, str]] = field(default_factory=list)
     threw_messages: bool = False
+    # Set inside ``change`` by a command that puts a saved state back (a migration moved back): the
+    # workflow to save instead of the one loaded.
+    workflow: Any = None
+    # Run once the instance row is flushed, before the audit entries: what must know the row's
+    # ``lock_version`` after this command (a migration records it, to tell whether anything ran since).
+    on_saved: Callable[[ProcessInstance], None] | None = None
 
     def record(self, action: str, **data: Any) -> None:
         """Inside ``change``: audit a part of a composite command (written before the command's own entry)."""
@@ -123,6 +129,7 @@ def execute(command: InstanceCommand) -> ProcessInstance:
             instance, workflow = _new_instance(new.version, actor, new.business_key, new.data, InstanceStatus.RUNNING)
             command.instance_id = instance.id
         extra = command.change(instance, workflow) or {}
+        workflow = command.workflow if command.workflow is not None else workflow
         if instance.status == InstanceStatus.ERROR and (
                 command.repairs or _redoes_failed_command(instance, command.name, command.task_id)):
             instance.status = InstanceStatus.RUNNING
@@ -130,6 +137,9 @@ def execute(command: InstanceCommand) -> ProcessInstance:
         _save(instance, workflow, command)
         _sync_human_tasks(instance, workflow, actor, completed_task_id=command.task_id,
                           new_instance=command.new is not None)
+        if command.on_saved is not None:
+            db.session.flush()
+            command.on_saved(instance)
         for action, data in [*command.steps, (command.name, {**command.audit_data, **extra})]:
             audit.record(actor.username, action, instance_id=instance.id, task_id=command.task_id,
                          process_key=instance.process_key, **data)
@@ -353,14 +363,15 @@ def _sync_human_tasks(instance: ProcessInstance, workflow, actor: Actor,  # noqa
 
 def start(process_key: str, actor: Actor, data: dict[str, Any] | None = None,
           business_key: str | None = None, version: ProcessVersion | None = None) -> ProcessInstance:
-    """Start an instance of the newest version of ``process_key`` and run it until it waits.
+    """Start an instance of the version new instances start on (the release, else the newest) and
+    run it until it waits.
 
     The server-side path: ``data`` is trusted as it is (the projects module binds a process to its
     project, PM and sponsor here). What a user sends goes through ``start_by_user``.
     """
     if data is not None and not isinstance(data, dict):
         raise BadRequest("data must be a JSON object")
-    version = version or definition_queries.latest_version(process_key)
+    version = version or definition_queries.current_version(process_key)
 
     def change(instance: ProcessInstance, workflow) -> None:  # noqa: ANN001
         runtime.advance(workflow)
@@ -382,7 +393,7 @@ def start_by_user(process_key: str, actor: Actor, data: dict[str, Any] | None = 
     """
     if data is not None and not isinstance(data, dict):
         raise BadRequest("data must be a JSON object")
-    version = definition_queries.latest_version(process_key)
+    version = definition_queries.current_version(process_key)
     roles = version.start_roles
     if not roles:
         raise Forbidden(f"process '{process_key}' is not started by hand: the server starts it "

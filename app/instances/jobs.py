@@ -65,3 +65,12 @@ def run_external(self, instance_id: int, task_id: str) -> str:  # noqa: ANN001
         return "failed"
     instances.external_result(instance_id, task_id, result, attempts=attempt)
     return "done"
+
+
+@shared_task(name="pmo.run_migration_batch")
+def run_migration_batch(batch_id: int) -> str:
+    """Move the instances of a migration batch, each in its own command (a redelivery resumes it:
+    instances already recorded are skipped)."""
+    from app.instances import migration
+
+    return migration.run_batch(batch_id)

@@ -94,3 +94,91 @@ class AuditOut(Schema):
 
 class AuditListOut(Schema):
     items = fields.List(fields.Nested(AuditOut), required=True)
+
+
+# -- migration to another version ----------------------------------------------------------------------
+
+class BlockerOut(Schema):
+    element = fields.String(metadata={"description": "the BPMN element id"})
+    name = fields.String(metadata={"description": "the element's name as people read it"})
+    reason = fields.String()
+
+
+class MigrationChangeOut(Schema):
+    element = fields.String()
+    name = fields.String()
+    kind = fields.String(metadata={"enum": ["timer", "form", "changed", "added", "ahead"],
+                                   "description": "timer: a changed timer restarts from the migration; form: an "
+                                                  "open task's form changed; changed: an open step changes; added: "
+                                                  "a new step; ahead: a step not reached yet changed"})
+    detail = fields.String()
+    due_at = fields.DateTime(metadata={"description": "kind timer: when it falls due after the move"})
+    what = fields.String(metadata={"description": "kinds changed and ahead: what changed, in words"})
+
+
+class InstancePlanOut(Schema):
+    instance_id = fields.Integer()
+    label = fields.String(metadata={"description": "the project (business key) or who started it and when"})
+    version = fields.Integer(metadata={"description": "the version it runs now"})
+    status = fields.String(metadata={"enum": list(InstanceStatus.ALL)})
+    started_at = fields.DateTime()
+    ready = fields.List(fields.String(), metadata={"description": "titles of its open tasks"})
+    movable = fields.Boolean()
+    blockers = fields.List(fields.Nested(BlockerOut))
+    changes = fields.List(fields.Nested(MigrationChangeOut))
+
+
+class MigrationPlanOut(Schema):
+    process_key = fields.String()
+    to_version = fields.Integer(attribute="to_version.version", dump_only=True)
+    total = fields.Integer()
+    movable = fields.Integer()
+    blocked = fields.Integer()
+    instances = fields.List(fields.Nested(InstancePlanOut))
+
+
+class MigrationBatchIn(Schema):
+    process_key = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    to_version = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=2**31 - 1))
+    instance_ids = fields.List(fields.Integer(strict=True, validate=validate.Range(min=1, max=2**31 - 1)),
+                               load_default=None, allow_none=True, validate=validate.Length(min=1, max=10000),
+                               metadata={"description": "which instances; left out: every movable one"})
+
+
+class BatchResultOut(Schema):
+    instance_id = fields.Integer()
+    from_version = fields.Integer(allow_none=True)
+    outcome = fields.String(metadata={"enum": ["moved", "blocked", "failed"]})
+    reason = fields.String()
+    blockers = fields.List(fields.Nested(BlockerOut))
+
+
+class MigrationBatchOut(Schema):
+    id = fields.Integer()
+    process_key = fields.String()
+    to_version = fields.Integer(attribute="to_version.version", dump_only=True)
+    status = fields.String(metadata={"enum": ["queued", "running", "finished", "failed"]})
+    requested_by = fields.String()
+    requested_at = fields.DateTime()
+    finished_at = fields.DateTime(allow_none=True)
+    instance_ids = fields.List(fields.Integer())
+    total = fields.Integer()
+    moved = fields.Integer()
+    blocked = fields.Integer()
+    failed = fields.Integer()
+    results = fields.List(fields.Nested(BatchResultOut))
+
+
+class MigrateIn(Schema):
+    to_version = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=2**31 - 1))
+
+
+class ReleaseIn(Schema):
+    version = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=2**31 - 1))
+    reason = fields.String(load_default="", validate=validate.Length(max=2000))
+
+
+class ReleaseOut(Schema):
+    process_key = fields.String()
+    version = fields.Integer(metadata={"description": "the version new instances start on"})
+    newest_version = fields.Integer()

@@ -103,7 +103,7 @@ def raise_change_request(project_id: int, actor: Actor, data: dict[str, Any]) ->
     if not accepts_change_requests(project):
         raise Conflict(f"{project.code or project.name} is in {project.phase} ({project.status}): change "
                        "requests are accepted from planning until closure")
-    version = definition_queries.latest_version(CHANGE_PROCESS)
+    version = definition_queries.current_version(CHANGE_PROCESS)
     try:
         schema = forms.load_form(version.deployment_id, CHANGE_SUBMIT_FORM)
     except NotFound:

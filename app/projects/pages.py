@@ -63,7 +63,7 @@ def _change_form(project: Project) -> tuple[dict | None, dict]:
     """The deployed change process's submit form, its placeholders filled with the project."""
     data = {"project_id": project.id, "project_code": project.code or "", "project_name": project.name}
     try:
-        version = definition_queries.latest_version(projects.CHANGE_PROCESS)
+        version = definition_queries.current_version(projects.CHANGE_PROCESS)
         schema = forms.load_form(version.deployment_id, projects.CHANGE_SUBMIT_FORM, data)
     except NotFound:
         return None, {}

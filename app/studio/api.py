@@ -13,7 +13,7 @@ from app.people.auth import current_actor, require_roles
 from app.studio import operations as studio
 from app.studio import queries as studio_queries
 from app.studio import rendering
-from app.studio.scenario_runs import run_draft_scenarios, scenario_runner
+from app.studio.scenario_runs import as_view, run_draft_scenarios, scenario_runner
 from app.studio.schemas import (
     DiffOut,
     DiffQuery,
@@ -134,7 +134,7 @@ def validate_draft(draft_id: int):  # noqa: ANN201
      responses={200: ScenarioRunOut}, errors=(404,))
 def run_scenarios(draft_id: int):  # noqa: ANN201
     results = run_draft_scenarios(studio_queries.draft(draft_id))
-    return dump(ScenarioRunOut, {"passed": all(r.passed for r in results), "results": results})
+    return dump(ScenarioRunOut, {"passed": all(r.passed for r in results), "results": [as_view(r) for r in results]})
 
 
 @bp.post("/drafts/<int:draft_id>/publish")

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import delete, select, update
 
-from app.core import audit
+from app.core import audit, formatting
 from app.core.errors import Conflict, Invalid, NotFound
 from app.core.extensions import db
 from app.core.models import utcnow
@@ -73,7 +73,7 @@ def open_draft(process_key: str, actor: str) -> Draft:
     files = model_files(version)
     with write_transaction():
         draft = Draft(process_key=process_key, title=version.name, base_deployment_id=version.deployment_id,
-                      base_versions=_processes_in(version), source=f"{process_key} v{version.version}",
+                      base_versions=_processes_in(version), source=f"{version.name or process_key}, version {version.version}",
                       created_by=actor, updated_by=actor)
         for name, content in files.items():
             draft.files.append(DraftFile(name=name, content=_text(name, content), saved_by=actor))
@@ -228,8 +228,8 @@ def check(draft: Draft) -> Check:
 def conflicts(draft: Draft) -> list[str]:
     """Processes of the draft that someone published a newer version of since it was opened."""
     latest = definition_queries._latest_versions(sorted(draft.base_versions))
-    return [f"{key} v{latest[key].version} was published by {latest[key].deployment.deployed_by} on "
-            f"{latest[key].created_at:%b %d, %Y %H:%M} (this draft started from v{base})"
+    return [f"{latest[key].name or key} version {latest[key].version} was published by {latest[key].deployment.deployed_by} on "
+            f"{formatting.moment(latest[key].created_at)} (this draft started from version {base})"
             for key, base in sorted(draft.base_versions.items())
             if key in latest and latest[key].version > base]
 
@@ -258,7 +258,7 @@ def publish(draft_id: int, actor: str, note: str, run_scenarios: Any = None) -> 
         if failed:
             raise Invalid(f"{len(failed)} scenario(s) failed; nothing was published", errors=[
                 {"file": None, "line": None, "element": None,
-                 "message": f"{r.process}: scenario '{r.scenario}' failed: " + "; ".join(map(str, r.failures))}
+                 "message": f"{r.process}: scenario '{r.scenario or r.file}' failed: " + "; ".join(r.reasons())}
                 for r in failed])
     key, source = draft.process_key, f"studio draft {draft.id} ({draft.source})"
 

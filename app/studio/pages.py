@@ -15,7 +15,7 @@ from app.engine.bundle import BundleFile, BundleInvalid, group_by_model, read_zi
 from app.studio import operations as studio
 from app.studio import queries as studio_queries
 from app.studio import rendering
-from app.studio.scenario_runs import run_draft_scenarios, scenario_runner
+from app.studio.scenario_runs import as_view, run_draft_scenarios, scenario_runner
 
 bp = Blueprint("studio_pages", __name__, template_folder="templates", url_prefix="/studio")
 
@@ -154,7 +154,7 @@ def publish(draft_id: int):  # noqa: ANN201
                 return redirect(url_for("studio_pages.process", key=draft.process_key, published=1))
             flash("Nothing changed against the published version: nothing was published.", "error")
             return redirect(url_for("studio_pages.process", key=draft.process_key))
-    review = studio_queries.review(draft, run_draft_scenarios)
+    review = studio_queries.review(draft, lambda d: [as_view(r) for r in run_draft_scenarios(d)])
     return render_template("studio/publish.html", draft=draft, review=review, note=note, may_edit=_may_edit())
 
 
@@ -286,8 +286,9 @@ def scenarios(draft_id: int):  # noqa: ANN201
     except ServiceError as exc:
         return _json_error(exc)
     return jsonify({"passed": all(r.passed for r in results),
-                    "results": [{"process": r.process, "scenario": r.scenario, "passed": r.passed,
-                                 "path": list(r.path), "failures": [str(f) for f in r.failures]} for r in results]})
+                    "results": [{"process": r.process, "scenario": r.scenario or r.file, "passed": r.passed,
+                                 "path": list(r.path), "failures": r.reasons(), "end": r.end,
+                                 "waiting_at": r.waiting_at} for r in results]})
 
 
 @bp.post("/drafts/<int:draft_id>/preview")
@@ -302,3 +303,6 @@ def preview(draft_id: int):  # noqa: ANN201
         return jsonify({"detail": "data must be a JSON object"}), 400
     html, errors = rendering.preview(args["schema"][:512 * 1024], str(args.get("uischema") or "{}")[:512 * 1024], data)
     return jsonify({"html": html, "errors": errors})
+
+
+from app.studio import migration_pages  # noqa: E402, F401 - the migration pages attach their routes to bp

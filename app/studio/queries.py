@@ -24,7 +24,7 @@ from app.engine import operators as operator_registry
 from app.engine import spec_diff
 from app.instances.models import InstanceStatus, ProcessInstance
 from app.studio.models import Draft
-from app.studio.operations import Check, check, conflicts, model_files
+from app.studio.operations import DECISION_CALL, Check, check, conflicts, model_files
 
 # Instances that still run on a version (and so may be migrated off it).
 LIVE = (InstanceStatus.RUNNING, InstanceStatus.SUSPENDED, InstanceStatus.ERROR)
@@ -149,10 +149,16 @@ def decision_tables() -> list[DecisionEntry]:
                Deployment.deployed_at, Deployment.note)
         .join(Deployment, Deployment.id == DeploymentFile.deployment_id)
         .where(DeploymentFile.name.like("%.dmn")).order_by(Deployment.deployed_at, Deployment.id)).all()
-    users: dict[int, list[str]] = {}
-    for key, number, deployment_id in db.session.execute(
-            select(ProcessVersion.process_key, ProcessVersion.version, ProcessVersion.deployment_id)):
-        users.setdefault(deployment_id, []).append(f"{key} v{number}")
+    # Which process versions call each decision: the calledDecisionId in their BPMN file.
+    callers: dict[tuple[int, str], list[str]] = {}
+    versions = db.session.execute(select(ProcessVersion.name, ProcessVersion.version,
+                                         ProcessVersion.deployment_id, ProcessVersion.bpmn_file)).all()
+    bpmn = {(d, n): c for d, n, c in db.session.execute(
+        select(DeploymentFile.deployment_id, DeploymentFile.name, DeploymentFile.content)
+        .where(DeploymentFile.name.like("%.bpmn")))}
+    for key, number, deployment_id, bpmn_file in versions:
+        for called in set(DECISION_CALL.findall(bpmn.get((deployment_id, bpmn_file), b""))):
+            callers.setdefault((deployment_id, called.decode("utf-8", "replace")), []).append(f"{key} (version {number})")
     entries: dict[str, DecisionEntry] = {}
     seen: dict[str, set[str]] = {}
     for name, sha, deployment_id, by, at, note in files:
@@ -166,8 +172,9 @@ def decision_tables() -> list[DecisionEntry]:
         entry = entries.setdefault(name, DecisionEntry(ids[0], _decision_name(content) or ids[0], name,
                                                        (policy.group(1).decode() if policy else "UNIQUE"), []))
         entry.hit_policy = policy.group(1).decode() if policy else "UNIQUE"
+        used_by = sorted({v for d in ids for v in callers.get((deployment_id, d), [])})
         entry.revisions.append({"number": len(entry.revisions) + 1, "published_by": by, "published_at": at,
-                                "note": note or "", "used_by": sorted(users.get(deployment_id, []))})
+                                "note": note or "", "used_by": used_by})
     return sorted(entries.values(), key=lambda e: e.name.lower())
 
 

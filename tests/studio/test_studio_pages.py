@@ -52,6 +52,7 @@ def test_library_lists_processes_and_decision_tables_for_everyone(lifecycle, log
     assert 'data-testid="library-table"' in html and 'data-testid="decisions-table"' in html
     assert "Change approval route" in html
     assert "Unique" in html  # the hit policy, as a person reads it
+    assert "Used by Change request (version 1)" in html and "Change request (version 1), Project" not in html
     assert "Import process models" not in html  # a project manager may look, not change
     assert "Import process models" in login("owen").html("/studio")
 
@@ -199,3 +200,51 @@ def test_import_of_a_folder_as_the_browser_sends_it(lifecycle, login):
     assert {f.name for f in draft.files} == {"process_model.json", "purchase_request.bpmn",
                                              "purchase-request-schema.json"}
     assert draft.title == "purchases"
+
+
+def test_publish_runs_checks_and_scenarios_then_makes_a_version_with_its_note(lifecycle, api, login):
+    draft = api.post("/drafts", user="owen", json={"process_key": "change_request"}).get_json()
+    files = {f["name"]: f for f in draft["files"]}
+    assert "test_change_request.json" in files  # the scenarios travel with the model
+    ran = api.post(f"/drafts/{draft['id']}/scenarios", user="owen").get_json()
+    assert ran["passed"] is True and len(ran["results"]) >= 3, ran
+    dmn = files["change_approval_route.dmn"]
+    raised = dmn["content"].replace("&gt;= 50000", "&gt;= 75000")
+    api.call("PUT", f"/drafts/{draft['id']}/files/change_approval_route.dmn", user="owen",
+             json={"content": raised, "revision": dmn["revision"]})
+    ran = api.post(f"/drafts/{draft['id']}/scenarios", user="owen").get_json()
+    failed = [r for r in ran["results"] if not r["passed"]]
+    refused = api.post(f"/drafts/{draft['id']}/publish", user="owen", json={"note": "CCB from 75k"})
+    assert failed, "a shipped scenario sends a 50,000 change to the CCB: the new threshold must break it"
+    assert refused.status_code == 422 and "scenario" in refused.get_json()["detail"]
+    # The scenarios pinned the old threshold: the owner updates them with the change.
+    scenario = files["test_change_request.json"]
+    text = scenario["content"].replace(": 50000,", ": 80000,").replace("-60000", "-80000")
+    api.call("PUT", f"/drafts/{draft['id']}/files/test_change_request.json", user="owen",
+             json={"content": text, "revision": scenario["revision"]})
+    assert api.post(f"/drafts/{draft['id']}/publish", user="owen", json={"note": " "}).status_code == 422
+    published = api.post(f"/drafts/{draft['id']}/publish", user="owen", json={"note": "CCB from 75k"})
+    assert published.status_code == 201, published.get_json()
+    assert {v["key"]: v["version"] for v in published.get_json()["created"]} == {"change_request": 2}
+    db.session.expire_all()
+    newest = db.session.scalars(db.select(Deployment).order_by(Deployment.id.desc())).first()
+    assert newest.note == "CCB from 75k" and newest.deployed_by == "owen"
+    assert db.session.get(Draft, draft["id"]) is None
+    assert db.session.scalars(db.select(AuditEntry).where(AuditEntry.action == "draft_published")).one()
+    html = login("maria").html("/studio/processes/change_request")
+    assert "CCB from 75k" in html and "Version 2" in html
+    diff = api.get("/process-definitions/change_request/diff?from=1&to=2", user="maria").get_json()
+    assert diff["elements"] == [] or all(e["kind"] for e in diff["elements"])
+
+
+def test_publishing_a_draft_behind_a_newer_version_is_refused(lifecycle, api):
+    first = api.post("/drafts", user="owen", json={"process_key": "change_request"}).get_json()
+    second = api.post("/drafts", user="admin", json={"process_key": "change_request"}).get_json()
+    for draft, title in ((first, "Assess the impact"), (second, "Assess impact now")):
+        bpmn = next(f for f in draft["files"] if f["name"] == "change_request.bpmn")
+        api.call("PUT", f"/drafts/{draft['id']}/files/change_request.bpmn", user="owen", json={
+            "content": bpmn["content"].replace('name="Assess impact', f'name="{title}', 1),
+            "revision": bpmn["revision"]})
+    assert api.post(f"/drafts/{first['id']}/publish", user="owen", json={"note": "wording"}).status_code == 201
+    late = api.post(f"/drafts/{second['id']}/publish", user="admin", json={"note": "wording too"})
+    assert late.status_code == 409 and "version 2 was published by owen" in late.get_json()["detail"]
