@@ -40,16 +40,27 @@ def serving(app: Flask, name: str) -> Iterator[str]:
             db.engine.dispose()
 
 
+# The one Chromium of the session. Other test folders reuse this fixture (tests/studio/conftest.py
+# imports it), which makes a second fixture of the same function: it must hand out the same
+# browser, because a second sync Playwright cannot start while the first one runs.
+_SESSION_BROWSER: list = []
+
+
 @pytest.fixture(scope="session")
 def browser():
+    if _SESSION_BROWSER:
+        yield _SESSION_BROWSER[0]
+        return
     from playwright.sync_api import sync_playwright
 
     assert CHROMIUM.exists(), f"{CHROMIUM} is missing: install it with 'apt-get install -y chromium'"
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        _SESSION_BROWSER.append(chromium)
         try:
             yield chromium
         finally:
+            _SESSION_BROWSER.clear()
             chromium.close()
 
 
