@@ -149,7 +149,6 @@ export async function modeler(canvasEl, panelEl, xml, context = {}) {
   const result = await importKeepingReferences(instance, xml);
   await panelReady(panelEl);
   const canvas = instance.get("canvas");
-  const linter = new Linter(lintConfig);
   const overlays = instance.get("overlays");
   const registry = instance.get("elementRegistry");
   const eventBus = instance.get("eventBus");
@@ -221,7 +220,8 @@ export async function modeler(canvasEl, panelEl, xml, context = {}) {
     /** bpmnlint on the current diagram, on demand (bpmn-js-bpmnlint would lint after every change,
      * even with its overlays off, and again after the modeler is gone). */
     async lint() {
-      return lintProblems(await linter.lint(instance.getDefinitions()));
+      // A new Linter each time: some rules keep state between runs of one instance.
+      return lintProblems(await new Linter(lintConfig).lint(instance.getDefinitions()));
     },
     /** An element as a person names it: its name, else its kind ("unnamed end event"); never its id. */
     describe(elementId) {

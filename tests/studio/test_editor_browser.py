@@ -136,6 +136,7 @@ def test_a_broken_condition_shows_on_its_flow_and_the_list_selects_it(editor) ->
     badge = page.locator(f".djs-overlays[data-container-id='{flow.get('id')}'] .pmo-badge--error")
     expect(badge).to_have_count(1)
     expect(page.get_by_test_id("studio-message")).to_contain_text("must be fixed before publishing")
+    assert "no-duplicate-sequence-flows" not in problems.inner_text()  # lint after edits stays true
     select(page, "submit")
     entry.click()
     expect(page.locator("[data-testid='studio-panel'] .bio-properties-panel-group", has_text="Problems")).to_be_visible()

@@ -299,3 +299,19 @@ def test_who_may_start_the_process_is_set_on_its_pool(page) -> None:  # noqa: AN
 
     assert start_policy(process) == {"roles": ["pmo", "project_manager"], "form": "change-submit-schema.json",
                                      "fields": []}
+
+
+def test_lint_gives_the_same_findings_each_time(page) -> None:  # noqa: ANN001
+    """bpmnlint rules keep state between runs of one Linter: repeated lints after changes (the
+    editor lints after each) must not pile up duplicates."""
+    open_change_request(page)
+    counts = page.evaluate("""async () => {
+      const e = window.editor;
+      const counts = [(await e.lint()).length];
+      for (const name of ['a', 'b']) {
+        e.modeler.get('modeling').updateProperties(e.modeler.get('elementRegistry').get('submit'), {name});
+        counts.push((await e.lint()).length);
+      }
+      return counts;
+    }""")
+    assert counts == [counts[0]] * 3, counts
