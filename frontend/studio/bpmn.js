@@ -126,7 +126,8 @@ async function panelReady(panelEl) {
 export async function modeler(canvasEl, panelEl, xml, context = {}) {
   const instance = new BpmnModeler({
     container: canvasEl,
-    propertiesPanel: { parent: panelEl },
+    // The PMO Flow group and an element's problems open first: they are what the owner came for.
+    propertiesPanel: { parent: panelEl, layout: { groups: { "pmo-flow": { open: true }, "pmo-problems": { open: true } } } },
     moddleExtensions: { spiffworkflow },
     pmoStudio: context,
     additionalModules: [BpmnPropertiesPanelModule, BpmnPropertiesProviderModule, pmoPropertiesModule],
