@@ -273,6 +273,9 @@ def new_project():  # noqa: ANN201
                     return redirect(url_for("projects.workspace", project_id=done.project.id), 303)
             status = 422
             form_error = form_error or "The proposal has errors. Please correct the fields marked below."
+    for key, prop in schema.get("properties", {}).items():  # a list that needs an entry starts with one row
+        if prop.get("type") == "array" and prop.get("minItems", 0) >= 1 and not values.get(key):
+            values[key] = [formrender.new_row(schema, key)]
     tags = [t for t in head["tags"].split(",") if t.strip()]
     lessons = project_queries.related_lessons(head["category"] or None, tags,
                                               " ".join((head["name"], _words_of(values))))
@@ -418,6 +421,20 @@ def raid_form(project_id: int, kind: str, item_id: int | None = None):  # noqa: 
                            values=values, errors=errors, people=project_queries.active_people(),
                            statuses=RaidKind.STATUSES[kind], severities=RaidKind.SEVERITIES,
                            titles=views.RAID_TITLES[kind]), status
+
+
+@bp.post("/projects/<int:project_id>/lessons/<int:lesson_id>/applied")
+@login_required
+def lesson_applied(project_id: int, lesson_id: int):  # noqa: ANN201
+    """Mark a lesson of an earlier project as applied to this one, or (applied=0) no longer."""
+    project = _project_to_change(project_id)
+    applied = request.form.get("applied", "1") != "0"
+    try:
+        projects.apply_lesson(project.id, lesson_id, _actor(), applied)
+    except NotFound:
+        abort(404)
+    flash("Lesson marked as applied." if applied else "Lesson no longer marked as applied.", "success")
+    return redirect(url_for("projects.workspace", project_id=project.id, _anchor="applied-lessons"), 303)
 
 
 # -- printable documents ------------------------------------------------------------------------

@@ -87,6 +87,7 @@ class Workspace:
     activity_kinds: list[str]
     raid: dict[str, list[RaidItem]] = field(default_factory=dict)  # kind -> entries, open ones first
     applied_lessons: list[AppliedLesson] = field(default_factory=list)
+    related_lessons: list[project_queries.LessonMatch] = field(default_factory=list)  # not applied yet
     may_change: bool = False          # the actor keeps this project's RAID log (its PM, the PMO, admins)
     threshold: int = 15               # the risk score at which the PMO is asked
     task_titles: dict[str, str] = field(default_factory=dict)  # task id -> title, for the activity
@@ -194,10 +195,26 @@ def _raid(project: Project) -> dict[str, list[RaidItem]]:
     return logs
 
 
+# Lessons of similar projects are offered while the project is being shaped.
+LESSONS_OFFERED_IN = (Phase.INITIATION, Phase.PLANNING)
+
+
+def _related(project: Project) -> list[project_queries.LessonMatch]:
+    """Lessons of similar earlier projects not applied yet: by category, tags, name and charter words."""
+    charter = project.charter or {}
+    words = " ".join([project.name, str(charter.get("scope_in") or ""),
+                      " ".join(str(o) for o in charter.get("objectives") or [])])
+    applied = {a.lesson_id for a in project.applied_lessons}
+    found = project_queries.related_lessons(project.portfolio_category, list(project.tags or []), words,
+                                            limit=5 + len(applied), exclude_project=project.id)
+    return [m for m in found if m.lesson.id not in applied][:5]
+
+
 def workspace(project_id: int, actor: Actor, activity_kind: str | None = None, threshold: int = 15) -> Workspace:
     """One project as its manager sees it; NotFound when ``actor`` may not see the project."""
     project = project_queries.visible_project(project_id, actor)
     raid = _raid(project)
+    may_change = actor.username == project.project_manager or access.has_oversight(actor)
     steps = _steps(project, actor)
     risks = sorted(project.risks, key=lambda r: (-(r.score or 0), r.id))
     activity, kinds = _activity(project, activity_kind)
@@ -216,7 +233,8 @@ def workspace(project_id: int, actor: Actor, activity_kind: str | None = None, t
                      activity_kinds=kinds, task_titles=_titles({e.task_id for e in activity if e.task_id}),
                      people=names_of(usernames), role_members=members, raid=raid,
                      applied_lessons=list(project.applied_lessons),
-                     may_change=actor.username == project.project_manager or access.has_oversight(actor),
+                     may_change=may_change,
+                     related_lessons=_related(project) if may_change and project.phase in LESSONS_OFFERED_IN else [],
                      threshold=threshold)
 
 

@@ -124,3 +124,28 @@ def test_only_pms_the_pmo_and_admins_may_propose(seeded, login):
     assert login("sam").get("/projects/new").status_code == 403
     assert login("carla").get("/projects/new").status_code == 403
     assert 'href="/projects/new"' not in login("sam").html("/projects")
+
+
+def test_lessons_are_marked_applied_and_unmarked_from_the_workspace(seeded, login):
+    lesson = _portal_lesson()
+    maria = login("maria")
+    assert maria.post("/projects/new", _proposal(), token_from="/projects/new").status_code == 303
+    project = db.session.scalars(select(Project).where(Project.name == "Supplier invoice portal")).one()
+    page = maria.html(f"/projects/{project.id}")
+    offered = re.search(r'data-testid="related-lessons">(.*?)</ul>', page, re.S).group(1)
+    assert lesson.title in offered  # still being shaped: similar projects' lessons are offered
+    path = f"/projects/{project.id}/lessons/{lesson.id}/applied"
+    assert maria.post(path, {"applied": "1"}, token_from=f"/projects/{project.id}").status_code == 303
+    assert maria.post(path, {"applied": "1"}, token_from=f"/projects/{project.id}").status_code == 303  # no twice
+    rows = lambda: list(db.session.scalars(select(AppliedLesson).where(AppliedLesson.project_id == project.id)))  # noqa: E731
+    assert [a.lesson_id for a in rows()] == [lesson.id]
+    page = maria.html(f"/projects/{project.id}")
+    assert lesson.title in re.search(r'data-testid="applied-lessons">(.*?)</ul>', page, re.S).group(1)
+    assert login("sam").post(path, {"applied": "0"}, token_from=f"/projects/{project.id}").status_code == 403
+    assert maria.post(path, {"applied": "0"}, token_from=f"/projects/{project.id}").status_code == 303
+    assert rows() == []
+    assert maria.post(f"/projects/{project.id}/lessons/999999/applied", {"applied": "1"},
+                      token_from=f"/projects/{project.id}").status_code == 404
+    actions = [e.action for e in db.session.scalars(select(AuditEntry).where(
+        AuditEntry.instance_id == project.lifecycle_instance_id))]
+    assert "apply_lesson" in actions and "unapply_lesson" in actions
