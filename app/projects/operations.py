@@ -357,12 +357,15 @@ def update_risk(project_id: int, risk_id: int, actor: Actor, data: dict[str, Any
         risk = db.session.get(Risk, risk_id, populate_existing=True, with_for_update=True)
         if risk is None or risk.project_id != project.id:
             raise NotFound(f"risk {risk_id} does not exist")
+        # A closed risk is not in the open register: reopened at or above the threshold, it crosses.
         before = risk.score if risk.status == "open" else None
         changed = {}
         for key in RISK_FIELDS:
-            if key in data and data[key] is not None and getattr(risk, key) != data[key]:
-                changed[key] = data[key]
-                setattr(risk, key, data[key].strip() if isinstance(data[key], str) and key == "title" else data[key])
+            value = data.get(key)
+            value = value.strip() if key == "title" and isinstance(value, str) else value
+            if value is not None and getattr(risk, key) != value:
+                changed[key] = value
+                setattr(risk, key, value)
         risk.score = risk.probability * risk.impact
         if changed:
             _audit(actor, project, "update_risk", risk_id=risk.id, changed=changed, score=risk.score)
