@@ -155,3 +155,17 @@ def test_a_sponsor_cannot_open_a_project_they_have_nothing_to_do_with(live, new_
     sign_in(page, live["url"], "sofia", "sofia-secret-1")
     response = page.goto(f"{live['url']}/projects/{live['id']}")
     assert response is not None and response.status == 404
+
+
+def test_the_charter_prints_without_the_site_navigation(live, new_page):
+    from playwright.sync_api import expect
+
+    page = new_page()
+    sign_in(page, live["url"], live["pm"])
+    page.goto(f"{live['url']}/projects/{live['id']}")
+    page.get_by_test_id("documents").get_by_role("link", name="Project charter").click()
+    expect(page.get_by_test_id("document")).to_contain_text("Objectives")
+    page.emulate_media(media="print")
+    expect(page.locator(".site-header")).to_be_hidden()
+    expect(page.get_by_role("heading", name=re.compile("Project charter"))).to_be_visible()
+    page.screenshot(path=str(SCREENSHOTS / "charter-print.png"), full_page=True)
