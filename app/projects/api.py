@@ -1,18 +1,19 @@
 """Projects: propose one (starting its lifecycle), list and show them with their records and open
-tasks, raise change requests, and search the lessons learned."""
+tasks, raise change requests, keep their RAID log (risks, issues, actions, decisions, assumptions,
+dependencies), and search the lessons learned."""
 
 from __future__ import annotations
 
-from flask import Blueprint
+from flask import Blueprint, request
 
 from app.api.docs import doc
 from app.api.io import View, body, dump, query
-from app.core.errors import Forbidden
+from app.core.errors import BadRequest, Forbidden
 from app.instances import commands as instance_service
 from app.people.auth import current_actor, require_roles
 from app.projects import operations as projects
 from app.projects import queries as project_queries
-from app.projects.models import Project
+from app.projects.models import Project, RaidKind
 from app.projects.schemas import (
     ChangeRequestCreatedOut,
     ChangeRequestIn,
@@ -22,6 +23,12 @@ from app.projects.schemas import (
     ProjectOut,
     ProjectPageOut,
     ProjectQuery,
+    RaidItemIn,
+    RaidItemOut,
+    RaidItemUpdateIn,
+    RiskChangeOut,
+    RiskIn,
+    RiskUpdateIn,
 )
 
 # Routes under /api/v1, nested in the shared API blueprint (app/api): its token check,
@@ -95,3 +102,70 @@ def raise_change_request(project_id: int):  # noqa: ANN201
      description="q: every word of 3+ letters must appear in the title, text, category or tags.")
 def list_lessons():  # noqa: ANN201
     return dump(LessonPageOut, project_queries.lesson_page(**query(LessonQuery)))
+
+
+# -- the RAID log ---------------------------------------------------------------------------------
+
+RAID_RULES = ("The project's manager, the PMO and administrators change its RAID log: 403 for anyone else "
+              "who may see the project, 404 for who may not. 422 per field: an owner who is not an active "
+              "user, a status the kind does not have.")
+# The logs by their path segment: /projects/<id>/issues, /actions, ...
+LOGS = {"issues": RaidKind.ISSUE, "actions": RaidKind.ACTION, "decisions": RaidKind.DECISION,
+        "assumptions": RaidKind.ASSUMPTION, "dependencies": RaidKind.DEPENDENCY}
+
+
+def _risk_change(change: projects.RiskChange, status: int):  # noqa: ANN202
+    view = View(change, escalated=change.escalation is not None,
+                escalation_instance_id=change.escalation.id if change.escalation is not None else None)
+    return dump(RiskChangeOut, view, status)
+
+
+@bp.post("/projects/<int:project_id>/risks")
+@doc(summary="Add a risk to a project's RAID log", tags=TAGS, body=RiskIn, responses={201: RiskChangeOut},
+     errors=(403, 404),
+     description=RAID_RULES + " A risk whose score (probability × impact) reaches the PMO threshold "
+                 "(RISK_ESCALATION_SCORE) starts the risk_escalation process with a PMO review task.")
+def add_risk(project_id: int):  # noqa: ANN201
+    return _risk_change(projects.add_risk(project_id, current_actor(), body(RiskIn)), 201)
+
+
+@bp.patch("/projects/<int:project_id>/risks/<int:risk_id>")
+@doc(summary="Change a risk's score, owner, response, trigger, actions or status", tags=TAGS, body=RiskUpdateIn,
+     responses={200: RiskChangeOut}, errors=(403, 404),
+     description=RAID_RULES + " Only the fields sent change. A change that takes an open risk from below "
+                 "the PMO threshold to it or above escalates it (once per crossing).")
+def update_risk(project_id: int, risk_id: int):  # noqa: ANN201
+    return _risk_change(projects.update_risk(project_id, risk_id, current_actor(), body(RiskUpdateIn)), 200)
+
+
+@bp.post("/projects/<int:project_id>/risks/<int:risk_id>/issue")
+@doc(summary="Raise a risk to an issue (the risk happened)", tags=TAGS, responses={201: RaidItemOut},
+     errors=(403, 404, 409),
+     description=RAID_RULES + " The issue keeps a link to the risk, which is closed. 409 when the risk "
+                 "already has an open issue.")
+def raise_risk_to_issue(project_id: int, risk_id: int):  # noqa: ANN201
+    return dump(RaidItemOut, projects.raise_risk_to_issue(project_id, risk_id, current_actor()), 201)
+
+
+@bp.post("/projects/<int:project_id>/<any(issues, actions, decisions, assumptions, dependencies):log>")
+@doc(summary="Add an issue, action, decision, assumption or dependency", tags=TAGS, body=RaidItemIn,
+     responses={201: RaidItemOut}, errors=(403, 404, 409),
+     description=RAID_RULES + " Status defaults to the kind's first (issue: open, decision: proposed, "
+                 "assumption: to_validate, dependency: expected). An action may join an amber or red status "
+                 "report's get-to-green plan with ?status_report_id= (409 for a green report).")
+def add_raid_item(project_id: int, log: str):  # noqa: ANN201
+    report = request.args.get("status_report_id", "")
+    if report and not report.isdigit():
+        raise BadRequest("status_report_id must be a number")
+    item = projects.add_raid_item(project_id, current_actor(), LOGS[log], body(RaidItemIn),
+                                  status_report_id=int(report) if report else None)
+    return dump(RaidItemOut, item, 201)
+
+
+@bp.patch("/projects/<int:project_id>/<any(issues, actions, decisions, assumptions, dependencies):log>/<int:item_id>")
+@doc(summary="Change an issue, action, decision, assumption or dependency", tags=TAGS, body=RaidItemUpdateIn,
+     responses={200: RaidItemOut}, errors=(403, 404),
+     description=RAID_RULES + " Only the fields sent change.")
+def update_raid_item(project_id: int, log: str, item_id: int):  # noqa: ANN201
+    item = projects.update_raid_item(project_id, item_id, current_actor(), body(RaidItemUpdateIn), LOGS[log])
+    return dump(RaidItemOut, item)

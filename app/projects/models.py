@@ -63,6 +63,8 @@ class Project(db.Model):
     rag: Mapped[str | None] = mapped_column(String(10), nullable=True)
     rag_detail: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     portfolio_category: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    # Words the proposer files the project under; with the category they find similar past projects.
+    tags: Mapped[list[str]] = mapped_column(JSONType, default=list)
     priority: Mapped[str | None] = mapped_column(String(4), nullable=True)
     strategic_fit: Mapped[int | None] = mapped_column(Integer, nullable=True)
     value_score: Mapped[int | None] = mapped_column(Integer, nullable=True)
@@ -96,6 +98,10 @@ class Project(db.Model):
         back_populates="project", cascade="all, delete-orphan", order_by="StatusReport.id")
     lessons: Mapped[list[LessonLearned]] = relationship(back_populates="project", cascade="all, delete-orphan",
                                                         order_by="LessonLearned.id")
+    raid_items: Mapped[list[RaidItem]] = relationship(back_populates="project", cascade="all, delete-orphan",
+                                                      order_by="RaidItem.id")
+    applied_lessons: Mapped[list[AppliedLesson]] = relationship(
+        back_populates="project", cascade="all, delete-orphan", order_by="AppliedLesson.id")
 
     @property
     def business_key(self) -> str:
@@ -139,10 +145,15 @@ class Risk(db.Model):
     trigger: Mapped[str] = mapped_column(Text, default="")
     action: Mapped[str] = mapped_column(Text, default="")
     status: Mapped[str] = mapped_column(String(20), default="open")  # open | closed
-    source: Mapped[str] = mapped_column(String(40), default="plan")  # charter | plan | change
+    source: Mapped[str] = mapped_column(String(40), default="plan")  # charter | plan | change | workspace
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The risk_escalation instance started when the score last crossed the PMO threshold.
+    escalation_instance_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    # What the PMO decided on the last escalation (decision, comment, who, when).
+    pmo_review: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
 
     project: Mapped[Project] = relationship(back_populates="risks")
+    issues: Mapped[list[RaidItem]] = relationship(back_populates="risk", order_by="RaidItem.id")
 
     __table_args__ = (
         CheckConstraint("probability BETWEEN 1 AND 5", name="ck_risk_probability"),
@@ -275,6 +286,8 @@ class StatusReport(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     project: Mapped[Project] = relationship(back_populates="status_reports")
+    # The get-to-green plan of an amber or red report: RAID actions linked to it.
+    plan_actions: Mapped[list[RaidItem]] = relationship(back_populates="status_report", order_by="RaidItem.id")
 
 
 class LessonLearned(db.Model):
@@ -299,7 +312,87 @@ class LessonLearned(db.Model):
     project: Mapped[Project] = relationship(back_populates="lessons")
 
 
+class RaidKind:
+    """The RAID log beside the risks: issues, actions, decisions, assumptions and dependencies."""
+
+    ISSUE = "issue"
+    ACTION = "action"
+    DECISION = "decision"
+    ASSUMPTION = "assumption"
+    DEPENDENCY = "dependency"
+    ALL = (ISSUE, ACTION, DECISION, ASSUMPTION, DEPENDENCY)
+    # Each kind's statuses, the first the one a new entry gets; the last ones close it.
+    STATUSES: dict[str, tuple[str, ...]] = {
+        ISSUE: ("open", "in_progress", "resolved", "closed"),
+        ACTION: ("open", "in_progress", "done", "cancelled"),
+        DECISION: ("proposed", "agreed", "superseded"),
+        ASSUMPTION: ("to_validate", "validated", "invalid"),
+        DEPENDENCY: ("expected", "at_risk", "delivered", "broken"),
+    }
+    CLOSED: dict[str, tuple[str, ...]] = {
+        ISSUE: ("resolved", "closed"), ACTION: ("done", "cancelled"), DECISION: ("superseded",),
+        ASSUMPTION: ("validated", "invalid"), DEPENDENCY: ("delivered", "broken"),
+    }
+    SEVERITIES = ("low", "medium", "high", "critical")
+
+
+class RaidItem(db.Model):
+    """One entry of the RAID log: an issue (perhaps raised from a risk), an action (perhaps part of
+    a status report's get-to-green plan), a decision, an assumption or a dependency."""
+
+    __tablename__ = "project_raid_items"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    title: Mapped[str] = mapped_column(String(300))
+    description: Mapped[str] = mapped_column(Text, default="")
+    owner: Mapped[str] = mapped_column(String(80), default="")
+    due_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    status: Mapped[str] = mapped_column(String(20))
+    severity: Mapped[str | None] = mapped_column(String(10), nullable=True)  # issues
+    risk_id: Mapped[int | None] = mapped_column(ForeignKey("project_risks.id", ondelete="SET NULL"),
+                                                nullable=True, index=True)
+    status_report_id: Mapped[int | None] = mapped_column(ForeignKey("status_reports.id", ondelete="SET NULL"),
+                                                         nullable=True, index=True)
+    created_by: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    project: Mapped[Project] = relationship(back_populates="raid_items")
+    risk: Mapped[Risk | None] = relationship(back_populates="issues")
+    status_report: Mapped[StatusReport | None] = relationship(back_populates="plan_actions")
+
+    __table_args__ = (
+        CheckConstraint("kind IN ('issue', 'action', 'decision', 'assumption', 'dependency')",
+                        name="ck_raid_kind"),
+        Index("ix_raid_items_project_kind", "project_id", "kind"),
+    )
+
+    @property
+    def is_open(self) -> bool:
+        return self.status not in RaidKind.CLOSED.get(self.kind, ())
+
+
+class AppliedLesson(db.Model):
+    """A lesson from an earlier project that the proposer marked as applied to this one."""
+
+    __tablename__ = "project_applied_lessons"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    lesson_id: Mapped[int] = mapped_column(ForeignKey("lessons_learned.id", ondelete="CASCADE"), index=True)
+    applied_by: Mapped[str] = mapped_column(String(80))
+    applied_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    project: Mapped[Project] = relationship(back_populates="applied_lessons")
+    lesson: Mapped[LessonLearned] = relationship()
+
+    __table_args__ = (UniqueConstraint("project_id", "lesson_id", name="uq_applied_lesson"),)
+
+
 __all__ = [
+    "AppliedLesson",
     "ChangeDecision",
     "ChangeRequest",
     "GateDecision",
@@ -308,6 +401,8 @@ __all__ = [
     "Phase",
     "Project",
     "ProjectStatus",
+    "RaidItem",
+    "RaidKind",
     "ResourceAllocation",
     "Risk",
     "StatusReport",

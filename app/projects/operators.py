@@ -452,3 +452,36 @@ def close_project(call: OperatorCall) -> dict[str, Any]:
                        "acceptance_conditions": call.data.get("acceptance_conditions"), "closed_by": _actor(call),
                        "closed_at": now.isoformat()}
     return {"status": project.status, "resources_released": released}
+
+
+# -- risk escalation -----------------------------------------------------------------------------
+
+def _risk(call: OperatorCall) -> Risk:
+    """The risk, locked after its project (project first, like every other step)."""
+    risk_id = int(call.params.get("risk_id") or 0)
+    project_id = db.session.scalar(select(Risk.project_id).where(Risk.id == risk_id))
+    if project_id is not None:
+        _locked(Project, project_id)
+    risk = _locked(Risk, risk_id) if project_id is not None else None
+    if risk is None:
+        raise EngineError(f"risk {call.params.get('risk_id')} does not exist")
+    return risk
+
+
+@register_operator("pmo/LinkRiskEscalation", parameters=("risk_id",))
+def link_risk_escalation(call: OperatorCall) -> dict[str, Any]:
+    """Point the risk at this escalation, in the start's own transaction: the workspace shows it at once."""
+    risk = _risk(call)
+    risk.escalation_instance_id = call.context.get("instance_id")
+    return {"risk_id": risk.id, "score": risk.score}
+
+
+@register_operator("pmo/RecordRiskReview", parameters=("comment", "decision", "risk_id"))
+def record_risk_review(call: OperatorCall) -> dict[str, Any]:
+    """Keep the PMO's decision with the risk (shown on the workspace beside it)."""
+    risk = _risk(call)
+    risk.pmo_review = {"decision": call.params.get("decision") or "", "comment": call.params.get("comment") or "",
+                       "by": _actor(call), "at": utcnow().isoformat(), "score": risk.score}
+    _audit(call, "review_risk_escalation", project_id=risk.project_id, risk_id=risk.id,
+           decision=risk.pmo_review["decision"])
+    return {"decision": risk.pmo_review["decision"]}

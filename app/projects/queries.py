@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import date
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 
 from app.core.errors import NotFound
 from app.core.extensions import db
@@ -17,6 +18,9 @@ from app.people.actor import Actor
 from app.projects.models import ChangeRequest, LessonLearned, Phase, Project, ProjectStatus
 
 MIN_SEARCH_WORD = 3
+# Words of a proposal that say nothing about what it is like.
+STOP_WORDS = frozenset({"with", "from", "that", "this", "will", "have", "into", "project", "projects", "their",
+                        "about", "more", "than", "which", "when", "where", "what", "also", "each", "other"})
 
 
 def get_project(project_id: int) -> Project:
@@ -93,6 +97,81 @@ def search_lessons(q: str, category: str | None = None, match_any: bool = False,
     return list(db.session.scalars(query.order_by(LessonLearned.id.desc()).limit(limit)))
 
 
+@dataclass
+class LessonMatch:
+    lesson: LessonLearned
+    score: int
+    reasons: list[str]   # why it matched, in words (same category, shared tags, words)
+
+
+RELATED_CANDIDATES = 300
+
+
+def related_lessons(category: str | None, tags: list[str], text: str, limit: int = 8,
+                    exclude_project: int | None = None) -> list[LessonMatch]:
+    """Published lessons of earlier projects like this one, best first: a lesson from a project of the
+    same portfolio category counts 3, each shared tag 2, each word of the proposal found in it 1
+    (ties: newest first). One query for the candidates, scored here."""
+    from app.projects.models import Project as ProjectRow
+
+    tags = sorted({t.strip().lower() for t in tags if t and t.strip()})[:20]
+    words = sorted({w.lower() for w in re.findall(r"[\w-]+", text or "") if len(w) > MIN_SEARCH_WORD and w.lower() not in STOP_WORDS})[:30]
+    conditions = [LessonLearned.tags_text.like(f"%,{tag},%") for tag in tags]
+    for word in words:
+        like = f"%{word}%"
+        conditions.append(or_(LessonLearned.title.ilike(like), LessonLearned.recommendation.ilike(like),
+                              LessonLearned.what_to_improve.ilike(like), LessonLearned.tags_text.ilike(like)))
+    if category:
+        conditions.append(ProjectRow.portfolio_category == category)
+    if not conditions:
+        return []
+    query = (select(LessonLearned, ProjectRow.portfolio_category).join(ProjectRow, ProjectRow.id == LessonLearned.project_id)
+             .where(LessonLearned.published.is_(True), or_(*conditions)))
+    if exclude_project is not None:
+        query = query.where(LessonLearned.project_id != exclude_project)
+    matches = []
+    for lesson, project_category in db.session.execute(query.order_by(LessonLearned.id.desc())
+                                                       .limit(RELATED_CANDIDATES)).all():
+        reasons, score = [], 0
+        if category and project_category == category:
+            score += 3
+            reasons.append("same kind of project")
+        shared = [t for t in tags if t in (lesson.tags_text or "").split(",")]
+        if shared:
+            score += 2 * len(shared)
+            reasons.append("tagged " + ", ".join(shared))
+        body = " ".join((lesson.title, lesson.recommendation, lesson.what_to_improve, lesson.tags_text or "")).lower()
+        found = [w for w in words if w in body and w not in shared]
+        if found:
+            score += len(found)
+            reasons.append("mentions " + ", ".join(found[:5]))
+        if score:
+            matches.append(LessonMatch(lesson, score, reasons))
+    matches.sort(key=lambda m: (-m.score, -m.lesson.id))
+    return matches[:limit]
+
+
+def sponsors_and_managers() -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """Active users with the sponsor role and with the project manager role, as (username, name)."""
+    from app.people.models import User, UserRole
+
+    rows = db.session.execute(select(UserRole.role, User.username, User.display_name)
+                              .join(User, User.id == UserRole.user_id)
+                              .where(UserRole.role.in_(("sponsor", "project_manager")), User.active.is_(True))
+                              .order_by(User.display_name, User.username)).all()
+    sponsors = [(u, n or u) for role, u, n in rows if role == "sponsor"]
+    managers = [(u, n or u) for role, u, n in rows if role == "project_manager"]
+    return sponsors, managers
+
+
+def active_people() -> list[tuple[str, str]]:
+    """Every active user as (username, name): who can own a RAID entry."""
+    from app.people.models import User
+
+    return [(u, n or u) for u, n in db.session.execute(
+        select(User.username, User.display_name).where(User.active.is_(True)).order_by(User.display_name, User.username))]
+
+
 def tasks_by_project(projects: list[Project]) -> dict[int, list[HumanTask]]:
     keys = {p.business_key: p.id for p in projects}
     if not keys:
@@ -130,6 +209,22 @@ def lesson_page(q: str | None = None, category: str | None = None, tag: str | No
                                 LessonLearned.what_to_improve.ilike(like), LessonLearned.what_went_well.ilike(like),
                                 LessonLearned.category.ilike(like), LessonLearned.tags_text.ilike(like)))
     return _paginate(query.order_by(LessonLearned.id.desc()), page, per_page)
+
+
+def needs_me_count(actor: Actor, today: date) -> int:
+    """The Projects badge: open tasks of project processes the actor may act on now, plus the open
+    RAID entries they own that are past their due date. Two counting queries."""
+    from app.projects.models import RaidItem, RaidKind
+
+    tasks = db.session.scalar(
+        select(func.count()).select_from(HumanTask).join(ProcessInstance, ProcessInstance.id == HumanTask.instance_id)
+        .where(HumanTask.status == TaskStatus.READY, ProcessInstance.business_key.like("project:%"),
+               access.may_act_sql(actor))) or 0
+    closed = [s for kind in RaidKind.ALL for s in RaidKind.CLOSED[kind]]
+    overdue = db.session.scalar(
+        select(func.count()).select_from(RaidItem)
+        .where(RaidItem.owner == actor.username, RaidItem.due_date < today, RaidItem.status.not_in(closed))) or 0
+    return int(tasks) + int(overdue)
 
 
 # -- which projects a user may see ------------------------------------------------------------

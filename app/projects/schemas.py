@@ -11,12 +11,15 @@ from app.api.schemas import PageQuery, page_schema
 from app.core.extensions import db
 from app.instances.schemas import InstanceSummaryOut, _is_overdue
 from app.people.models import User
-from app.projects.models import Phase, ProjectStatus
+from app.projects.models import Phase, ProjectStatus, RaidKind
 
 PHASES = (Phase.INITIATION, Phase.PLANNING, Phase.EXECUTION, Phase.CLOSURE, Phase.CLOSED)
 STATUSES = (ProjectStatus.PROPOSED, ProjectStatus.ACTIVE, ProjectStatus.ON_HOLD, ProjectStatus.REJECTED,
             ProjectStatus.KILLED, ProjectStatus.CLOSED)
 RAGS = ("green", "amber", "red")
+RISK_RESPONSES = ("avoid", "mitigate", "transfer", "accept")
+RISK_STATUSES = ("open", "closed")
+RAID_STATUSES = tuple(dict.fromkeys(s for kind in RaidKind.ALL for s in RaidKind.STATUSES[kind]))
 
 
 def _money() -> fields.Float:
@@ -52,6 +55,67 @@ class ProjectCreateIn(Schema):
                 "segregation of duties: the sponsor and the project manager must be different people")
         if errors:
             raise ValidationError(errors)
+
+
+# -- the RAID log: risks and the other entries, in and out ----------------------------------------
+
+def _risk_fields(required: bool) -> dict[str, fields.Field]:
+    """The fields of a risk; for an update none is required and none has a default (only what is sent changes)."""
+    req: dict[str, Any] = {"required": True} if required else {}
+    extra = (lambda default: {"load_default": default}) if required else (lambda default: {})
+    return {
+        "title": fields.String(validate=validate.Length(min=3, max=300), **req),
+        "probability": fields.Integer(validate=validate.Range(1, 5), metadata={"description": "1 (rare) to 5"},
+                                      **req),
+        "impact": fields.Integer(validate=validate.Range(1, 5), metadata={"description": "1 (minor) to 5"}, **req),
+        "owner": fields.String(validate=validate.Length(max=80), metadata={"description": "username of an active user"},
+                               **extra("")),
+        "response": fields.String(validate=validate.OneOf(RISK_RESPONSES), **extra("mitigate")),
+        "trigger": fields.String(validate=validate.Length(max=2000), **extra("")),
+        "action": fields.String(validate=validate.Length(max=4000),
+                                metadata={"description": "what is done about it"}, **extra("")),
+        "status": fields.String(validate=validate.OneOf(RISK_STATUSES), **extra("open")),
+    }
+
+
+RiskIn = Schema.from_dict(_risk_fields(True), name="RiskIn")
+RiskUpdateIn = Schema.from_dict(_risk_fields(False), name="RiskUpdateIn")
+
+
+def _raid_fields(required: bool) -> dict[str, fields.Field]:
+    return {
+        "title": fields.String(validate=validate.Length(min=3, max=300), **({"required": True} if required else {})),
+        "description": fields.String(validate=validate.Length(max=4000)),
+        "owner": fields.String(validate=validate.Length(max=80), metadata={"description": "username of an active user"}),
+        "due_date": fields.Date(allow_none=True),
+        "status": fields.String(validate=validate.OneOf(RAID_STATUSES),
+                                metadata={"description": "per kind: " + "; ".join(
+                                    f"{k}: {', '.join(RaidKind.STATUSES[k])}" for k in RaidKind.ALL)}),
+        "severity": fields.String(validate=validate.OneOf(RaidKind.SEVERITIES), allow_none=True,
+                                  metadata={"description": "issues only"}),
+    }
+
+
+RaidItemIn = Schema.from_dict(_raid_fields(True), name="RaidItemIn")
+RaidItemUpdateIn = Schema.from_dict(_raid_fields(False), name="RaidItemUpdateIn")
+
+
+class RaidItemOut(Schema):
+    id = fields.Integer(required=True)
+    project_id = fields.Integer()
+    kind = fields.String(metadata={"enum": list(RaidKind.ALL)})
+    title = fields.String()
+    description = fields.String()
+    owner = fields.String()
+    due_date = fields.Date(allow_none=True)
+    status = fields.String()
+    severity = fields.String(allow_none=True)
+    risk_id = fields.Integer(allow_none=True, metadata={"description": "the risk this issue was raised from"})
+    status_report_id = fields.Integer(allow_none=True,
+                                      metadata={"description": "the status report whose get-to-green plan it is in"})
+    created_by = fields.String()
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
 
 
 class ProjectQuery(PageQuery):
@@ -122,6 +186,16 @@ class RiskOut(Schema):
     action = fields.String()
     status = fields.String()
     source = fields.String()
+    escalation_instance_id = fields.Integer(allow_none=True,
+                                            metadata={"description": "the PMO escalation started at the last crossing"})
+    pmo_review = fields.Dict(allow_none=True)
+
+
+class RiskChangeOut(Schema):
+    risk = fields.Nested(RiskOut)
+    escalated = fields.Boolean(metadata={"description": "this change crossed the PMO threshold and escalated it"})
+    escalation_instance_id = fields.Integer(allow_none=True)
+    escalation_problem = fields.String(metadata={"description": "why it was not escalated, when it should have been"})
 
 
 class ChangeDecisionOut(Schema):
@@ -269,6 +343,12 @@ class ProjectOut(ProjectSummaryOut):
     gate_decisions = fields.List(fields.Nested(GateDecisionOut))
     status_reports = fields.List(fields.Nested(StatusReportOut))
     lessons = fields.List(fields.Nested(LessonOut))
+    tags = fields.List(fields.String())
+    raid_items = fields.List(fields.Nested(RaidItemOut))
+    applied_lesson_ids = fields.Method("_applied", metadata={"description": "lessons of earlier projects applied"})
+
+    def _applied(self, project: Any) -> list[int]:
+        return [a.lesson_id for a in project.applied_lessons]
 
 
 ProjectPageOut = page_schema(ProjectSummaryOut, "ProjectPage")

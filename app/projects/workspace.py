@@ -19,13 +19,30 @@ from app.instances.models import HumanTask, ProcessInstance, TaskStatus
 from app.people.actor import Actor
 from app.people.models import User, UserRole
 from app.projects import queries as project_queries
-from app.projects.models import ChangeRequest, Phase, Project, ProjectStatus, Risk
+from app.projects.models import (
+    AppliedLesson,
+    ChangeRequest,
+    Phase,
+    Project,
+    ProjectStatus,
+    RaidItem,
+    RaidKind,
+    Risk,
+)
 
 # The lifecycle as a track: phase, and the words a PM reads on the strip.
 LIFECYCLE = ((Phase.INITIATION, "Initiation"), (Phase.PLANNING, "Planning"),
              (Phase.EXECUTION, "Execution"), (Phase.CLOSURE, "Closure"))
 OPEN_CHANGE = ("submitted",)  # not yet decided (then approved, rejected or withdrawn)
 ACTIVITY_LIMIT = 200
+# Each RAID log as a page names it: one entry, the log, and what the PMO domain says it holds.
+RAID_TITLES: dict[str, tuple[str, str, str]] = {
+    RaidKind.ISSUE: ("Issue", "Issues", "Problems happening now (risks that occurred), by severity."),
+    RaidKind.ACTION: ("Action", "Actions", "Who does what by when."),
+    RaidKind.DECISION: ("Decision", "Decisions", "What was decided, by whom, and when it stands."),
+    RaidKind.ASSUMPTION: ("Assumption", "Assumptions", "What the plan takes as true until it is checked."),
+    RaidKind.DEPENDENCY: ("Dependency", "Dependencies", "What the project needs from other projects or parties."),
+}
 
 
 @dataclass
@@ -68,6 +85,11 @@ class Workspace:
     can_raise_change: bool
     activity: list[AuditEntry]
     activity_kinds: list[str]
+    raid: dict[str, list[RaidItem]] = field(default_factory=dict)  # kind -> entries, open ones first
+    applied_lessons: list[AppliedLesson] = field(default_factory=list)
+    related_lessons: list[project_queries.LessonMatch] = field(default_factory=list)  # not applied yet
+    may_change: bool = False          # the actor keeps this project's RAID log (its PM, the PMO, admins)
+    threshold: int = 15               # the risk score at which the PMO is asked
     task_titles: dict[str, str] = field(default_factory=dict)  # task id -> title, for the activity
     people: dict[str, str] = field(default_factory=dict)  # username -> name as people write it
     role_members: dict[str, list[str]] = field(default_factory=dict)
@@ -89,7 +111,7 @@ def stages_of(project: Project) -> list[Stage]:
             for i, (p, title) in enumerate(LIFECYCLE)]
 
 
-def _milestones(project: Project) -> list[MilestoneRow]:
+def milestone_rows(project: Project) -> list[MilestoneRow]:
     rows = []
     for m in sorted(project.milestones, key=lambda m: (m.seq, m.id)):
         reached = m.achieved_date or m.due_date
@@ -164,9 +186,35 @@ def members_of(roles: set[str]) -> dict[str, list[str]]:
     return members
 
 
-def workspace(project_id: int, actor: Actor, activity_kind: str | None = None) -> Workspace:
+def _raid(project: Project) -> dict[str, list[RaidItem]]:
+    logs: dict[str, list[RaidItem]] = {kind: [] for kind in RaidKind.ALL}
+    for item in project.raid_items:
+        logs[item.kind].append(item)
+    for items in logs.values():
+        items.sort(key=lambda i: (not i.is_open, i.due_date is None, i.due_date or date.max, i.id))
+    return logs
+
+
+# Lessons of similar projects are offered while the project is being shaped.
+LESSONS_OFFERED_IN = (Phase.INITIATION, Phase.PLANNING)
+
+
+def _related(project: Project) -> list[project_queries.LessonMatch]:
+    """Lessons of similar earlier projects not applied yet: by category, tags, name and charter words."""
+    charter = project.charter or {}
+    words = " ".join([project.name, str(charter.get("scope_in") or ""),
+                      " ".join(str(o) for o in charter.get("objectives") or [])])
+    applied = {a.lesson_id for a in project.applied_lessons}
+    found = project_queries.related_lessons(project.portfolio_category, list(project.tags or []), words,
+                                            limit=5 + len(applied), exclude_project=project.id)
+    return [m for m in found if m.lesson.id not in applied][:5]
+
+
+def workspace(project_id: int, actor: Actor, activity_kind: str | None = None, threshold: int = 15) -> Workspace:
     """One project as its manager sees it; NotFound when ``actor`` may not see the project."""
     project = project_queries.visible_project(project_id, actor)
+    raid = _raid(project)
+    may_change = actor.username == project.project_manager or access.has_oversight(actor)
     steps = _steps(project, actor)
     risks = sorted(project.risks, key=lambda r: (-(r.score or 0), r.id))
     activity, kinds = _activity(project, activity_kind)
@@ -176,12 +224,18 @@ def workspace(project_id: int, actor: Actor, activity_kind: str | None = None) -
     usernames = ({project.project_manager, project.sponsor} | {u for s in steps for u in s.holders}
                  | {u for ms in members.values() for u in ms} | {r.owner for r in risks}
                  | {c.requested_by for c in changes} | {d.decided_by for c in changes for d in c.decisions}
-                 | {g.decided_by for g in project.gate_decisions} | {e.actor for e in activity})
-    return Workspace(project=project, stages=stages_of(project), steps=steps, milestones=_milestones(project),
+                 | {g.decided_by for g in project.gate_decisions} | {e.actor for e in activity}
+                 | {i.owner for i in project.raid_items} | {a.applied_by for a in project.applied_lessons}
+                 | {(r.pmo_review or {}).get("by", "") for r in risks} | {s.submitted_by for s in project.status_reports})
+    return Workspace(project=project, stages=stages_of(project), steps=steps, milestones=milestone_rows(project),
                      budget=_budget(project), risks=risks, heat=heat_map(risks), changes=changes,
                      can_raise_change=project_queries.accepts_change_requests(project), activity=activity,
                      activity_kinds=kinds, task_titles=_titles({e.task_id for e in activity if e.task_id}),
-                     people=names_of(usernames), role_members=members)
+                     people=names_of(usernames), role_members=members, raid=raid,
+                     applied_lessons=list(project.applied_lessons),
+                     may_change=may_change,
+                     related_lessons=_related(project) if may_change and project.phase in LESSONS_OFFERED_IN else [],
+                     threshold=threshold)
 
 
 @dataclass
@@ -229,3 +283,8 @@ def is_stopped(project: Project) -> str | None:
     return {ProjectStatus.ON_HOLD: "On hold", ProjectStatus.KILLED: "Stopped at a gate",
             ProjectStatus.REJECTED: "Not approved", ProjectStatus.CLOSED: "Closed"}.get(project.status)
 
+
+
+def today() -> date:
+    """The day due dates are read against (UTC, the day the server's clock says)."""
+    return utcnow().date()

@@ -467,6 +467,36 @@ def test_an_instance_ended_after_the_batch_was_asked_for_is_recorded_and_the_bat
     assert results[movable]["outcome"] == "moved"
 
 
+def test_a_failing_instance_is_recorded_and_a_redelivered_batch_resumes_where_it_stopped(
+        pmo, project_id, publish, actors, monkeypatch):
+    first, failing, last = raise_cr(pmo, project_id), raise_cr(pmo, project_id), raise_cr(pmo, project_id)
+    v2 = publish(add_pmo_check)
+    with write_transaction():
+        # A worker died after recording the first instance: the batch is still running.
+        batch = MigrationBatch(process_key=PROCESS, to_version_id=v2.id, requested_by="owen",
+                               status=MigrationBatchStatus.RUNNING, instance_ids=[first, failing, last], total=3,
+                               moved=1, results=[{"instance_id": first, "outcome": "moved", "from_version": 1,
+                                                  "blockers": [], "reason": ""}])
+        db.session.add(batch)
+        db.session.flush()
+        batch_id = batch.id
+    real = migration.migrate_instance
+
+    def flaky(instance_id, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        if instance_id == failing:
+            raise RuntimeError("disk full")
+        return real(instance_id, *args, **kwargs)
+
+    monkeypatch.setattr(migration, "migrate_instance", flaky)
+    assert migration.run_batch(batch_id) == "finished"
+    batch = migration.get_batch(batch_id)
+    assert (batch.status, batch.moved, batch.blocked, batch.failed) == ("finished", 2, 0, 1)
+    assert [r["instance_id"] for r in batch.results] == [first, failing, last]
+    assert batch.results[1]["reason"] == "RuntimeError: disk full"
+    assert instances.get(first).process_version.version == 1  # recorded before: not moved again here
+    assert instances.get(last).process_version.version == 2
+
+
 def test_a_batch_refuses_instances_that_are_not_running_on_an_older_version(pmo, project_id, publish, actors):
     iid = raise_cr(pmo, project_id)
     v2 = publish(add_pmo_check)

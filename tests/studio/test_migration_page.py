@@ -159,8 +159,6 @@ def test_only_process_owners_and_admins(login, running, publish):
 
 # -- in Chromium ---------------------------------------------------------------------------------------------
 
-browser = browser_support.browser  # the session's Chromium (tests/browser/conftest.py)
-new_page = browser_support.new_page
 
 
 @pytest.mark.browser
