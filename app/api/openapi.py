@@ -14,14 +14,21 @@ from app.api import bp
 from app.api.docs import doc, operation_for
 from app.api.schemas import ProblemSchema
 
-_CONVERTER = re.compile(r"<(?:(?P<conv>[a-z]+)(?:\([^)]*\))?:)?(?P<name>\w+)>")
+_CONVERTER = re.compile(r"<(?:(?P<conv>[a-z]+)(?:\((?P<args>[^)]*)\))?:)?(?P<name>\w+)>")
 _TYPES = {"int": "integer", "float": "number"}
 API_VERSION = "1.0.0"
 
 
-def _path_and_params(rule: str) -> tuple[str, list[dict[str, Any]]]:
-    params = [{"in": "path", "name": m["name"], "required": True,
-               "schema": {"type": _TYPES.get(m["conv"] or "", "string")}} for m in _CONVERTER.finditer(rule)]
+def _param_schema(match: re.Match[str]) -> dict[str, Any]:
+    if match["conv"] == "any" and match["args"]:  # <any(a, b):name>: one of the listed words
+        return {"type": "string", "enum": [a.strip().strip("'\"") for a in match["args"].split(",")]}
+    return {"type": _TYPES.get(match["conv"] or "", "string")}
+
+
+def path_and_params(rule: str) -> tuple[str, list[dict[str, Any]]]:
+    """A Werkzeug rule as an OpenAPI path and its path parameters."""
+    params = [{"in": "path", "name": m["name"], "required": True, "schema": _param_schema(m)}
+              for m in _CONVERTER.finditer(rule)]
     return _CONVERTER.sub(r"{\g<name>}", rule), params
 
 
@@ -41,7 +48,7 @@ def build_spec(app: Flask) -> dict[str, Any]:
         meta = getattr(app.view_functions[rule.endpoint], "_openapi", None)
         if meta is None:
             raise RuntimeError(f"API route {rule.rule} ({rule.endpoint}) has no @doc")
-        path, params = _path_and_params(rule.rule)
+        path, params = path_and_params(rule.rule)
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
             operation = operation_for(meta, params)
             operation["operationId"] = rule.endpoint.rsplit(".", 1)[1]  # the view's name, without its blueprints

@@ -140,6 +140,7 @@ def draft_file(draft_id: int, name: str):  # noqa: ANN201
 def publish(draft_id: int):  # noqa: ANN201
     """Review (checks, scenarios, what changed against the published version), then publish with a note."""
     draft = _draft_or_404(draft_id)
+    key = draft.process_key  # the draft is gone once it is published
     note = (request.form.get("note") or "").strip()
     if request.method == "POST":
         _editor_only()
@@ -151,9 +152,9 @@ def publish(draft_id: int):  # noqa: ANN201
             if result.created:
                 made = ", ".join(f"{v.name or v.process_key} version {v.version}" for v in result.created)
                 flash(f"Published {made}.", "success")
-                return redirect(url_for("studio_pages.process", key=draft.process_key, published=1))
+                return redirect(url_for("studio_pages.process", key=key, published=1))
             flash("Nothing changed against the published version: nothing was published.", "error")
-            return redirect(url_for("studio_pages.process", key=draft.process_key))
+            return redirect(url_for("studio_pages.process", key=key))
     review = studio_queries.review(draft, lambda d: [as_view(r) for r in run_draft_scenarios(d)])
     return render_template("studio/publish.html", draft=draft, review=review, note=note, may_edit=_may_edit())
 

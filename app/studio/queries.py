@@ -249,6 +249,7 @@ def diff(old: ProcessVersion, new: ProcessVersion) -> spec_diff.VersionDiff:
     def forms_only(files: dict[str, bytes]) -> dict[str, bytes]:
         return {n: c for n, c in files.items() if file_kind(n) == "schema"}
     result.forms = spec_diff.diff_forms(forms_only(old_files), forms_only(new_files), _form_fields)
+    result.decisions = spec_diff.diff_decisions(old_files, new_files)
     return result
 
 
@@ -324,4 +325,5 @@ def review(draft: Draft, run_scenarios: Any) -> Review:
         def forms_only(files: dict[str, bytes]) -> dict[str, bytes]:
             return {n: c for n, c in files.items() if file_kind(n) == "schema"}
         changes.forms = spec_diff.diff_forms(forms_only(old_files), forms_only(new_files), _form_fields)
+        changes.decisions = spec_diff.diff_decisions(old_files, new_files)
     return Review(checked, scenarios, scenario_error, base, changes, conflicts(draft))

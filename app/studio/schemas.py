@@ -120,9 +120,16 @@ class FormChangeOut(Schema):
     changed = fields.List(fields.String())
 
 
+class DecisionChangeOut(Schema):
+    file = fields.String()
+    changes = fields.List(fields.Nested(TextChangeOut))
+
+
 class DiffOut(Schema):
     elements = fields.List(fields.Nested(ElementChangeOut), required=True)
     forms = fields.List(fields.Nested(FormChangeOut), required=True)
+    decisions = fields.List(fields.Nested(DecisionChangeOut), required=True, metadata={
+        "description": "decision table cells changed, with the rule and column they are in"})
 
 
 class DiffQuery(Schema):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from openapi_spec_validator import validate
 
+from app.api.openapi import path_and_params
 from app.ops import api as health
 from tests.support.api import API, assert_problem
 
@@ -42,7 +43,7 @@ def test_openapi_document_is_valid_and_complete(client, app):
     for rule in app.url_map.iter_rules():
         if not rule.endpoint.startswith("api."):
             continue
-        path = rule.rule.replace("<int:", "{").replace("<", "{").replace(">", "}")
+        path = path_and_params(rule.rule)[0]
         assert path in spec["paths"], path
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             op = spec["paths"][path][method.lower()]
@@ -82,3 +83,10 @@ def test_health_reports_scheduler_lag_and_degrades_when_timers_are_late(client, 
         clock.reset()
     assert r.status_code == 503
     assert r.get_json()["scheduler"]["lag_seconds"] > 60 and r.get_json()["scheduler"]["due_timers"] == 2
+
+
+def test_a_path_word_from_a_list_is_documented_as_an_enum():
+    path, params = path_and_params("/api/v1/projects/<int:project_id>/<any(issues, actions):log>")
+    assert path == "/api/v1/projects/{project_id}/{log}"
+    assert params[0]["schema"] == {"type": "integer"}
+    assert params[1]["schema"] == {"type": "string", "enum": ["issues", "actions"]}

@@ -234,7 +234,10 @@ def test_publish_runs_checks_and_scenarios_then_makes_a_version_with_its_note(li
     html = login("maria").html("/studio/processes/change_request")
     assert "CCB from 75k" in html and "Version 2" in html
     diff = api.get("/process-definitions/change_request/diff?from=1&to=2", user="maria").get_json()
-    assert diff["elements"] == [] or all(e["kind"] for e in diff["elements"])
+    cells = [c for d in diff["decisions"] for c in d["changes"]]
+    assert {"before": ">= 50000", "after": ">= 75000"}.items() <= cells[0].items(), cells
+    assert cells[0]["what"].startswith("rule 1 (large cost: change control board)")
+    assert any(e["element"] == "route_approval" and e["kind"] == "changed" for e in diff["elements"]), diff
 
 
 def test_publishing_a_draft_behind_a_newer_version_is_refused(lifecycle, api):
