@@ -5,7 +5,7 @@ migration operations, and render or redirect."""
 
 from __future__ import annotations
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from app.core.errors import ServiceError
@@ -25,11 +25,6 @@ def _owner() -> Actor:
     if not current_user.has_role(*OWNERS):
         abort(403)
     return Actor.of(current_user)
-
-
-def _library_url() -> str | None:
-    """The studio's process library, once its page exists (another part of the studio)."""
-    return next((rule.rule for rule in current_app.url_map.iter_rules() if rule.rule == "/studio"), None)
 
 
 def _int(value: str | None) -> int | None:
@@ -53,7 +48,7 @@ def migrate_page(key: str):  # noqa: ANN201
     return render_template(
         "studio/migrate.html", plan=plan, process_name=versions[-1].name, versions=versions,
         current=definition_queries.current_version(key), newest=versions[-1], added=list(added.values()),
-        ahead=list(ahead.values()), library_url=_library_url())
+        ahead=list(ahead.values()), key=key)
 
 
 @bp.post("/processes/<key>/migrate")
@@ -89,8 +84,7 @@ def migration_batch_page(batch_id: int):  # noqa: ANN201
     rows = migration.batch_rows(batch)
     running = batch.status in (MigrationBatchStatus.QUEUED, MigrationBatchStatus.RUNNING)
     return render_template("studio/migration_batch.html", batch=batch, rows=rows, running=running,
-                           refresh_seconds=REFRESH_SECONDS, process_name=batch.to_version.name,
-                           library_url=_library_url())
+                           refresh_seconds=REFRESH_SECONDS, process_name=batch.to_version.name)
 
 
 @bp.post("/migrations/<int:batch_id>/instances/<int:instance_id>/move-back")
