@@ -12,6 +12,8 @@ from decimal import Decimal
 from typing import Any
 
 # How a column's values read: money, a count, a percentage, days, hours, a date, a RAG colour, text.
+CHART_BARS = 12  # bars a chart draws at most: more would not read
+
 KINDS = ("text", "money", "count", "percent", "days", "hours", "date", "rag", "fte")
 
 
@@ -51,10 +53,11 @@ class Table:
         """What the chart script draws: labels and one series per value column, nothing more."""
         if not self.chart or not self.chart_label:
             return None
+        rows = self.rows[:CHART_BARS]  # the first (the worst) of a long table; the table has them all
         return {"type": self.chart, "title": self.title,
-                "labels": [str(r.get(self.chart_label) or "") for r in self.rows],
+                "labels": [str(r.get(self.chart_label) or "") for r in rows],
                 "series": [{"label": next(c.label for c in self.columns if c.key == key),
-                            "values": [float(r.get(key) or 0) for r in self.rows]} for key in self.chart_values]}
+                            "values": [float(r.get(key) or 0) for r in rows]} for key in self.chart_values]}
 
 
 def _json(value: Any) -> Any:
