@@ -80,12 +80,12 @@ def processes():  # noqa: ANN201
         tables = _tables("processes")
     except Forbidden:
         abort(403)
-    choices = portfolio.processes_with_tasks()
+    choices = portfolio.processes_with_tasks(tables["steps"])
     chosen = request.args.get("process") or (choices[0][0] if choices else "")
     heat = None
     if chosen:
         try:
-            heat = portfolio.heat_map(_actor(), chosen, period)
+            heat = portfolio.heat_map(_actor(), chosen, period, tables["steps"])
         except NotFound:
             heat = None
     return render_template("portfolio/processes.html", tables=tables, period=period, choices=choices,

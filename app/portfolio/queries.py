@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import ColumnElement, Select, case, func, literal, or_, select
+from sqlalchemy import ColumnElement, Select, and_, case, func, literal, or_, select
 from sqlalchemy.sql import Subquery
 
 from app.core.errors import Forbidden
@@ -156,21 +156,23 @@ def _seconds_between(later: Any, earlier: Any) -> ColumnElement[Any]:
     return (func.julianday(later) - func.julianday(earlier)) * 86400.0
 
 
-def _percentiles(source: Subquery, keys: list[str]) -> Select:
-    """Per group of ``keys``: the count, the median and the 90th percentile of ``source.c.seconds``.
+def _percentiles(source: Subquery, keys: list[str], sums: tuple[str, ...] = (), mins: tuple[str, ...] = ()) -> Select:
+    """Per group of ``keys``: the count, the median and the 90th percentile of ``source.c.seconds``
+    (and the sum or the least of the columns named in ``sums`` and ``mins``), in one pass.
 
     A window numbers each group's values in order; the median is the middle one (the mean of the two
     middle ones for an even count) and p90 the nearest-rank value, so SQLite and PostgreSQL agree.
     """
     group = [source.c[k] for k in keys]
-    ranked = select(*group, source.c.seconds,
+    ranked = select(*group, source.c.seconds, *[source.c[c] for c in (*sums, *mins)],
                     func.row_number().over(partition_by=group, order_by=source.c.seconds).label("rn"),
                     func.count().over(partition_by=group).label("n")).subquery()
     rn, n = ranked.c.rn, ranked.c.n
     middle = or_(rn == (n + 1) // 2, rn == (n + 2) // 2)
     return (select(*[ranked.c[k] for k in keys], func.max(n).label("n"),
                    func.avg(case((middle, ranked.c.seconds))).label("median"),
-                   func.max(case((rn == (n * 9 + 9) // 10, ranked.c.seconds))).label("p90"))
+                   func.max(case((rn == (n * 9 + 9) // 10, ranked.c.seconds))).label("p90"),
+                   *[func.sum(ranked.c[c]).label(c) for c in sums], *[func.min(ranked.c[c]).label(c) for c in mins])
             .group_by(*[ranked.c[k] for k in keys]))
 
 
@@ -626,32 +628,28 @@ def step_waits(period: Period, process: str | None = None) -> Table:
     """Per process and step: waiting now, overdue, median and p90 wait of the steps completed in the
     period, SLA breaches (completed after their due time)."""
     where_process = [_PROCESS == process] if process else []
+    breached = case((and_(HumanTask.due_at.is_not(None), HumanTask.completed_at > HumanTask.due_at), 1), else_=0)
     waits = (select(_PROCESS.label("process"), HumanTask.element_id.label("step"),
-                    _seconds_between(HumanTask.completed_at, HumanTask.created_at).label("seconds"))
+                    _seconds_between(HumanTask.completed_at, HumanTask.created_at).label("seconds"),
+                    breached.label("breaches"), HumanTask.title.label("title"))
              .where(*_completed_in(period), *where_process).subquery())
-    stats = {(r.process, r.step): r for r in db.session.execute(_percentiles(waits, ["process", "step"]))}
-    breaches = dict(((p, s), n) for p, s, n in db.session.execute(
-        select(_PROCESS, HumanTask.element_id, func.count())
-        .where(*_completed_in(period), *where_process, HumanTask.due_at.is_not(None),
-               HumanTask.completed_at > HumanTask.due_at).group_by(_PROCESS, HumanTask.element_id)))
+    stats = {(r.process, r.step): r for r in db.session.execute(
+        _percentiles(waits, ["process", "step"], sums=("breaches",), mins=("title",)))}
     now = clock.now()
     waiting = {(p, s): (n, int(o or 0), t) for p, s, n, o, t in db.session.execute(
         select(_PROCESS, HumanTask.element_id, func.count(),
                func.sum(case((HumanTask.due_at < now, 1), else_=0)), func.min(HumanTask.title))
         .where(HumanTask.status == TaskStatus.READY, *where_process).group_by(_PROCESS, HumanTask.element_id))}
-    titles = dict(((p, s), t) for p, s, t in db.session.execute(
-        select(_PROCESS, HumanTask.element_id, func.min(HumanTask.title))
-        .where(*_completed_in(period), *where_process).group_by(_PROCESS, HumanTask.element_id)))
     names = step_names(set(stats) | set(waiting))
     rows = []
     for key in sorted(set(stats) | set(waiting)):
         stat, now_row = stats.get(key), waiting.get(key, (0, 0, None))
         rows.append({"process_id": key[0], "step_id": key[1], "process": names.get(key[0], key[0]),
-                     "step": names.get(key, None) or titles.get(key) or now_row[2] or "",
+                     "step": names.get(key, None) or (stat.title if stat else None) or now_row[2] or "",
                      "waiting": now_row[0], "overdue": now_row[1], "overdue_share": _pct(now_row[1], now_row[0]),
                      "completed": int(stat.n) if stat else 0,
                      "median": _hours(stat.median) if stat else None, "p90": _hours(stat.p90) if stat else None,
-                     "breaches": breaches.get(key, 0)})
+                     "breaches": int(stat.breaches or 0) if stat else 0})
     rows.sort(key=lambda r: (r["process"], -(r["median"] or 0)))
     return Table("steps", f"Waiting time per step, {period.label}", [
         Column("process", "Process"), Column("step", "Step"), Column("waiting", "Waiting now", "count"),
@@ -736,11 +734,11 @@ def analytics(actor: Actor, period: Period) -> dict[str, Table]:
             "rework": rework(period), "phases": phase_durations(period)}
 
 
-def processes_with_tasks() -> list[tuple[str, str]]:
-    """(BPMN process id, name) of every process that has had a human task, for the heat map's choice."""
-    ids = [p for p in db.session.scalars(select(_PROCESS).distinct()) if p]
-    names = step_names({(p, "") for p in ids})
-    return sorted(((p, names.get(p, p)) for p in ids), key=lambda item: item[1])
+def processes_with_tasks(steps: Table) -> list[tuple[str, str]]:
+    """(BPMN process id, name) of the processes in a steps table (tasks in the period or waiting now),
+    for the heat map's choice."""
+    found = {r["process_id"]: r["process"] for r in steps.rows}
+    return sorted(found.items(), key=lambda item: item[1])
 
 
 def step_names(keys: set[tuple[str, str]]) -> dict[Any, str]:
@@ -750,13 +748,15 @@ def step_names(keys: set[tuple[str, str]]) -> dict[Any, str]:
     return diagrams.names_for({k[0] for k in keys})
 
 
-def heat_map(actor: Actor, process: str, period: Period) -> dict[str, Any]:
-    """The diagram of ``process`` and, per step, its counts and median wait with a colour level."""
+def heat_map(actor: Actor, process: str, period: Period, steps: Table | None = None) -> dict[str, Any]:
+    """The diagram of ``process`` and, per step, its counts and median wait with a colour level
+    (from ``steps``, the table of every process's steps, when the page has it already)."""
     from app.portfolio import diagrams
 
     require(actor, PROCESS_ROLES)
     xml = diagrams.diagram_xml(process)
-    table = step_waits(period, process)
+    table = step_waits(period, process) if steps is None else Table(
+        steps.key, steps.title, steps.columns, [r for r in steps.rows if r["process_id"] == process], steps.caption)
     table.key, table.title = "heat_steps", f"Steps of this process, {period.label}"
     marks = {}
     for row in table.rows:

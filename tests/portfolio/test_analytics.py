@@ -60,7 +60,9 @@ def test_heat_map_marks_each_step_with_its_level(actors, with_tasks):
     assert '<bpmn:process id="change_request"' in heat["xml"]
     assert heat["marks"]["pm_decision"]["level"] == "low" and heat["marks"]["pm_decision"]["waiting"] == 2
     assert heat["marks"]["pm_decision"]["label"] == "2 waiting · 3 done · median 4 h"
-    assert ("change_request", "Change request") in portfolio.processes_with_tasks()
+    steps = portfolio.step_waits(Period.of("90"))
+    assert ("change_request", "Change request") in portfolio.processes_with_tasks(steps)
+    assert portfolio.heat_map(actors["petra"], "change_request", Period.of("90"), steps)["marks"] == heat["marks"]
 
 
 @pytest.mark.parametrize("user", ["maria", "sam", "rita"])
