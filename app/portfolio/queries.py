@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import ColumnElement, Select, and_, case, func, literal, or_, select
+from sqlalchemy import ColumnElement, Select, and_, case, func, literal, literal_column, or_, select
 from sqlalchemy.sql import Subquery
 
 from app.core.errors import Forbidden
@@ -226,7 +226,7 @@ def _latest_reports() -> Subquery:
 def rag_counts(scope: list[ColumnElement[bool]]) -> Table:
     """Projects by the overall RAG of their latest current status report; grey when none is current."""
     latest = _latest_reports()
-    colour = func.coalesce(latest.c.overall_rag, "grey")
+    colour = func.coalesce(latest.c.overall_rag, literal_column("'grey'"))  # one expression to group by
     counts = dict(db.session.execute(select(colour, func.count()).select_from(Project)
                                      .outerjoin(latest, latest.c.project_id == Project.id)
                                      .where(*scope).group_by(colour)).all())
@@ -401,10 +401,10 @@ def change_decisions(scope: list[ColumnElement[bool]]) -> Table:
     since = _start_of(_quarter_start(today()))
     approved = func.sum(case((ChangeRequest.status == "approved", 1), else_=0))
     rows_sql = db.session.execute(
-        select(func.coalesce(ChangeRequest.route, ""), func.count(), approved)
+        select(ChangeRequest.route, func.count(), approved)
         .join(Project, Project.id == ChangeRequest.project_id)
         .where(*scope, ChangeRequest.decided_at >= since, ChangeRequest.status.in_(("approved", "rejected")))
-        .group_by(func.coalesce(ChangeRequest.route, ""))).all()
+        .group_by(ChangeRequest.route)).all()
     by_route = {route: (n, int(a or 0)) for route, n, a in rows_sql}
     rows = [{"route": title, "decided": by_route.get(key, (0, 0))[0], "approved": by_route.get(key, (0, 0))[1],
              "rate": _pct(by_route.get(key, (0, 0))[1], by_route.get(key, (0, 0))[0])}
