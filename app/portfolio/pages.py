@@ -133,4 +133,6 @@ def _whole(page: str, table: Table) -> Table:
     if not table.more:
         return table
     with portfolio.unlimited():
+        if page == "dashboard":
+            return portfolio.dashboard_table(_actor(), portfolio.Filters.of(request.args), table.key)
         return _tables(page)[table.key]

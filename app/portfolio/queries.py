@@ -453,6 +453,11 @@ DASHBOARD_TABLES = {
 }
 
 
+def dashboard_table(actor: Actor, filters: Filters, key: str) -> Table:
+    """One dashboard table alone (an export of every row need not rebuild the others)."""
+    return DASHBOARD_TABLES[key](project_scope(actor, filters))
+
+
 def dashboard(actor: Actor, filters: Filters) -> dict[str, Table]:
     scope = project_scope(actor, filters)
     return {key: build(scope) for key, build in DASHBOARD_TABLES.items()}
