@@ -15,7 +15,7 @@ from app.core.settings import load_settings
 
 # The domain packages, lowest first: each may import only from core, the engine and the domains
 # before it (tests/test_architecture.py holds the tree to this order).
-DOMAINS = ("people", "definitions", "instances", "inbox", "projects", "studio", "ops")
+DOMAINS = ("people", "definitions", "instances", "inbox", "projects", "portfolio", "studio", "ops")
 
 
 def load_models() -> None:
@@ -92,7 +92,7 @@ def _register_blueprints(app: Flask) -> None:
         csrf.exempt(domain_api)  # Flask-WTF exempts by the blueprint a request is routed to
     app.register_blueprint(api_bp)
     app.register_blueprint(web_bp)
-    for domain in ("people", "inbox", "projects", "studio", "ops"):
+    for domain in ("people", "inbox", "projects", "portfolio", "studio", "ops"):
         app.register_blueprint(importlib.import_module(f"app.{domain}.pages").bp)
 
 

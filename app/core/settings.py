@@ -77,6 +77,7 @@ def load_settings(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     settings["DATABASE_URL"] = _resolve_sqlite_path(settings["DATABASE_URL"])
     settings["ROLES"] = dict(data.get("roles", {}))
     settings["CALENDAR"] = dict(data.get("calendar", {}))
+    settings["PORTFOLIO"] = dict(data.get("portfolio", {}))
     settings["DEMO_USERS"] = [
         DemoUser(u["username"], u["password"], tuple(u["roles"]), u.get("email", ""))
         for u in data.get("demo_users", [])

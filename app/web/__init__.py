@@ -27,6 +27,7 @@ bp = Blueprint("web", __name__)
 VENDOR_DIRS = {
     "bpmn-js": REPO_ROOT / "node_modules" / "bpmn-js" / "dist",
     "dmn-js": REPO_ROOT / "node_modules" / "dmn-js" / "dist",
+    "chart.js": REPO_ROOT / "node_modules" / "chart.js" / "dist",
 }
 
 

@@ -8,7 +8,8 @@ from app.engine import bundle
 from tests.projects.conftest import FORMS, WORKFLOWS
 
 PROCESSES = {"project_lifecycle", "project_initiation", "project_planning", "project_execution", "change_request",
-             "quality_gate", "status_reporting", "project_closure", "risk_escalation"}
+             "quality_gate", "status_reporting", "project_closure", "risk_escalation",
+             "portfolio_report"}
 
 
 def test_workflows_and_forms_validate_with_zero_problems(app):
