@@ -61,13 +61,17 @@ def process(key: str):  # noqa: ANN201
     return render_template("studio/process.html", entry=entry, shown=shown, changes=changes)
 
 
+def _version_or_404(key: str, number: int):  # noqa: ANN202
+    try:
+        return studio_queries.version(key, number)
+    except NotFound:
+        abort(404)
+
+
 @bp.get("/processes/<key>/versions/<int:number>/diagram.bpmn")
 @login_required
 def version_diagram(key: str, number: int):  # noqa: ANN201
-    try:
-        version = studio_queries.version(key, number)
-    except NotFound:
-        abort(404)
+    version = _version_or_404(key, number)
     content = studio_queries.version_files(version).get(version.bpmn_file, b"")
     return Response(content, mimetype="application/xml")
 
@@ -75,10 +79,7 @@ def version_diagram(key: str, number: int):  # noqa: ANN201
 @bp.get("/processes/<key>/versions/<int:number>/export.zip")
 @login_required
 def export_version(key: str, number: int):  # noqa: ANN201
-    try:
-        version = studio_queries.version(key, number)
-    except NotFound:
-        abort(404)
+    version = _version_or_404(key, number)
     return Response(studio_queries.export_zip(version), mimetype="application/zip",
                     headers={"Content-Disposition": f'attachment; filename="{key}-v{number}.zip"'})
 
