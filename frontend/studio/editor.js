@@ -336,7 +336,22 @@ export function mountEditor(root) {
           }
         },
       })));
-    box.append(snippets, el("div", { class: "studio-preview-wrap" },
+    // Sample data, checked by the server exactly as a submitted task would be (never saved).
+    const sample = el("textarea", { id: "studio-sample-data", spellcheck: "false", rows: "4",
+      "data-testid": "studio-sample-data", "aria-describedby": "studio-sample-data-status",
+      placeholder: '{"field": "value"}' });
+    const sampleNote = el("p", { id: "studio-sample-data-status", class: "studio-json-status", "aria-live": "polite",
+      text: "Leave empty to see the form as it opens." });
+    sample.addEventListener("input", () => {
+      const result = sample.value.trim() ? jsonStatus(sample.value) : { ok: true, message: "" };
+      sampleNote.textContent = result.message || "Leave empty to see the form as it opens.";
+      sampleNote.classList.toggle("is-error", !result.ok);
+      if (result.ok) schedulePreview();
+    });
+    areas.sample = { area: sample };
+    box.append(snippets, el("div", { class: "studio-sample" },
+      el("label", { for: "studio-sample-data", text: "Sample data, validated as a submission" }), sample, sampleNote),
+    el("div", { class: "studio-preview-wrap" },
       el("h2", { text: "Preview: what the person doing the task will see" }), preview));
     workspace.append(el("div", { class: "studio-single" }, box));
     renderPreview(areas, preview);
@@ -347,7 +362,17 @@ export function mountEditor(root) {
     const schema = areas.schema.area.value;
     const uischema = areas.uischema.target ? areas.uischema.area.value : "{}";
     if (!jsonStatus(schema).ok || !jsonStatus(uischema).ok) return;
-    const { ok, data } = await request("POST", urls.preview, { schema, uischema, data: null });
+    let sample = null;
+    const sampleText = areas.sample ? areas.sample.area.value.trim() : "";
+    if (sampleText) {
+      try {
+        sample = JSON.parse(sampleText);
+      } catch (error) {
+        return;  // its own note says where the JSON breaks
+      }
+      if (sample === null || typeof sample !== "object" || Array.isArray(sample)) return;
+    }
+    const { ok, data } = await request("POST", urls.preview, { schema, uischema, data: sample });
     if (!ok || !data) {
       preview.replaceChildren(el("p", { class: "studio-message is-error",
         text: (data && (data.detail || data.title)) || "The preview could not be drawn." }));

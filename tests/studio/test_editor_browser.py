@@ -333,3 +333,18 @@ def test_an_extension_the_editor_does_not_know_is_named_before_saving(new_page, 
     message = page.get_by_test_id("studio-message")
     expect(message).to_contain_text("spiffworkflow:somethingNew, which the editor does not know")
     assert not errors, errors
+
+
+def test_sample_data_in_the_form_editor_is_validated_by_the_server(editor) -> None:  # noqa: ANN001
+    page, _, _ = editor
+    page.locator("[role='tab']", has_text="change-submit-schema.json").click()
+    preview = page.get_by_test_id("studio-preview")
+    expect(preview).to_contain_text("Why (business reason)", timeout=15_000)
+    sample = page.get_by_test_id("studio-sample-data")
+    sample.fill('{"cost_impact": "a lot"')
+    expect(page.locator("#studio-sample-data-status")).to_contain_text("Not valid JSON")
+    sample.fill('{"cr_title": "Add payment plans", "cost_impact": -5}')
+    errors = page.locator(".studio-preview-errors")
+    expect(errors).to_contain_text("data/cr_reason", timeout=15_000)  # required, missing: as a submission is told
+    expect(preview.locator("input[value='Add payment plans']")).to_have_count(1)
+    page.screenshot(path=SCREENSHOTS / "studio-form-sample-data.png", full_page=True)
