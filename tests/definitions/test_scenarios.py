@@ -52,7 +52,7 @@ def test_every_shipped_lifecycle_process_has_scenarios_and_they_all_pass(app):
     elapsed = time.monotonic() - started
     failed = [(r.process, r.scenario, r.reasons()) for r in results if not r.passed]
     assert not failed, failed
-    assert {r.process for r in results} == LIFECYCLE | {"portfolio_report"}  # and the monthly report
+    assert {r.process for r in results} == LIFECYCLE | {"portfolio_report", "risk_escalation"}  # and the others
     for process in LIFECYCLE:
         assert len([r for r in results if r.process == process]) >= 4, process
     assert all(r.end in ("completed", "waiting") and r.path for r in results)
