@@ -48,10 +48,11 @@ from app.people import queries as user_queries
 
 DEMO_FILE = "demo.toml"
 DEFAULT_PER_PROCESS = 2
-# The project lifecycle, the processes it calls and the risk escalation: they start only with a project's data.
+# The project lifecycle, the processes it calls and the risk escalation start only with a project's data;
+# the monthly portfolio report is started once by the PMO, not seeded twice as a demo.
 PMO_PROCESSES = frozenset({"project_lifecycle", "project_initiation", "project_planning", "project_execution",
                            "project_closure", "quality_gate", "change_request", "status_reporting",
-                           "risk_escalation"})
+                           "risk_escalation", "portfolio_report"})
 
 
 @dataclass

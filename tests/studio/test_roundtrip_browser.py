@@ -73,10 +73,14 @@ def test_every_shipped_bpmn_survives_an_untouched_save(page) -> None:  # noqa: A
         # The restored references are no longer import warnings; nothing else was refused.
         assert result["warnings"] == [], f"{path.name}: {result['warnings']}"
         # The lint config is tuned to the shipped processes: what remains are true layout notes
-        # (unnamed end events; in project_closure a task drawn past the bottom of its pool).
-        assert {p["rule"] for p in result["lint"]} <= {"label-required", "no-overlapping-elements"}, \
-            f"{path.name}: {result['lint']}"
+        # (unnamed end events; in project_closure a task drawn past the bottom of its pool), and the
+        # monthly portfolio report, which by design runs until it is terminated (no end event).
+        allowed = {"label-required", "no-overlapping-elements"} | NEVER_ENDS.get(path.name, set())
+        assert {p["rule"] for p in result["lint"]} <= allowed, f"{path.name}: {result['lint']}"
         assert all(p["severity"] == "warning" for p in result["lint"])
+
+
+NEVER_ENDS = {"portfolio_report.bpmn": {"end-event-required"}}
 
 
 def test_the_ccb_vote_keeps_its_ballots_after_a_save(page) -> None:  # noqa: ANN001
