@@ -4,10 +4,12 @@ of a version in SpiffArena's process model format."""
 
 from __future__ import annotations
 
+import copy
 import io
 import json
 import re
 import zipfile
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import PurePosixPath
@@ -241,15 +243,36 @@ def _form_fields(content: bytes) -> dict[str, Any]:
     return {k: v for k, v in (schema.get("properties") or {}).items()} if isinstance(schema, dict) else {}
 
 
-def diff(old: ProcessVersion, new: ProcessVersion) -> spec_diff.VersionDiff:
-    """What changed from ``old`` to ``new``: elements on the diagram and fields of the forms."""
-    old_files, new_files = model_files(old), model_files(new)
-    result = spec_diff.diff_specs(definition_queries.spec_for(old), definition_queries.spec_for(new),
-                                  old_files.get(old.bpmn_file), new_files.get(new.bpmn_file))
+def _with_files(changes: spec_diff.VersionDiff, old_files: dict[str, bytes],
+                new_files: dict[str, bytes]) -> spec_diff.VersionDiff:
+    """Add the form-field and decision-cell changes, which the engine's spec diff does not see."""
     def forms_only(files: dict[str, bytes]) -> dict[str, bytes]:
         return {n: c for n, c in files.items() if file_kind(n) == "schema"}
-    result.forms = spec_diff.diff_forms(forms_only(old_files), forms_only(new_files), _form_fields)
-    result.decisions = spec_diff.diff_decisions(old_files, new_files)
+    changes.forms = spec_diff.diff_forms(forms_only(old_files), forms_only(new_files), _form_fields)
+    changes.decisions = spec_diff.diff_decisions(old_files, new_files)
+    return changes
+
+
+# Published versions never change, so the diff of two of them is computed once per process. The key
+# holds each version's creation time and content hash beside its id, so a database rebuilt with the
+# same ids (tests, a restored backup) never gets another database's diff.
+_DIFF_CACHE_SIZE = 256
+_diffs: OrderedDict[tuple[Any, ...], spec_diff.VersionDiff] = OrderedDict()
+
+
+def diff(old: ProcessVersion, new: ProcessVersion) -> spec_diff.VersionDiff:
+    """What changed from ``old`` to ``new``: elements on the diagram and fields of the forms."""
+    key = (old.id, old.created_at, old.content_hash, new.id, new.created_at, new.content_hash)
+    if key in _diffs:
+        _diffs.move_to_end(key)
+        return copy.deepcopy(_diffs[key])
+    old_files, new_files = model_files(old), model_files(new)
+    result = _with_files(spec_diff.diff_specs(definition_queries.spec_for(old), definition_queries.spec_for(new),
+                                              old_files.get(old.bpmn_file), new_files.get(new.bpmn_file)),
+                         old_files, new_files)
+    _diffs[key] = copy.deepcopy(result)
+    while len(_diffs) > _DIFF_CACHE_SIZE:
+        _diffs.popitem(last=False)
     return result
 
 
@@ -319,11 +342,8 @@ def review(draft: Draft, run_scenarios: Any) -> Review:
         proc = checked.parsed.processes[draft.process_key]
         old_files = model_files(base)
         new_files = {f.name: f.content.encode("utf-8") for f in draft.files}
-        changes = spec_diff.diff_specs(definition_queries.spec_for(base), (proc.spec, proc.subprocess_specs),
-                                       old_files.get(base.bpmn_file), new_files.get(proc.file))
-
-        def forms_only(files: dict[str, bytes]) -> dict[str, bytes]:
-            return {n: c for n, c in files.items() if file_kind(n) == "schema"}
-        changes.forms = spec_diff.diff_forms(forms_only(old_files), forms_only(new_files), _form_fields)
-        changes.decisions = spec_diff.diff_decisions(old_files, new_files)
+        changes = _with_files(spec_diff.diff_specs(definition_queries.spec_for(base),
+                                                   (proc.spec, proc.subprocess_specs),
+                                                   old_files.get(base.bpmn_file), new_files.get(proc.file)),
+                              old_files, new_files)
     return Review(checked, scenarios, scenario_error, base, changes, conflicts(draft))
