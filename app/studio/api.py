@@ -152,5 +152,5 @@ def publish_draft(draft_id: int):  # noqa: ANN201
 def form_preview():  # noqa: ANN201
     current_actor()
     args = body(PreviewIn)
-    html, errors = rendering.preview(args["schema"], args["uischema"], args["data"])
-    return dump(PreviewOut, {"html": html, "errors": errors})
+    html, errors, labels = rendering.preview(args["schema"], args["uischema"], args["data"])
+    return dump(PreviewOut, {"html": html, "errors": errors, "labels": labels})

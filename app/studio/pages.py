@@ -303,8 +303,9 @@ def preview(draft_id: int):  # noqa: ANN201
     data = args.get("data")
     if data is not None and not isinstance(data, dict):
         return jsonify({"detail": "data must be a JSON object"}), 400
-    html, errors = rendering.preview(args["schema"][:512 * 1024], str(args.get("uischema") or "{}")[:512 * 1024], data)
-    return jsonify({"html": html, "errors": errors})
+    html, errors, labels = rendering.preview(args["schema"][:512 * 1024],
+                                             str(args.get("uischema") or "{}")[:512 * 1024], data)
+    return jsonify({"html": html, "errors": errors, "labels": labels})
 
 
 from app.studio import migration_pages  # noqa: E402, F401 - the migration pages attach their routes to bp

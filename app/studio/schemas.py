@@ -96,6 +96,8 @@ class PreviewIn(Schema):
 class PreviewOut(Schema):
     html = fields.String(required=True)
     errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()), required=True)
+    labels = fields.Dict(keys=fields.String(), values=fields.String(), required=True, metadata={
+        "description": "each key of errors as a person reads it (a field by its title)"})
 
 
 class TextChangeOut(Schema):

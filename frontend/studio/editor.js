@@ -383,7 +383,8 @@ export function mountEditor(root) {
     body.innerHTML = data.html;
     const errors = Object.entries(data.errors || {});
     preview.replaceChildren(body, ...(errors.length ? [el("ul", { class: "studio-preview-errors" },
-      ...errors.map(([field, list]) => el("li", { text: `${field}: ${list.join("; ")}` })))] : []));
+      ...errors.map(([field, list]) => el("li", {
+        text: `${(data.labels || {})[field] || field}: ${list.join("; ")}` })))] : []));
   }
 
   // --- saving ------------------------------------------------------------------------------

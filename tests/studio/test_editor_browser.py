@@ -345,6 +345,7 @@ def test_sample_data_in_the_form_editor_is_validated_by_the_server(editor) -> No
     expect(page.locator("#studio-sample-data-status")).to_contain_text("Not valid JSON")
     sample.fill('{"cr_title": "Add payment plans", "cost_impact": -5}')
     errors = page.locator(".studio-preview-errors")
-    expect(errors).to_contain_text("data/cr_reason", timeout=15_000)  # required, missing: as a submission is told
+    # Required, missing: as a submission is told, the field named by its title.
+    expect(errors).to_contain_text("Sample data: Why (business reason) (cr_reason)", timeout=15_000)
     expect(preview.locator("input[value='Add payment plans']")).to_have_count(1)
     page.screenshot(path=SCREENSHOTS / "studio-form-sample-data.png", full_page=True)

@@ -129,9 +129,11 @@ def test_the_preview_is_the_task_page_renderer_and_validates_sample_data(lifecyc
         "data": {"budget": -5}}).get_json()
     assert "Budget (EUR)" in answer["html"] and "<textarea" in answer["html"]
     assert "data/budget" in answer["errors"]
+    assert answer["labels"] == {"data/budget": "Sample data: Budget (EUR) (budget)"}
     bad = owen.client._client.post(f"/studio/drafts/{draft_id}/preview", headers={"X-CSRFToken": token},
                                    json={"schema": '{"type": "object",', "uischema": "{}"}).get_json()
     assert "schema" in bad["errors"] and "line" in bad["errors"]["schema"][0]
+    assert bad["labels"]["schema"] == "The form's JSON Schema"
 
 
 def test_api_drafts_diff_and_files(lifecycle, api):
