@@ -492,13 +492,19 @@ export function mountEditor(root) {
       scenarioList.replaceChildren(...results.map((result) => el("li", {}, el("button", {
         type: "button", "data-scenario": result.scenario, onclick: () => showPath(result),
       }, el("span", { class: `studio-severity ${result.passed ? "is-passed" : "is-error"}`,
-        text: result.passed ? "Passed" : "Failed" }), " ", result.scenario, " ",
-      el("span", { class: "studio-where", text: result.process }),
+        text: result.passed ? "Passed" : "Failed" }), " ", inWords(result.scenario), " ",
+      el("span", { class: "studio-where", text: inWords(result.process) }),
       ...(result.failures || []).map((f) => el("span", { class: "studio-failure", text: f }))))));
       if (results.length) await showPath(results.find((r) => !r.passed) || results[0]);
     } finally {
       scenariosButton.disabled = false;
     }
+  }
+
+  /** A scenario's or a process's key as a person reads it: "large_change_to_ccb" -> "Large change to ccb". */
+  function inWords(key) {
+    const text = String(key || "").replace(/_/g, " ").trim();
+    return text.charAt(0).toUpperCase() + text.slice(1);
   }
 
   /** Draw the elements a scenario ran through (its path) on the open diagram of that process. */
