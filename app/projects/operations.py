@@ -18,7 +18,6 @@ from app.core import audit
 from app.core.errors import BadRequest, Conflict, Forbidden, Invalid, NotFound, StepFailed
 from app.core.extensions import db
 from app.core.transactions import write_transaction
-from app.instances import access
 from app.instances import commands as instances
 from app.instances.models import ProcessInstance
 from app.people.actor import Actor
@@ -35,7 +34,13 @@ from app.projects.models import (
     Risk,
     StatusReport,
 )
-from app.projects.queries import accepts_change_requests, get_project, visible_project
+from app.projects.queries import (
+    accepts_change_requests,
+    get_project,
+    is_finished,
+    keeps_raid_log,
+    visible_project,
+)
 
 LIFECYCLE_PROCESS = "project_lifecycle"
 INITIATION_PROCESS = "project_initiation"
@@ -281,16 +286,13 @@ def raise_change_request(project_id: int, actor: Actor, data: dict[str, Any]) ->
 
 # -- the RAID log ------------------------------------------------------------------------------
 
-def may_change(project: Project, actor: Actor) -> bool:
-    """The project's manager, the PMO and administrators keep its RAID log."""
-    return actor.username == project.project_manager or access.has_oversight(actor)
-
-
 def changeable(project_id: int, actor: Actor) -> Project:
     """The project, for a change by ``actor``: 404 when they may not see it, 403 when they may see it
-    but it is not theirs to change."""
+    but it is not theirs to change, 409 when it is finished (its log stands as it was left)."""
     project = visible_project(project_id, actor)
-    if not may_change(project, actor):
+    if not keeps_raid_log(project, actor):
+        if is_finished(project):
+            raise Conflict(f"{project.name} is {project.status}: its RAID log is kept as it was left")
         raise Forbidden("only the project's manager and the PMO can change its RAID log")
     return project
 

@@ -186,9 +186,21 @@ def tasks_by_project(projects: list[Project]) -> dict[int, list[HumanTask]]:
     return found
 
 
+FINISHED = (ProjectStatus.REJECTED, ProjectStatus.CLOSED, ProjectStatus.KILLED)
+
+
 def accepts_change_requests(project: Project) -> bool:
-    return project.phase in Phase.CHANGEABLE and project.status not in (
-        ProjectStatus.REJECTED, ProjectStatus.CLOSED, ProjectStatus.KILLED)
+    return project.phase in Phase.CHANGEABLE and project.status not in FINISHED
+
+
+def is_finished(project: Project) -> bool:
+    """Rejected, killed or closed: its records stand as they were left (read-only)."""
+    return project.status in FINISHED
+
+
+def keeps_raid_log(project: Project, actor: Actor) -> bool:
+    """The project's manager, the PMO and administrators keep its RAID log while the project runs."""
+    return not is_finished(project) and (actor.username == project.project_manager or access.has_oversight(actor))
 
 
 def lesson_page(q: str | None = None, category: str | None = None, tag: str | None = None,

@@ -214,7 +214,7 @@ def workspace(project_id: int, actor: Actor, activity_kind: str | None = None, t
     """One project as its manager sees it; NotFound when ``actor`` may not see the project."""
     project = project_queries.visible_project(project_id, actor)
     raid = _raid(project)
-    may_change = actor.username == project.project_manager or access.has_oversight(actor)
+    may_change = project_queries.keeps_raid_log(project, actor)
     steps = _steps(project, actor)
     risks = sorted(project.risks, key=lambda r: (-(r.score or 0), r.id))
     activity, kinds = _activity(project, activity_kind)
@@ -226,7 +226,8 @@ def workspace(project_id: int, actor: Actor, activity_kind: str | None = None, t
                  | {c.requested_by for c in changes} | {d.decided_by for c in changes for d in c.decisions}
                  | {g.decided_by for g in project.gate_decisions} | {e.actor for e in activity}
                  | {i.owner for i in project.raid_items} | {a.applied_by for a in project.applied_lessons}
-                 | {(r.pmo_review or {}).get("by", "") for r in risks} | {s.submitted_by for s in project.status_reports})
+                 | {(r.pmo_review or {}).get("by", "") for r in risks} | {s.submitted_by for s in project.status_reports}
+                 | {str((project.closure or {}).get("closed_by") or "")})
     return Workspace(project=project, stages=stages_of(project), steps=steps, milestones=milestone_rows(project),
                      budget=_budget(project), risks=risks, heat=heat_map(risks), changes=changes,
                      can_raise_change=project_queries.accepts_change_requests(project), activity=activity,
