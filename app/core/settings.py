@@ -22,6 +22,7 @@ class DemoUser:
     password: str
     roles: tuple[str, ...]
     email: str
+    display_name: str = ""
 
 
 def _coerce(raw: str, default: Any) -> Any:
@@ -79,7 +80,7 @@ def load_settings(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     settings["CALENDAR"] = dict(data.get("calendar", {}))
     settings["PORTFOLIO"] = dict(data.get("portfolio", {}))
     settings["DEMO_USERS"] = [
-        DemoUser(u["username"], u["password"], tuple(u["roles"]), u.get("email", ""))
+        DemoUser(u["username"], u["password"], tuple(u["roles"]), u.get("email", ""), u.get("display_name", ""))
         for u in data.get("demo_users", [])
     ]
     for key in ("WORKFLOWS_DIR", "FORMS_DIR"):

@@ -114,7 +114,8 @@ def seed_demo_users() -> list[str]:
     created = []
     for demo in current_app.config["DEMO_USERS"]:
         if find(demo.username) is None:
-            create(demo.username, demo.password, demo.roles, demo.email, actor="pmo init --demo",
+            create(demo.username, demo.password, demo.roles, demo.email, display_name=demo.display_name,
+                   actor="pmo init --demo",
                    check_password_policy=False)
             created.append(demo.username)
     return created

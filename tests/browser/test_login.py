@@ -57,7 +57,7 @@ def test_sign_in_see_home_and_sign_out(live_server: str, page) -> None:
     page.get_by_role("button", name="Sign in").click()
 
     expect(page).to_have_url(f"{live_server}/")
-    expect(page.get_by_test_id("user-name")).to_have_text("maria")
+    expect(page.get_by_test_id("user-name")).to_have_text("Maria Garcia")  # the demo users have names, as people write them
     expect(page.get_by_role("banner")).to_contain_text("Project manager")
     expect(page.get_by_role("heading", name="My open tasks")).to_be_visible()
     expect(page.get_by_role("row", name=re.compile("Submit request New laptops"))).to_contain_text("Simple approval")
