@@ -98,15 +98,16 @@ def seed(n_projects: int) -> tuple[float, int, int]:
             created = now - timedelta(days=rng.randint(2, 300))
             tasks.append((tid, instance, key, "", key, element, f"{title}: Project {pid}", "completed", 50, created,
                           created + timedelta(days=3), created + timedelta(hours=rng.randint(1, 60)),
-                          seeding.pm_of(pid), "[]"))
+                          seeding.pm_of(pid), "[]", seeding.pm_of(pid)))
             candidates.append((tid, None, seeding.pm_of(pid)))
             ids.append(tid)
         for element, title, user, role in open_:
             task_no += 1
             tid = f"w{task_no:011d}"
             created = now - timedelta(days=rng.randint(0, 10))
+            # Offered to one user, a task is assigned to them (as the instance service does).
             tasks.append((tid, instance, key, "", key, element, f"{title}: Project {pid}", "ready", 50, created,
-                          created + timedelta(days=3), None, None, "[]"))
+                          created + timedelta(days=3), None, None, "[]", seeding.pm_of(pid) if user == "pm" else None))
             candidates.append((tid, role, seeding.pm_of(pid) if user == "pm" else None))
         return ids
 
@@ -134,7 +135,7 @@ def seed(n_projects: int) -> tuple[float, int, int]:
         _people(insert, now)
         insert("process_instances", seeding.INSTANCE_COLUMNS, instances)
         seeding.insert_projects(insert, rows)
-        insert("human_tasks", seeding.TASK_COLUMNS, tasks)
+        insert("human_tasks", seeding.TASK_COLUMNS + ", assignee", tasks)
         insert("human_task_candidates", "task_id, role, username", candidates)
         insert("audit_log", "at, actor, action, instance_id, task_id, process_key, details", audits)
         insert("project_raid_items", "project_id, kind, title, owner, due_date, status, severity, created_by, "

@@ -212,7 +212,8 @@ def _related(project: Project) -> list[project_queries.LessonMatch]:
 
 def workspace(project_id: int, actor: Actor, activity_kind: str | None = None, threshold: int = 15) -> Workspace:
     """One project as its manager sees it; NotFound when ``actor`` may not see the project."""
-    project = project_queries.visible_project(project_id, actor)
+    project = project_queries.visible_project(project_id, actor, project_queries.WORKSPACE_RECORDS)
+    project_queries.attach_raid_links(project)
     raid = _raid(project)
     may_change = actor.username == project.project_manager or access.has_oversight(actor)
     steps = _steps(project, actor)
