@@ -326,10 +326,22 @@ def attach_raid_links(project: Project) -> None:
         set_committed_value(report, "plan_actions", plans[report.id])
 
 
+# How a project list can be ordered (the list page and the API's ``sort``), each ending on the id.
+PROJECT_SORTS = {
+    "priority": (Project.priority.is_(None), Project.priority, Project.id),
+    "name": (Project.name, Project.id),
+    "code": (Project.code.is_(None), Project.code, Project.id),
+    "phase": (Project.phase, Project.priority.is_(None), Project.priority, Project.id),
+    "target_end": (Project.target_end_date.is_(None), Project.target_end_date, Project.id),
+    "updated": (Project.updated_at.desc(), Project.id.desc()),
+}
+
+
 def project_page(actor: Actor, *, phase: str | None = None, status: str | None = None, rag: str | None = None,
-                 pm: str | None = None, sponsor: str | None = None, q: str | None = None,
+                 pm: str | None = None, sponsor: str | None = None, q: str | None = None, sort: str | None = None,
                  page: int = 1, per_page: int = 50):  # noqa: ANN201
-    """The projects ``actor`` may see, filtered, by priority then id; each with its open tasks."""
+    """The projects ``actor`` may see, filtered, ordered by ``sort`` (``PROJECT_SORTS``; priority by
+    default); each with its open tasks."""
     from app.instances.queries import _paginate
 
     query = select(Project)
@@ -342,7 +354,8 @@ def project_page(actor: Actor, *, phase: str | None = None, status: str | None =
     if q and q.strip():
         like = f"%{q.strip()}%"
         query = query.where(or_(Project.code.ilike(like), Project.name.ilike(like)))
-    result = _paginate(query.order_by(Project.priority.is_(None), Project.priority, Project.id), page, per_page)
+    result = _paginate(query.order_by(*PROJECT_SORTS.get(sort or "priority", PROJECT_SORTS["priority"])),
+                       page, per_page)
     tasks = tasks_by_project(result.items)
     result.items = [ProjectView(p, tasks.get(p.id, [])) for p in result.items]
     return result
