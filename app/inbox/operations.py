@@ -23,10 +23,15 @@ def draft_of(task_id: str, username: str) -> TaskDraft | None:
 def save_draft(task: HumanTask, username: str, data: dict[str, Any]) -> TaskDraft:
     """Keep what ``username`` typed so far; nothing runs from a draft."""
     with write_transaction():
-        draft = draft_of(task.id, username) or TaskDraft(task_id=task.id, username=username)
-        draft.data = data
-        draft.saved_at = utcnow()
-        db.session.add(draft)
+        return put_draft(task.id, username, data)
+
+
+def put_draft(task_id: str, username: str, data: dict[str, Any]) -> TaskDraft:
+    """``save_draft`` inside the caller's write transaction (a project proposed with the PM's charter)."""
+    draft = draft_of(task_id, username) or TaskDraft(task_id=task_id, username=username)
+    draft.data = data
+    draft.saved_at = utcnow()
+    db.session.add(draft)
     return draft
 
 

@@ -64,6 +64,10 @@ class NewInstance:
     version: ProcessVersion
     data: dict[str, Any] | None = None
     business_key: str | None = None
+    # Run first, in the start's transaction: writes the records the instance belongs to (a project)
+    # and returns the start data and business key, which need their ids. A start with a setup keeps
+    # nothing when it fails: no records, no instance in error, no audit entry.
+    setup: Callable[[], tuple[dict[str, Any], str | None]] | None = None
 
 
 @dataclass(eq=False)
@@ -96,6 +100,9 @@ class InstanceCommand:
     # Run once the instance row is flushed, before the audit entries: what must know the row's
     # ``lock_version`` after this command (a migration records it, to tell whether anything ran since).
     on_saved: Callable[[ProcessInstance], None] | None = None
+    # A task this command completes besides ``task_id`` (a start that completes its first step): its
+    # row, created and completed in this same transaction, is marked completed by the actor.
+    completes: str | None = None
 
     def record(self, action: str, **data: Any) -> None:
         """Inside ``change``: audit a part of a composite command (written before the command's own entry)."""
@@ -126,7 +133,10 @@ def execute(command: InstanceCommand) -> ProcessInstance:
             workflow = _load(instance, _script_engine(instance, actor, instance.process_key))
         else:
             new = command.new
-            instance, workflow = _new_instance(new.version, actor, new.business_key, new.data, InstanceStatus.RUNNING)
+            data, business_key = new.setup() if new.setup is not None else (new.data, new.business_key)
+            if new.setup is not None:
+                command.audit_data["data"] = data
+            instance, workflow = _new_instance(new.version, actor, business_key, data, InstanceStatus.RUNNING)
             command.instance_id = instance.id
         extra = command.change(instance, workflow) or {}
         workflow = command.workflow if command.workflow is not None else workflow
@@ -135,13 +145,14 @@ def execute(command: InstanceCommand) -> ProcessInstance:
             instance.status = InstanceStatus.RUNNING
             instance.error = None
         _save(instance, workflow, command)
-        _sync_human_tasks(instance, workflow, actor, completed_task_id=command.task_id,
-                          new_instance=command.new is not None)
+        _sync_human_tasks(instance, workflow, actor, completed_task_id=command.task_id or command.completes,
+                          new_instance=command.new is not None and command.completes is None)
         if command.on_saved is not None:
             db.session.flush()
             command.on_saved(instance)
         for action, data in [*command.steps, (command.name, {**command.audit_data, **extra})]:
-            audit.record(actor.username, action, instance_id=instance.id, task_id=command.task_id,
+            data = dict(data)
+            audit.record(actor.username, action, instance_id=instance.id, task_id=data.pop("task_id", command.task_id),
                          process_key=instance.process_key, **data)
         _commit_command(instance, command)
         return instance
@@ -163,6 +174,9 @@ def _failure(command: InstanceCommand, exc: Exception) -> Exception | None:
     what = (f"the start of process '{command.new.version.process_key}'" if command.new is not None
             else f"process instance {command.instance_id}")
     if isinstance(exc, runtime.EngineError):
+        if command.new is not None and command.new.setup is not None:
+            return StepFailed(f"the process '{command.new.version.process_key}' could not start and nothing was "
+                              f"saved: {exc.message}", errors=exc.as_dict())
         if command.new is not None:
             instance_id = _record_start_failure(command.new, command.actor, exc)
             return StepFailed(f"the process started but its first step failed (instance {instance_id} is in error):"
@@ -310,7 +324,10 @@ def _excluded_users(info: runtime.HumanTaskInfo) -> list[str]:
 
 
 def _sync_human_tasks(instance: ProcessInstance, workflow, actor: Actor,  # noqa: ANN001
-                      completed_task_id: str | None = None, new_instance: bool = False) -> None:
+                      completed_task_id: str | None = None, new_instance: bool = False,
+                      announce: bool = True) -> list[HumanTask]:
+    """Bring the task table in step with the workflow's ready user tasks; the rows it created.
+    ``announce``: tell the listeners (notices, out-of-office routing) of the new rows."""
     ready = {info.id: info for info in runtime.ready_human_tasks(workflow)}
     if instance.status in (InstanceStatus.TERMINATED, InstanceStatus.COMPLETED):
         ready = {}
@@ -354,9 +371,10 @@ def _sync_human_tasks(instance: ProcessInstance, workflow, actor: Actor,  # noqa
         row.candidates = [HumanTaskCandidate(role=r) for r in roles] + [HumanTaskCandidate(username=u) for u in users]
         db.session.add(row)
         created.append(row)
-    if created:
+    if created and announce:
         # Listeners (the inbox: out-of-office routing, "new task" notices) write in this transaction.
         signals.tasks_created.send(None, session=db.session, rows=created)
+    return created
 
 
 # -- commands ---------------------------------------------------------------------------------
@@ -378,6 +396,43 @@ def start(process_key: str, actor: Actor, data: dict[str, Any] | None = None,
 
     return execute(InstanceCommand("start", actor, change, new=NewInstance(version, data, business_key),
                                    audit_data={"version": version.version, "data": data or {}}))
+
+
+def start_with(process_key: str, actor: Actor, setup: Callable[[], tuple[dict[str, Any], str | None]], *,
+               first_step: str | None = None, first_data: dict[str, Any] | None = None,
+               on_saved: Callable[[ProcessInstance], None] | None = None) -> ProcessInstance:
+    """Start an instance together with the records it belongs to, in one transaction.
+
+    ``setup`` writes those records (the projects module: the project row, its filing, its audit
+    entry) and returns the start data and business key. With ``first_step`` the actor then
+    completes that user task (the charter) with ``first_data``, checked like any completion (the
+    access rule, the task's form). ``on_saved`` runs once the instance row is written (to link it).
+    If anything fails (the setup, the engine, the form, the access check) all of it rolls back:
+    no records, no instance, no task, no audit entry.
+    """
+    version = definition_queries.current_version(process_key)
+    command = InstanceCommand("start", actor, lambda instance, workflow: None,
+                              new=NewInstance(version, setup=setup),
+                              audit_data={"version": version.version}, on_saved=on_saved)
+
+    def change(instance: ProcessInstance, workflow) -> dict[str, Any] | None:  # noqa: ANN001
+        runtime.advance(workflow)
+        if first_step is None:
+            return None
+        rows = _sync_human_tasks(instance, workflow, actor, new_instance=True, announce=False)
+        task = next((r for r in rows if r.element_id == first_step), None)
+        if task is None:
+            raise Conflict(f"process '{process_key}' did not reach its step '{first_step}'")
+        access.check_act(task, actor)
+        db.session.flush()
+        audit_data: dict[str, Any] = {"element_id": task.element_id}
+        audit_data["data"] = _complete_in(instance, workflow, task, actor, first_data or {})
+        command.completes = task.id
+        command.record("complete_task", task_id=task.id, **audit_data)
+        return None
+
+    command.change = change
+    return execute(command)
 
 
 # Business keys the server gives (``project:<id>`` ties an instance to a project and its visibility).
@@ -679,25 +734,10 @@ def complete(task_id: str, actor: Actor, data: dict[str, Any] | None,
             raise Conflict(f"task {task_id} is already {status}")
         if assignee and assignee != actor.username:
             raise Conflict(f"task was claimed by {assignee} in the meantime")
-        # Checked here, with the version the locked instance runs, so the instance is read once.
-        deployment_id = inst.process_version.deployment_id
-        schema = forms.load_form(deployment_id, task.form_schema_file)
-        ui = forms.load_form(deployment_id, task.form_ui_file) if schema is not None else None
-        found = runtime.find_task(workflow, task_id)
-        schema = forms.with_task_options(schema, found.data if found is not None else {})
-        props = ((getattr(found.task_spec, "extensions", None) or {}).get("properties") or {}) if found else {}
-        accepted = _accepted_data(data, schema, ui, bundle_rules.split_names(props.get(bundle_rules.DATA_FIELDS)),
-                                  (found.data if found is not None else {}), {}, "task")
-        audit_data["data"] = accepted
-        seen = _instructions_seen(task.instructions, found.data if found is not None else {})
-        runtime.complete_user_task(workflow, task_id, accepted)
-        if seen is not None:
-            db.session.execute(update(HumanTask).where(HumanTask.id == task_id).values(instructions_seen=seen))
+        audit_data["data"] = _complete_in(inst, workflow, task, actor, data)
         if idempotency_key:
             db.session.execute(update(HumanTask).where(HumanTask.id == task_id).values(
                 completion_key=idempotency_key))
-        signals.task_completed.send(None, session=db.session, instance=inst, task=task,
-                                    actor=actor.username, data=accepted)
         return {}
 
     try:
@@ -705,6 +745,28 @@ def complete(task_id: str, actor: Actor, data: dict[str, Any] | None,
                                        audit_data=audit_data))
     except _Replay:
         return get(task.instance_id)
+
+
+def _complete_in(inst: ProcessInstance, workflow, task: HumanTask, actor: Actor,  # noqa: ANN001
+                 data: dict[str, Any]) -> dict[str, Any]:
+    """Inside a command: complete ``task`` with the fields of ``data`` its form takes (validated, 422
+    naming every other field) and let the engine run on; the data accepted."""
+    # Checked here, with the version the locked instance runs, so the instance is read once.
+    deployment_id = inst.process_version.deployment_id
+    schema = forms.load_form(deployment_id, task.form_schema_file)
+    ui = forms.load_form(deployment_id, task.form_ui_file) if schema is not None else None
+    found = runtime.find_task(workflow, task.id)
+    schema = forms.with_task_options(schema, found.data if found is not None else {})
+    props = ((getattr(found.task_spec, "extensions", None) or {}).get("properties") or {}) if found else {}
+    accepted = _accepted_data(data, schema, ui, bundle_rules.split_names(props.get(bundle_rules.DATA_FIELDS)),
+                              (found.data if found is not None else {}), {}, "task")
+    seen = _instructions_seen(task.instructions, found.data if found is not None else {})
+    runtime.complete_user_task(workflow, task.id, accepted)
+    if seen is not None:
+        db.session.execute(update(HumanTask).where(HumanTask.id == task.id).values(instructions_seen=seen))
+    signals.task_completed.send(None, session=db.session, instance=inst, task=task,
+                                actor=actor.username, data=accepted)
+    return accepted
 
 
 def _instructions_seen(text: str | None, data: dict[str, Any]) -> str | None:

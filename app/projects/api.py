@@ -13,6 +13,7 @@ from app.instances import commands as instance_service
 from app.people.auth import current_actor, require_roles
 from app.projects import operations as projects
 from app.projects import queries as project_queries
+from app.projects import workspace as views
 from app.projects.models import Project, RaidKind
 from app.projects.schemas import (
     ChangeRequestCreatedOut,
@@ -26,9 +27,13 @@ from app.projects.schemas import (
     RaidItemIn,
     RaidItemOut,
     RaidItemUpdateIn,
+    ReportFiledOut,
     RiskChangeOut,
     RiskIn,
     RiskUpdateIn,
+    StatusReportIn,
+    WorkspaceOut,
+    WorkspaceQuery,
 )
 
 # Routes under /api/v1, nested in the shared API blueprint (app/api): its token check,
@@ -94,6 +99,40 @@ def raise_change_request(project_id: int):  # noqa: ANN201
     cr, instance = projects.raise_change_request(project.id, actor, data)
     view = View(cr, instance=instance, next_tasks=instance_service.ready_tasks(instance.id))
     return dump(ChangeRequestCreatedOut, view, 201)
+
+
+@bp.get("/projects/<int:project_id>/workspace")
+@doc(summary="The workspace of a project: lifecycle, current steps and holders, plan, RAID, changes, reports, "
+             "lessons, activity", tags=TAGS, query=WorkspaceQuery, responses={200: WorkspaceOut}, errors=(404,),
+     description="What the project's workspace page shows, as data: the lifecycle stages (done, current, next) "
+                 "and gate decisions; the open steps with who holds them (users, or roles with their members), "
+                 "since when, due and overdue; milestones with slip, budget and allocations; risks with the heat "
+                 "map and the PMO threshold; issues, actions, decisions, assumptions and dependencies; change "
+                 "requests with their decisions; status reports with their get-to-green plans; lessons; the "
+                 "activity (newest first, ?kind= one kind). 404 for a project the caller may not see.")
+def get_workspace(project_id: int):  # noqa: ANN201
+    kind = query(WorkspaceQuery).get("kind") or None
+    ws = views.workspace(project_id, current_actor(), kind, threshold=projects.escalation_threshold())
+    return dump(WorkspaceOut, View(ws, stopped=views.is_stopped(ws.project)))
+
+
+@bp.post("/projects/<int:project_id>/status-reports")
+@doc(summary="Submit a status report outside the schedule", tags=TAGS, body=StatusReportIn,
+     responses={201: ReportFiledOut}, errors=(403, 404, 409),
+     description="Runs the status reporting process the lifecycle runs every 14 days (the project's snapshot, "
+                 "the escalation rule, the PMO's review of a red report), its report step submitted at once "
+                 "with the body. The project's manager and the PMO may: 403 for others who see the project, 404 "
+                 "for who does not. 409 when the project is not in execution (or not running), or when a report "
+                 "is already waiting to be written (errors.task_id names it). An amber or red report answers "
+                 "needs_plan: add its get-to-green actions with POST /projects/{id}/actions?status_report_id=.")
+def submit_status_report(project_id: int):  # noqa: ANN201
+    actor = current_actor()
+    projects.check_status_report(project_id, actor)  # 404 / 403 / 409 before the body is read
+    data = request.get_json(silent=True)
+    body(StatusReportIn)  # 422 per field
+    filed = projects.submit_status_report(project_id, actor, data)
+    view = View(filed, next_tasks=instance_service.ready_tasks(filed.instance.id))
+    return dump(ReportFiledOut, view, 201)
 
 
 @bp.get("/lessons")

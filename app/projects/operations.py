@@ -7,6 +7,7 @@ Reading projects, which ones a user may see, their open tasks and the lessons le
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -19,9 +20,10 @@ from app.core.errors import BadRequest, Conflict, Forbidden, Invalid, NotFound, 
 from app.core.extensions import db
 from app.core.transactions import write_transaction
 from app.instances import commands as instances
-from app.instances.models import ProcessInstance
+from app.instances.models import HumanTask, ProcessInstance, TaskStatus
 from app.people.actor import Actor
 from app.people.models import User
+from app.projects import queries as project_queries
 from app.projects.models import (
     AppliedLesson,
     ChangeRequest,
@@ -83,27 +85,41 @@ def create_project(name: str, project_manager: str, sponsor: str, actor: Actor) 
     _user_with_role(sponsor, "sponsor")
     if project_manager == sponsor:
         raise BadRequest("the sponsor and the project manager must be different people")
-    with write_transaction():
+
+    def record() -> Project:
         project = Project(name=name, project_manager=project_manager, sponsor=sponsor, created_by=actor.username,
                           phase=Phase.INITIATION, status=ProjectStatus.PROPOSED)
         db.session.add(project)
-    return _start_lifecycle(project, actor)
+        return project
+
+    return _start_lifecycle(record, actor)
 
 
-def _start_lifecycle(project: Project, actor: Actor) -> Project:
-    """Start the project's lifecycle and link it to the project (also when its first step failed)."""
-    data = {**binding(project), "suggested_code": f"PRJ-{project.id:04d}", "requested_by": actor.username}
-    try:
-        instances.start(LIFECYCLE_PROCESS, actor, data, business_key=project.business_key)
-    finally:
-        # Even a failed first step leaves an instance (in error) to link to.
-        with write_transaction():
-            latest = db.session.scalars(select(ProcessInstance.id).where(
-                ProcessInstance.business_key == project.business_key,
-                ProcessInstance.process_key == LIFECYCLE_PROCESS).order_by(ProcessInstance.id.desc())).first()
-            project = db.session.get(Project, project.id, populate_existing=True, with_for_update=True)
-            project.lifecycle_instance_id = latest
-    return project
+def _start_lifecycle(record: Callable[[], Project], actor: Actor, charter: dict[str, Any] | None = None,
+                     on_saved: Callable[[Project, ProcessInstance], None] | None = None) -> Project:
+    """Write the project (``record``), start its lifecycle bound to it and link the two; with
+    ``charter``, the actor (its PM) also submits the charter step. One transaction through the
+    instance command path: if any part fails (the engine, the charter form, the access rule),
+    nothing is kept, neither the project nor an instance nor an audit entry."""
+    created: list[Project] = []
+
+    def setup() -> tuple[dict[str, Any], str]:
+        project = record()
+        db.session.flush()
+        created.append(project)
+        return ({**binding(project), "suggested_code": f"PRJ-{project.id:04d}", "requested_by": actor.username},
+                project.business_key)
+
+    def link(instance: ProcessInstance) -> None:
+        project = created[0]
+        project.lifecycle_instance_id = instance.id
+        if on_saved is not None:
+            on_saved(project, instance)
+        db.session.flush()
+
+    instances.start_with(LIFECYCLE_PROCESS, actor, setup, first_step=CHARTER_TASK if charter is not None else None,
+                         first_data=charter, on_saved=link)
+    return db.session.get(Project, created[0].id)
 
 
 # -- the guided "New project" page ------------------------------------------------------------
@@ -193,7 +209,9 @@ def propose_project(proposal: Proposal, actor: Actor) -> Proposed:
     if errors:
         raise Invalid("the proposal has errors", errors=errors)
     tags = sorted({t.strip().lower() for t in proposal.tags if t.strip()})[:20]
-    with write_transaction():
+    own = actor.username == proposal.project_manager
+
+    def record() -> Project:
         project = Project(name=proposal.name.strip(), project_manager=proposal.project_manager,
                           sponsor=proposal.sponsor, created_by=actor.username, phase=Phase.INITIATION,
                           status=ProjectStatus.PROPOSED, portfolio_category=proposal.category or None, tags=tags)
@@ -204,18 +222,26 @@ def propose_project(proposal: Proposal, actor: Actor) -> Proposed:
         audit.record(actor.username, "propose_project", project_id=project.id, name=project.name,
                      project_manager=project.project_manager, sponsor=project.sponsor,
                      category=project.portfolio_category, tags=tags, applied_lessons=list(proposal.applied_lessons))
-    project = _start_lifecycle(project, actor)
-    task = next((t for t in instances.ready_tasks(project.lifecycle_instance_id or 0)
-                 if t.element_id == CHARTER_TASK), None) if project.lifecycle_instance_id else None
-    if task is None:
-        return Proposed(project, False, "the lifecycle did not reach the charter step")
-    if actor.username != project.project_manager:
-        inbox_operations.save_draft(task, project.project_manager, charter)
-        return Proposed(project, False, "the charter waits as a draft in the project manager's charter task")
+        return project
+
+    def draft_for_pm(project: Project, instance: ProcessInstance) -> None:
+        """Someone else proposed it: the charter waits as the PM's draft of their charter task."""
+        task = db.session.scalars(select(HumanTask).where(HumanTask.instance_id == instance.id,
+                                                          HumanTask.element_id == CHARTER_TASK,
+                                                          HumanTask.status == TaskStatus.READY)).first()
+        if task is None:
+            raise Conflict("the lifecycle did not reach the charter step: nothing was proposed")
+        inbox_operations.put_draft(task.id, project.project_manager, charter)
+
+    # One transaction: the project, its filing, the lifecycle and the charter (or the PM's draft of it).
     try:
-        instances.complete(task.id, actor, charter)
-    except (Invalid, Conflict, StepFailed) as exc:
-        return Proposed(project, False, exc.detail)
+        project = _start_lifecycle(record, actor, charter if own else None, on_saved=None if own else draft_for_pm)
+    except Invalid as exc:  # the charter step's own check of the form: its fields are the charter's
+        found = exc.errors if isinstance(exc.errors, dict) else {}
+        raise Invalid("the charter has errors: nothing was proposed",
+                      errors={f"charter.{k}": v for k, v in found.items()} or {"charter": [exc.detail]}) from exc
+    if not own:
+        return Proposed(project, False, "the charter waits as a draft in the project manager's charter task")
     # A charter the process finds incomplete comes back to the PM as the same step.
     back = any(t.element_id == CHARTER_TASK for t in instances.ready_tasks(project.lifecycle_instance_id))
     return Proposed(project, not back, "the process asks for corrections to the charter" if back else "")
@@ -282,6 +308,74 @@ def raise_change_request(project_id: int, actor: Actor, data: dict[str, Any]) ->
         raise Conflict(f"change request instance {instance.id} did not record a change request "
                        f"(instance status: {instance.status})")
     return cr, instance
+
+
+# -- status reports outside the schedule -------------------------------------------------------------
+
+STATUS_REPORT_FORM = "status-report-schema.json"
+
+
+@dataclass
+class ReportFiled:
+    report: StatusReport
+    instance: ProcessInstance
+    needs_plan: bool             # amber or red: it asks for a get-to-green plan (actions, owners, dates)
+
+
+def status_report_form() -> tuple[dict[str, Any] | None, dict[str, Any]]:
+    """The deployed status report process's report form and its UI schema ((None, {}) when not deployed)."""
+    from app.definitions import forms
+    from app.definitions import queries as definition_queries
+
+    try:
+        version = definition_queries.current_version(project_queries.STATUS_REPORT_PROCESS)
+        schema = forms.load_form(version.deployment_id, STATUS_REPORT_FORM)
+    except NotFound:
+        return None, {}
+    try:
+        ui = forms.load_form(version.deployment_id, STATUS_REPORT_FORM.replace("-schema", "-uischema")) or {}
+    except NotFound:
+        ui = {}
+    return schema, ui
+
+
+def check_status_report(project_id: int, actor: Actor) -> Project:
+    """The project, if ``actor`` may report on it now: 404 unseen, 403 not its PM or the PMO, 409 when
+    it is not in execution or a report is already waiting (with where it waits)."""
+    project = changeable(project_id, actor)
+    refusal = project_queries.status_report_refusal(project)
+    if refusal:
+        raise Conflict(refusal)
+    waiting = project_queries.open_status_report(project)
+    if waiting is not None:
+        raise Conflict(f"a status report is already waiting to be written: “{waiting.title}” (task {waiting.id})",
+                       errors={"task_id": [waiting.id]})
+    return project
+
+
+def submit_status_report(project_id: int, actor: Actor, data: dict[str, Any]) -> ReportFiled:
+    """Report outside the 14-day schedule: the same status reporting process the lifecycle runs
+    (its snapshot, escalation rule and PMO review), started for the project and its report step
+    submitted by ``actor`` at once, in one transaction. Checked first: who (the PM or the PMO), the
+    lifecycle (execution), no report already waiting, and ``data`` against the deployed form (422)."""
+    from app.definitions import forms
+
+    project = check_status_report(project_id, actor)
+    schema, _ui = status_report_form()
+    if schema is None:
+        raise Conflict("the status reporting process is not deployed")
+    forms.validate(schema, data)
+    start = {**binding(project), "requested_by": actor.username, "unscheduled": True}
+    if actor.username != project.project_manager:  # the PMO writes this one report in the PM's lane
+        start["lane_owners"] = {**start["lane_owners"], "project_manager": [actor.username]}
+    instance = instances.start_with(project_queries.STATUS_REPORT_PROCESS, actor,
+                                    lambda: (start, project.business_key),
+                                    first_step=project_queries.STATUS_REPORT_TASK, first_data=data)
+    report = db.session.scalars(select(StatusReport).where(StatusReport.project_id == project.id)
+                                .order_by(StatusReport.id.desc())).first()
+    if report is None:
+        raise Conflict(f"status reporting instance {instance.id} did not file a report ({instance.status})")
+    return ReportFiled(report, instance, report.overall_rag in ("amber", "red"))
 
 
 # -- the RAID log ------------------------------------------------------------------------------

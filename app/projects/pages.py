@@ -34,6 +34,8 @@ from app.projects.schemas import (
 bp = Blueprint("projects", __name__, template_folder="templates")
 
 RAG_VALUES = ("green", "amber", "red")
+SORTS = (("priority", "Priority"), ("name", "Name"), ("code", "Code"), ("phase", "Phase"),
+         ("target_end", "End date"), ("updated", "Last changed"))
 
 
 def _actor() -> Actor:
@@ -63,10 +65,13 @@ def my_projects():  # noqa: ANN201
         phase = None
     if rag not in (None, *RAG_VALUES):
         rag = None
-    page, rows, people = views.my_projects(_actor(), phase=phase, rag=rag, q=q, page=_page_number())
+    sort = request.args.get("sort") or None
+    if sort not in dict(SORTS):
+        sort = None
+    page, rows, people = views.my_projects(_actor(), phase=phase, rag=rag, q=q, sort=sort, page=_page_number())
     return render_template("projects/list.html", page=page, rows=rows, people=people,
-                           filters={"phase": phase or "", "rag": rag or "", "q": q or ""},
-                           phases=views.LIFECYCLE, rags=RAG_VALUES,
+                           filters={"phase": phase or "", "rag": rag or "", "q": q or "", "sort": sort or ""},
+                           phases=views.LIFECYCLE, rags=RAG_VALUES, sorts=SORTS,
                            may_propose=bool(_actor().roles & projects.PROPOSERS))
 
 
@@ -139,6 +144,62 @@ def raise_change(project_id: int):  # noqa: ANN201
     fields = formrender.build(schema, ui, values, errors)
     return render_template("projects/change_new.html", project=project, fields=fields,
                            flat=formrender.flatten(fields), form_error=form_error), status
+
+
+@bp.route("/projects/<int:project_id>/status-reports/new", methods=["GET", "POST"])
+@login_required
+def submit_status_report(project_id: int):  # noqa: ANN201
+    """A status report outside the schedule: the status reporting process's own form; submitting
+    runs that process with the report step done. Refused with the reason (back on the workspace)
+    when the project is not in execution or a report already waits."""
+    actor = _actor()
+    try:
+        project = projects.check_status_report(project_id, actor)
+    except NotFound:
+        abort(404)
+    except Forbidden:
+        abort(403)
+    except Conflict as exc:
+        flash(exc.detail[:1].upper() + exc.detail[1:] + ".", "error")
+        return redirect(url_for("projects.workspace", project_id=project_id, _anchor="status-reports"), 303)
+    schema, ui = projects.status_report_form()
+    if schema is None:
+        abort(404)
+    values: dict[str, Any] = {"period_end": views.today().isoformat(),
+                              "top_risk_score": max(project.max_open_risk_score, 1)}
+    errors: dict[str, list[str]] = {}
+    form_error = ""
+    status = 200
+    if request.method == "POST":
+        values, parse_errors = formrender.parse(schema, ui, request.form, {})
+        action = request.form.get("action", "submit")
+        if action.startswith(("add:", "remove:")):
+            _add_or_remove_row(schema, values, action)
+        else:
+            errors = formrender.merge_errors(parse_errors, formrender.validate(schema, values))
+            if not errors:
+                try:
+                    filed = projects.submit_status_report(project.id, actor, values)
+                except Invalid as exc:
+                    errors = ({k: [str(m) for m in v] for k, v in exc.errors.items()}
+                              if isinstance(exc.errors, dict) else {})
+                    form_error = exc.detail
+                except (Conflict, StepFailed) as exc:
+                    form_error = exc.detail
+                else:
+                    report = filed.report
+                    flash(f"Status report of {report.period_end:%d %B %Y} filed: overall {report.overall_rag}.",
+                          "success")
+                    if filed.needs_plan:
+                        flash(f"This {report.overall_rag} report asks for a get-to-green plan: add its actions, "
+                              "with owners and dates.", "info")
+                    return redirect(url_for("projects.workspace", project_id=project.id,
+                                            _anchor=f"report-{report.id}"), 303)
+            status = 422
+            form_error = form_error or "The report has errors. Please correct the fields marked below."
+    fields = formrender.build(schema, ui, values, errors)
+    return render_template("projects/status_report_new.html", project=project, fields=fields,
+                           form_error=form_error), status
 
 
 # -- the guided "New project" page --------------------------------------------------------------

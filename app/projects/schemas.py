@@ -125,6 +125,9 @@ class ProjectQuery(PageQuery):
     pm = fields.String(metadata={"description": "username of the project manager"})
     sponsor = fields.String(metadata={"description": "username of the sponsor"})
     q = fields.String(metadata={"description": "part of the project code or name"})
+    sort = fields.String(validate=validate.OneOf(("priority", "name", "code", "phase", "target_end", "updated")),
+                         metadata={"description": "priority (default), name, code, phase, target_end (soonest "
+                                                  "first) or updated (newest first)"})
 
 
 class ChangeRequestIn(Schema):
@@ -353,3 +356,150 @@ class ProjectOut(ProjectSummaryOut):
 
 ProjectPageOut = page_schema(ProjectSummaryOut, "ProjectPage")
 LessonPageOut = page_schema(LessonOut, "LessonPage")
+
+
+# -- the workspace of one project (GET /projects/<id>/workspace) ------------------------------------
+
+class WorkspaceQuery(Schema):
+    kind = fields.String(validate=validate.Length(max=80),
+                         metadata={"description": "only activity of this kind (one of activity_kinds)"})
+
+
+class StageOut(Schema):
+    phase = fields.String(metadata={"enum": list(PHASES)})
+    title = fields.String()
+    state = fields.String(metadata={"enum": ["done", "current", "next"]})
+
+
+class PersonOut(Schema):
+    username = fields.String()
+    name = fields.String(metadata={"description": "as people write it"})
+
+
+class RoleHoldersOut(Schema):
+    role = fields.String()
+    members = fields.List(fields.Nested(PersonOut), metadata={"description": "active users with the role"})
+
+
+class StepOut(Schema):
+    """An open step of the project (lifecycle or change request) and who holds it."""
+
+    task = fields.Nested(OpenTaskOut)
+    holders = fields.List(fields.Nested(PersonOut), metadata={"description": "assigned to or offered to by name"})
+    roles = fields.List(fields.Nested(RoleHoldersOut), metadata={"description": "offered to these roles (unclaimed)"})
+    since = fields.DateTime()
+    due = fields.DateTime(allow_none=True)
+    overdue = fields.Boolean()
+    mine = fields.Boolean(metadata={"description": "the caller may act on it now"})
+
+
+class MilestoneRowOut(Schema):
+    name = fields.String()
+    baseline = fields.Date(allow_none=True)
+    forecast = fields.Date(allow_none=True)
+    actual = fields.Date(allow_none=True)
+    slip_days = fields.Integer(allow_none=True, metadata={"description": "reached or forecast minus baseline"})
+    gate = fields.Boolean()
+    status = fields.String()
+
+
+class BudgetOut(Schema):
+    estimate = _money()
+    baseline = _money()
+    actual = _money()
+    remaining = _money()
+
+
+class HeatCellOut(Schema):
+    probability = fields.Integer()
+    impact = fields.Integer()
+    count = fields.Integer()
+    risk_ids = fields.List(fields.Integer())
+
+
+class RaidLogsOut(Schema):
+    issues = fields.List(fields.Nested(RaidItemOut))
+    actions = fields.List(fields.Nested(RaidItemOut))
+    decisions = fields.List(fields.Nested(RaidItemOut))
+    assumptions = fields.List(fields.Nested(RaidItemOut))
+    dependencies = fields.List(fields.Nested(RaidItemOut))
+
+
+class WorkspaceReportOut(StatusReportOut):
+    needs_plan = fields.Method("_needs_plan", metadata={
+        "type": "boolean", "description": "amber or red: it asks for a get-to-green plan (actions, owners, dates)"})
+    plan_actions = fields.List(fields.Nested(RaidItemOut), metadata={"description": "its get-to-green plan"})
+
+    def _needs_plan(self, report: Any) -> bool:
+        return report.overall_rag in ("amber", "red")
+
+
+class ActivityOut(Schema):
+    at = fields.DateTime()
+    actor = fields.String()
+    action = fields.String()
+    task_id = fields.String(allow_none=True)
+    task_title = fields.String(allow_none=True)
+    process_key = fields.String(allow_none=True)
+
+
+class WorkspaceProjectOut(ProjectSummaryOut):
+    class Meta:
+        exclude = ("open_tasks",)  # they are the workspace's current steps
+
+
+class WorkspaceOut(Schema):
+    """What the workspace page shows, as data (``workspace.Workspace`` and its ``*_rows`` views)."""
+
+    project = fields.Nested(WorkspaceProjectOut)
+    stopped = fields.String(allow_none=True, metadata={"description": "why it is not moving (on hold, ...)"})
+    stages = fields.List(fields.Nested(StageOut))
+    gate_decisions = fields.List(fields.Nested(GateDecisionOut), attribute="project.gate_decisions")
+    current_steps = fields.List(fields.Nested(StepOut), attribute="step_rows")
+    milestones = fields.List(fields.Nested(MilestoneRowOut))
+    budget = fields.Nested(BudgetOut)
+    allocations = fields.List(fields.Nested(AllocationOut), attribute="project.allocations")
+    risks = fields.List(fields.Nested(RiskOut))
+    heat_map = fields.List(fields.Nested(HeatCellOut), attribute="heat_cells",
+                           metadata={"description": "open risks per probability x impact cell (empty cells left out)"})
+    risk_threshold = fields.Integer(attribute="threshold", metadata={"description": "the score escalated to the PMO"})
+    raid = fields.Nested(RaidLogsOut, attribute="raid_logs")
+    changes = fields.List(fields.Nested(ChangeRequestOut))
+    can_raise_change = fields.Boolean()
+    status_reports = fields.List(fields.Nested(WorkspaceReportOut), attribute="reports_newest_first")
+    can_report = fields.Boolean(metadata={"description": "the caller may submit a status report now"})
+    report_refusal = fields.String(allow_none=True, metadata={"description": "why no report can be submitted now"})
+    lessons = fields.List(fields.Nested(LessonOut), attribute="project.lessons")
+    applied_lessons = fields.List(fields.Nested(LessonOut), attribute="applied_lesson_rows",
+                                  metadata={"description": "lessons of earlier projects applied to this one"})
+    activity = fields.List(fields.Nested(ActivityOut), attribute="activity_rows",
+                           metadata={"description": "newest first, at most 200"})
+    activity_kinds = fields.List(fields.String())
+    may_change = fields.Boolean(metadata={"description": "the caller keeps this project's RAID log"})
+
+
+# -- a status report outside the schedule -----------------------------------------------------------
+
+class StatusReportIn(Schema):
+    """The status reporting process's report form (validated against the deployed form too)."""
+
+    period_end = fields.Date(required=True)
+    schedule_rag = fields.String(required=True, validate=validate.OneOf(RAGS))
+    budget_rag = fields.String(required=True, validate=validate.OneOf(RAGS))
+    scope_rag = fields.String(required=True, validate=validate.OneOf(RAGS))
+    resources_rag = fields.String(required=True, validate=validate.OneOf(RAGS))
+    risk_rag = fields.String(required=True, validate=validate.OneOf(RAGS))
+    top_risk_score = fields.Integer(required=True, validate=validate.Range(min=1, max=25))
+    summary = fields.String(required=True, validate=validate.Length(min=10))
+    achievements = fields.String()
+    next_steps = fields.String()
+    top_issues = fields.List(fields.Dict(), required=True, validate=validate.Length(max=10))
+
+
+class ReportFiledOut(Schema):
+    report = fields.Nested(WorkspaceReportOut)
+    instance = fields.Nested(InstanceSummaryOut)
+    needs_plan = fields.Boolean(metadata={"description": "amber or red: add get-to-green actions with "
+                                                         "POST /projects/{id}/actions?status_report_id="})
+    next_tasks = fields.List(fields.Nested(OpenTaskOut), metadata={"description": "e.g. the PMO's review of a "
+                                                                                  "red report"})

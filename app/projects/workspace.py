@@ -93,6 +93,9 @@ class Workspace:
     task_titles: dict[str, str] = field(default_factory=dict)  # task id -> title, for the activity
     people: dict[str, str] = field(default_factory=dict)  # username -> name as people write it
     role_members: dict[str, list[str]] = field(default_factory=dict)
+    open_report: HumanTask | None = None     # a status report waiting to be written (scheduled or not)
+    report_refusal: str | None = None        # why no status report can be submitted now
+    can_report: bool = False                 # the actor may submit one now ("Submit a status report")
 
     @property
     def my_steps(self) -> list[OpenStep]:
@@ -101,6 +104,42 @@ class Workspace:
     @property
     def waiting_on_others(self) -> list[OpenStep]:
         return [s for s in self.steps if not s.mine]
+
+    # -- the same, shaped as the API gives it (schemas.WorkspaceOut) --------------------------------
+
+    def _person(self, username: str) -> dict[str, str]:
+        return {"username": username, "name": self.people.get(username, username)}
+
+    @property
+    def step_rows(self) -> list[dict[str, Any]]:
+        return [{"task": s.task, "holders": [self._person(u) for u in s.holders],
+                 "roles": [{"role": r, "members": [self._person(u) for u in self.role_members.get(r, [])]}
+                           for r in s.roles],
+                 "since": s.task.created_at, "due": s.task.due_at, "overdue": s.overdue, "mine": s.mine}
+                for s in self.steps]
+
+    @property
+    def heat_cells(self) -> list[dict[str, Any]]:
+        return [{"impact": 5 - row, "probability": col + 1, "count": len(cell), "risk_ids": [r.id for r in cell]}
+                for row, cells in enumerate(self.heat) for col, cell in enumerate(cells) if cell]
+
+    @property
+    def raid_logs(self) -> dict[str, list[RaidItem]]:
+        return {RAID_TITLES[kind][1].lower(): items for kind, items in self.raid.items()}
+
+    @property
+    def reports_newest_first(self) -> list[Any]:
+        return sorted(self.project.status_reports, key=lambda r: (r.period_end, r.id), reverse=True)
+
+    @property
+    def applied_lesson_rows(self) -> list[Any]:
+        return [a.lesson for a in self.applied_lessons]
+
+    @property
+    def activity_rows(self) -> list[dict[str, Any]]:
+        return [{"at": e.at, "actor": e.actor, "action": e.action, "task_id": e.task_id,
+                 "task_title": self.task_titles.get(e.task_id) if e.task_id else None,
+                 "process_key": e.process_key} for e in self.activity]
 
 
 def stages_of(project: Project) -> list[Stage]:
@@ -212,7 +251,8 @@ def _related(project: Project) -> list[project_queries.LessonMatch]:
 
 def workspace(project_id: int, actor: Actor, activity_kind: str | None = None, threshold: int = 15) -> Workspace:
     """One project as its manager sees it; NotFound when ``actor`` may not see the project."""
-    project = project_queries.visible_project(project_id, actor)
+    project = project_queries.visible_project(project_id, actor, project_queries.WORKSPACE_RECORDS)
+    project_queries.attach_raid_links(project)
     raid = _raid(project)
     may_change = project_queries.keeps_raid_log(project, actor)
     steps = _steps(project, actor)
@@ -221,6 +261,9 @@ def workspace(project_id: int, actor: Actor, activity_kind: str | None = None, t
     changes = sorted(project.change_requests, key=lambda c: -c.number)
     roles = {r for s in steps for r in s.roles}
     members = members_of(roles)
+    open_report = project_queries.open_status_report(project, [s.task for s in steps])
+    report_refusal = project_queries.status_report_refusal(project) or (
+        "a status report is already waiting to be written" if open_report is not None else None)
     usernames = ({project.project_manager, project.sponsor} | {u for s in steps for u in s.holders}
                  | {u for ms in members.values() for u in ms} | {r.owner for r in risks}
                  | {c.requested_by for c in changes} | {d.decided_by for c in changes for d in c.decisions}
@@ -236,7 +279,8 @@ def workspace(project_id: int, actor: Actor, activity_kind: str | None = None, t
                      applied_lessons=list(project.applied_lessons),
                      may_change=may_change,
                      related_lessons=_related(project) if may_change and project.phase in LESSONS_OFFERED_IN else [],
-                     threshold=threshold)
+                     threshold=threshold, open_report=open_report, report_refusal=report_refusal,
+                     can_report=may_change and report_refusal is None)
 
 
 @dataclass
@@ -251,10 +295,10 @@ class ProjectRow:
 
 
 def my_projects(actor: Actor, *, phase: str | None = None, rag: str | None = None, q: str | None = None,
-                page: int = 1) -> tuple[Any, list[ProjectRow], dict[str, str]]:
+                sort: str | None = None, page: int = 1) -> tuple[Any, list[ProjectRow], dict[str, str]]:
     """The projects ``actor`` manages, sponsors or takes part in (the PMO and admins: all), with
     what is next on each and who holds it."""
-    result = project_queries.project_page(actor, phase=phase, rag=rag, q=q, page=page, per_page=50)
+    result = project_queries.project_page(actor, phase=phase, rag=rag, q=q, sort=sort, page=page, per_page=50)
     now = utcnow()
     rows, usernames = [], set()
     ids = [view.project.id for view in result.items]
