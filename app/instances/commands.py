@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from flask import current_app
 from sqlalchemy import select, update
@@ -39,10 +39,12 @@ from app.definitions.models import ProcessVersion
 from app.engine import bundle as bundle_rules
 from app.engine import runtime, templating
 from app.engine.bundle import INITIATOR_LANE, normalize_role
+from app.engine.camunda import ASSIGNEE_PROPERTY, CANDIDATE_USERS_PROPERTY
 from app.engine.helpers import SCRIPT_HELPERS
 from app.engine.sandbox import Sandbox
 from app.instances import access, events, signals
 from app.instances.models import HumanTask, HumanTaskCandidate, InstanceStatus, ProcessInstance, TaskStatus
+from app.people import queries as people_queries
 from app.people.actor import SYSTEM, Actor
 from app.people.models import User
 
@@ -285,15 +287,38 @@ def _render_title(template: str, data: dict[str, Any]) -> str:
     return templating.render_or(template, data, fallback=template, seconds=templating.TITLE_SECONDS)[:500]
 
 
-def _candidates(info: runtime.HumanTaskInfo, instance: ProcessInstance) -> tuple[list[str], list[str]]:
-    """(roles, usernames) who may take the task: SpiffArena's lane convention."""
+class Candidates(NamedTuple):
+    """Who may take a task: roles, users by name, lane groups (whose members are read at query time)."""
+
+    roles: list[str]
+    users: list[str]
+    groups: list[str]
+
+    def rows(self) -> list[HumanTaskCandidate]:
+        return ([HumanTaskCandidate(role=r) for r in self.roles] + [HumanTaskCandidate(username=u) for u in self.users]
+                + [HumanTaskCandidate(group_name=g) for g in self.groups])
+
+
+def _candidates(info: runtime.HumanTaskInfo, instance: ProcessInstance) -> Candidates:
+    """Who may take the task: SpiffArena's lane convention.
+
+    ``lane_owners`` (task data the server sets) names the lane's people and wins; then the task's
+    ``assignee`` / ``candidateUsers`` properties; a lane that is a configured role offers it to the
+    role, any other named lane to the group of that name (an admin fills it); no lane, the initiator.
+    """
     lane = info.lane
     owners = info.data.get("lane_owners")
     if lane and isinstance(owners, dict) and owners.get(lane):
-        return [], [str(u) for u in owners[lane]]
+        return Candidates([], [str(u) for u in owners[lane]], [])
+    assignee = (info.properties.get(ASSIGNEE_PROPERTY) or "").strip()
+    if assignee:
+        return Candidates([], [assignee], [])
+    named = bundle_rules.split_names(info.properties.get(CANDIDATE_USERS_PROPERTY))
     if not lane or normalize_role(lane) == INITIATOR_LANE:
-        return [], [instance.started_by]
-    return [normalize_role(lane)], []
+        return Candidates([], named or [instance.started_by], [])
+    if normalize_role(lane) in people_queries.known_roles():
+        return Candidates([normalize_role(lane)], named, [])
+    return Candidates([], named, [bundle_rules.group_key(lane)])
 
 
 def _excluded_users(info: runtime.HumanTaskInfo) -> list[str]:
@@ -330,7 +355,8 @@ def _sync_human_tasks(instance: ProcessInstance, workflow, actor: Actor,  # noqa
     for task_id, info in ready.items():
         if task_id in open_rows:
             continue
-        roles, users = _candidates(info, instance)
+        candidates = _candidates(info, instance)
+        roles, users = candidates.roles, candidates.users
         due = None
         if info.properties.get("dueIn"):
             try:
@@ -346,12 +372,12 @@ def _sync_human_tasks(instance: ProcessInstance, workflow, actor: Actor,  # noqa
             process_name=info.process_name if info.process_id != instance.process_key else instance.process_version.name,
             element_id=info.element_id, bpmn_process_id=info.process_id,
             title=_render_title(info.name_template, info.data), lane=info.lane,
-            assignee=users[0] if len(users) == 1 and not roles else None,
+            assignee=users[0] if len(users) == 1 and not roles and not candidates.groups else None,
             status=TaskStatus.READY, priority=priority, form_schema_file=info.form_schema_file,
             form_ui_file=info.form_ui_file, instructions=info.instructions, created_at=now, due_at=due,
         )
         row.excluded_users = _excluded_users(info)
-        row.candidates = [HumanTaskCandidate(role=r) for r in roles] + [HumanTaskCandidate(username=u) for u in users]
+        row.candidates = candidates.rows()
         db.session.add(row)
         created.append(row)
     if created:
