@@ -14,12 +14,13 @@ is audited (a failed start keeps a new instance in error). The public functions 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from flask import current_app
+from flask import current_app, has_request_context, request, url_for
 from sqlalchemy import select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import undefer
@@ -53,8 +54,26 @@ def _script_engine(instance: ProcessInstance | None, actor: Actor, process_key: 
     sandbox = Sandbox(time_limit=float(current_app.config.get("SCRIPT_TIME_LIMIT_SECONDS", 2.0)),
                       helpers=SCRIPT_HELPERS)
     context = {"instance_id": instance.id if instance else None, "actor": actor.username,
-               "process_key": process_key}
+               "process_key": process_key, "current_user": functools.partial(_user_values, actor.username),
+               "task_url": _task_url_template()}
     return runtime.PmoScriptEngine(sandbox, context)
+
+
+def _user_values(username: str) -> dict[str, str] | None:
+    """What ``get_current_user()`` gives a script: the acting user as SpiffArena returns its user
+    (username, email, display name); None when the system acts (a timer, a message)."""
+    user = db.session.scalars(select(User).where(User.username == username)).first()
+    if user is None:
+        return None
+    return {"username": user.username, "email": user.email or "", "display_name": user.display_name or user.username}
+
+
+def _task_url_template() -> str:
+    """The absolute URL of a task page with ``{task_id}`` in it: the address the request came to,
+    else ``SERVER_NAME_HINT`` (a timer or a worker)."""
+    base = request.host_url if has_request_context() else str(current_app.config.get("SERVER_NAME_HINT") or "")
+    path = url_for("inbox.task_page", task_id="TASK_ID") if has_request_context() else "/tasks/TASK_ID"
+    return base.rstrip("/") + path.replace("TASK_ID", "{task_id}")
 
 
 # -- the command executor -----------------------------------------------------------------------
