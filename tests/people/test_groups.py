@@ -43,7 +43,8 @@ def test_the_admin_fills_a_group_on_its_page_and_the_member_sees_the_waiting_tas
     assert done.status_code == 302 and done.headers["Location"].endswith("/admin/groups#group-finance_team")
     page = admin.html("/admin/groups")
     assert "Reaches 1 person" in page and "Nobody is in this group" not in page
-    assert "Check the budget" in quinn.html("/inbox?view=available")
+    inbox = quinn.html("/inbox?view=available")
+    assert "Check the budget" in inbox and "Finance Team <small>(group)</small>" in inbox
     assert 'data-testid="group-wait-finance_team"' not in admin.html("/admin/operations")
     assert quinn.get(f"/tasks/{waiting}").status_code == 200
 
