@@ -118,8 +118,8 @@ def change_group_member():  # noqa: ANN201
     except ServiceError as exc:
         flash(exc.detail[:1].upper() + exc.detail[1:] + ".", "error")
     else:
-        who = user_queries.find(username).display_name if username and user_queries.find(username) else (
-            user_queries.known_roles().get(role or "", role))
+        member = user_queries.find(username) if username else None
+        who = (member.display_name or member.username) if member else user_queries.known_roles().get(role or "", role)
         done = "taken out of" if change is users.remove_group_member else "added to"
         flash(f"{who} {done} {group.name}.", "success")
     return redirect(url_for("people.groups_page") + (f"#group-{key}" if key else ""))
