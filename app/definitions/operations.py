@@ -20,6 +20,7 @@ from app.core.transactions import write_transaction
 from app.definitions.models import Deployment, DeploymentFile, ProcessRelease, ProcessVersion
 from app.definitions.queries import _SPEC_CACHE, _latest_versions, known_roles, list_latest, spec_for
 from app.engine import bundle as bundle_mod
+from app.people import operations as people
 from app.people.actor import Actor
 
 # Who decides which version new instances start on (and moves running ones: app/instances/migration.py).
@@ -66,6 +67,7 @@ def validate_files(files: list[bundle_mod.BundleFile]) -> bundle_mod.Bundle:
         for _, parsed in _validate_library(groups):
             merged.processes.update(parsed.processes)
             merged.notes.extend(parsed.notes)
+            merged.groups.update(parsed.groups)
         return merged
     try:
         return bundle_mod.load_bundle(files, known_roles(), _resolver())
@@ -105,10 +107,15 @@ def deploy(files: list[bundle_mod.BundleFile], actor: str, source: str = "",
 
 
 def _note_imports(result: DeployResult, bundles: list[bundle_mod.Bundle]) -> None:
-    """The Camunda import report (mapped and ignored extensions), one entry per attribute."""
-    findings = [str(f) for parsed in bundles for f in parsed.notes]
-    if findings:
-        result.note = "; ".join(filter(None, [result.note, "Camunda extensions: " + "; ".join(findings)]))
+    """The Camunda import report (mapped and ignored extensions), one entry per attribute, and the
+    warnings (lanes that became groups)."""
+    notes = [f for parsed in bundles for f in parsed.notes]
+    camunda = [str(f) for f in notes if f.what.startswith(("camunda:", "zeebe:"))]
+    others = [str(f) for f in notes if not f.what.startswith(("camunda:", "zeebe:"))]
+    if camunda:
+        result.note = "; ".join(filter(None, [result.note, "Camunda extensions: " + "; ".join(camunda)]))
+    if others:
+        result.note = "; ".join(filter(None, [result.note, "warnings: " + "; ".join(others)]))
 
 
 def _write_bundle(parsed: bundle_mod.Bundle, actor: str, source: str, result: DeployResult,
@@ -116,6 +123,8 @@ def _write_bundle(parsed: bundle_mod.Bundle, actor: str, source: str, result: De
     """New versions of the changed processes of ``parsed`` in one deployment (inside the caller's
     write transaction). ``written``: versions of the models written before in the same upload,
     which calls between models are recorded with; the processes of ``parsed`` are added to it."""
+    if parsed.groups:  # lanes that are not roles: their groups, made once (an admin fills them)
+        people.ensure_groups(parsed.groups, actor)
     latest = _latest_versions(list(parsed.processes))
     changed = {k: p for k, p in parsed.processes.items()
                if k not in latest or latest[k].content_hash != p.content_hash}

@@ -59,6 +59,8 @@ START_DATA_FIELDS = "startDataFields"
 DATA_FIELDS = "dataFields"
 FORM_PROPERTIES = ("formJsonSchemaFilename", "formUiSchemaFilename", START_FORM)
 INITIATOR_LANE = "process_initiator"
+# Where an admin fills the group a lane that is not a role becomes (app/people/pages.py).
+GROUPS_PAGE = "/admin/groups"
 # Task data the server sets (the projects module's binding, the routing and segregation-of-duties
 # variables): a caller never supplies them when starting a process.
 SERVER_OWNED_KEYS = frozenset({
@@ -153,8 +155,11 @@ class ParsedProcess:
 class Bundle:
     files: dict[str, bytes]
     processes: dict[str, ParsedProcess] = field(default_factory=dict)
-    # What became of each Camunda extension (app/engine/camunda.py): mapped or ignored (warnings).
+    # What became of each Camunda extension (app/engine/camunda.py): mapped or ignored (warnings),
+    # and each lane that is not a role (a warning: it becomes a group).
     notes: list[Any] = field(default_factory=list)
+    # The lane groups its processes need, {key: lane name}: made at deploy when missing.
+    groups: dict[str, str] = field(default_factory=dict)
 
 
 _OBJECT_REPR = re.compile(r"<(?:[\w.]+\.)?(\w+)(?: '([^']*)'| \{[^}]*\}(\w+))?[^<>]* at 0x[0-9a-fA-F]+>")
@@ -178,6 +183,11 @@ def one_line(message: str) -> str:
 
 def normalize_role(name: str) -> str:
     return re.sub(r"[\s\-]+", "_", name.strip()).lower()
+
+
+def group_key(lane_name: str) -> str:
+    """The key of the group a lane that is not a role becomes (what its tasks' candidate rows name)."""
+    return normalize_role(lane_name)[:80]
 
 
 def split_names(value: str | None) -> list[str]:
@@ -436,8 +446,11 @@ def _check_data_rules(name: str, proc: etree._Element, forms: dict[str, Any], ro
 
 
 def _check_bpmn(name: str, tree: etree._ElementTree, forms: dict[str, Any], roles: set[str],
-                process_ids: set[str], problems: list[Problem], protected: frozenset[str] = frozenset()) -> bool:
-    """Our own checks on one BPMN file. Returns False if the file must not reach the parser."""
+                process_ids: set[str], problems: list[Problem], protected: frozenset[str] = frozenset(),
+                bundle: Bundle | None = None) -> bool:
+    """Our own checks on one BPMN file. Returns False if the file must not reach the parser.
+
+    ``bundle`` collects the warnings (notes) and the lane groups the file needs."""
     root = tree.getroot()
     fatal = False
     processes = root.findall(f"{{{BPMN_NS}}}process")
@@ -514,9 +527,13 @@ def _check_bpmn(name: str, tree: etree._ElementTree, forms: dict[str, Any], role
         lane_name = lane.get("name") or ""
         if not lane_name.strip():
             continue  # an unnamed lane's tasks go to the process initiator, as tasks outside lanes do
-        if normalize_role(lane_name) not in roles | {INITIATOR_LANE}:
-            problems.append(Problem(name, lane.sourceline, lane.get("id"),
-                                    f"lane '{lane_name}' is not a known role (known: {', '.join(sorted(roles))})"))
+        if normalize_role(lane_name) not in roles | {INITIATOR_LANE} and bundle is not None:
+            # SpiffArena treats lane names as groups: so does PMO Flow, with a warning.
+            bundle.groups.setdefault(group_key(lane_name), lane_name.strip())
+            bundle.notes.append(camunda.Finding(
+                name, lane.sourceline, lane.get("id"), "lane", "warning",
+                f"lane '{lane_name.strip()}' is not a role: its tasks go to the group '{lane_name.strip()}', "
+                f"which an admin fills on the Groups page ({GROUPS_PAGE})"))
     _check_events_and_services(name, root, problems)
     for call in root.iter(f"{{{BPMN_NS}}}callActivity"):
         called = call.get("calledElement")
@@ -780,7 +797,7 @@ def load_bundle(files: list[BundleFile], roles: Iterable[str], resolve: Resolver
             if tree is not None:
                 trees[fname] = tree
 
-    notes = []
+    bundle = Bundle(files=by_name)
     for fname, tree in trees.items():
         if etree.QName(tree.getroot()).namespace == BPMN_NS:
             for finding in camunda.import_extensions(fname, tree, forms, by_name):
@@ -788,7 +805,7 @@ def load_bundle(files: list[BundleFile], roles: Iterable[str], resolve: Resolver
                     problems.append(Problem(finding.file, finding.line, finding.element,
                                             f"{finding.what}: {finding.message}"))
                 else:
-                    notes.append(finding)
+                    bundle.notes.append(finding)
 
     process_ids = {
         p.get("id") for t in trees.values() for p in t.getroot().findall(f"{{{BPMN_NS}}}process") if p.get("id")
@@ -814,7 +831,8 @@ def load_bundle(files: list[BundleFile], roles: Iterable[str], resolve: Resolver
             continue
         xsd = _xsd_problems(fname, tree)
         problems.extend(xsd)
-        if _check_bpmn(fname, tree, forms, role_set, process_ids | set(resolved), problems, protected) and not xsd:
+        if _check_bpmn(fname, tree, forms, role_set, process_ids | set(resolved), problems, protected,
+                       bundle) and not xsd:
             usable[fname] = tree
 
     for fname, tree in usable.items():
@@ -823,7 +841,6 @@ def load_bundle(files: list[BundleFile], roles: Iterable[str], resolve: Resolver
         except (ValidationException, SpiffWorkflowException, etree.LxmlError, ValueError, KeyError) as exc:
             problems.append(_problem_from_spiff(fname, exc))
 
-    bundle = Bundle(files=by_name, notes=notes)
     if problems:
         raise BundleInvalid(_located(problems, trees))
     for fname, tree in usable.items():

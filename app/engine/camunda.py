@@ -4,8 +4,9 @@ They were dropped without a word: a task with ``camunda:candidateGroups="ccb"`` 
 initiator. Here what has a clear meaning in PMO Flow is mapped onto the diagram before it is
 parsed, and every attribute or element is reported:
 
-* mapped: candidate groups (a lane named after the group, i.e. the role), an initiator assignee
-  (the ``process_initiator`` lane), due / follow-up dates given as ISO durations (``dueIn``), a form
+* mapped: candidate groups (a lane named after the group: the role, or else the lane group of that
+  name), an initiator assignee (the ``process_initiator`` lane), a named assignee and candidate users
+  (the task properties ``assignee`` / ``candidateUsers``: the task's owners), due / follow-up dates given as ISO durations (``dueIn``), a form
   key naming a form file of the bundle, Camunda 7 generated forms (``camunda:formData``, turned
   into a JSON Schema file), decision references, Zeebe's called element;
 * error (refused: running without it would change what the process does): listeners, connectors,
@@ -27,6 +28,13 @@ BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
 INITIATOR_LANE = "process_initiator"
 _INITIATOR_EXPRESSIONS = re.compile(r"^\s*(?:[$#]\{\s*(?:initiator|starter)\s*\}|=\s*(?:initiator|starter))\s*$")
+# Task properties naming the users who take a task (read by app/instances/commands.py ``_candidates``):
+# the assignee alone, or candidate users offered the task besides its lane's role or group.
+ASSIGNEE_PROPERTY = "assignee"
+CANDIDATE_USERS_PROPERTY = "candidateUsers"
+_USERNAME = re.compile(r"^[A-Za-z0-9._-]{1,80}$")
+# A FEEL list of string literals (Zeebe): = ["carla", "chen"]
+_FEEL_NAMES = re.compile(r'^=\s*\[\s*(?:"[^"]*"\s*(?:,\s*"[^"]*"\s*)*)?\]\s*$')
 _ISO_DURATION = re.compile(r"^P(?:\d+[YMWD])*(?:T(?:\d+[HMS])+)?$")
 
 _CODE_ATTRIBUTES = {"class", "delegateExpression", "expression", "type", "topic"}
@@ -146,6 +154,22 @@ def _put_in_lane(task: etree._Element, lane_name: str) -> str | None:
     return None
 
 
+def _user_names(value: str) -> list[str] | None:
+    """The usernames a Camunda/Zeebe attribute lists literally (``carla, chen`` or FEEL ``= ["carla"]``);
+    None when it is an expression evaluated at run time there."""
+    text = value.strip()
+    if _FEEL_NAMES.match(text):
+        names = re.findall(r'"([^"]*)"', text)
+    elif text.startswith(("$", "#", "=")):
+        return None
+    else:
+        names = [n.strip() for n in text.split(",")]
+    names = [n for n in names if n]
+    if not all(_USERNAME.match(n) for n in names):
+        return None
+    return list(dict.fromkeys(names))
+
+
 class _Import:
     def __init__(self, name: str, forms: dict[str, Any], files: dict[str, bytes]) -> None:
         self.name, self.forms, self.files = name, forms, files
@@ -166,7 +190,8 @@ class _Import:
             self.note(source, what, "warning", f"not applied: {why}")
             return
         extra = f"; only the first group gives the lane, not {', '.join(groups[1:])}" if len(groups) > 1 else ""
-        self.note(source, what, "mapped", f"the task is in lane '{groups[0]}' (the role of that name){extra}")
+        self.note(source, what, "mapped", f"the task is in lane '{groups[0]}' (the role of that name, or else "
+                                          f"the group an admin fills){extra}")
 
     def assignee(self, task: etree._Element, source: etree._Element, what: str, value: str) -> None:
         if _INITIATOR_EXPRESSIONS.match(value):
@@ -176,8 +201,23 @@ class _Import:
                 return
             self.note(source, what, "warning", f"not applied: {why}")
             return
-        self.note(source, what, "warning", f"'{value}' names users: give the task a lane and name them in "
-                                           "task data lane_owners = {'<lane>': ['user', ...]}")
+        names = _user_names(value)
+        if names is None or len(names) != 1:
+            self.note(source, what, "warning", f"'{value}' is an expression: give the task a lane, or name its "
+                                               "people in task data lane_owners = {'<lane>': ['user', ...]}")
+            return
+        _set_property(task, ASSIGNEE_PROPERTY, names[0])
+        self.note(source, what, "mapped", f"the task is assigned to user '{names[0]}' (its owner, before its lane)")
+
+    def users(self, task: etree._Element, source: etree._Element, what: str, value: str) -> None:
+        names = _user_names(value)
+        if not names:
+            self.note(source, what, "warning", f"'{value}' is an expression: give the task a lane, or name its "
+                                               "people in task data lane_owners = {'<lane>': ['user', ...]}")
+            return
+        _set_property(task, CANDIDATE_USERS_PROPERTY, ",".join(names))
+        self.note(source, what, "mapped", f"the task is offered to user(s) {', '.join(names)} "
+                                          "(besides its lane's role or group, if it has a lane)")
 
     def due(self, task: etree._Element, source: etree._Element, what: str, value: str) -> None:
         text = value.strip()
@@ -240,9 +280,8 @@ class _Import:
             self.groups(el, el, what, value)
         elif local == "assignee" and tag == "userTask":
             self.assignee(el, el, what, value)
-        elif local == "candidateUsers":
-            self.note(el, what, "warning", f"'{value}' names users: give the task a lane and name them in "
-                                           "task data lane_owners = {'<lane>': ['user', ...]}")
+        elif local == "candidateUsers" and tag == "userTask":
+            self.users(el, el, what, value)
         elif local in ("dueDate", "followUpDate") and tag == "userTask":
             if local == "followUpDate" and el.get(f"{{{CAMUNDA_NS}}}dueDate"):
                 self.note(el, what, "warning", "ignored: dueDate gives the due time")
@@ -284,8 +323,7 @@ class _Import:
             if el.get("assignee"):
                 self.assignee(owner, el, f"{what} assignee", el.get("assignee"))
             if el.get("candidateUsers"):
-                self.note(el, f"{what} candidateUsers", "warning",
-                          "names users: give the task a lane and name them in task data lane_owners")
+                self.users(owner, el, f"{what} candidateUsers", el.get("candidateUsers"))
         elif qname.namespace == ZEEBE_NS and local == "taskSchedule":
             if el.get("dueDate"):
                 self.due(owner, el, f"{what} dueDate", el.get("dueDate"))

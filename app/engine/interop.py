@@ -1,7 +1,9 @@
 """What models made elsewhere (SpiffArena, Camunda, other modellers) bring that PMO Flow cannot run,
 found at deploy time and named with its place.
 
-* Functions only SpiffArena's server offers to scripts (``get_current_user()``, ``get_env()``, ...).
+* Functions only SpiffArena's server offers to scripts (``get_env()``, ``get_secret()``, ...);
+  ``get_current_user()`` and ``get_url_for_task_with_bpmn_identifier()`` have an equivalent here
+  (app/engine/spiff_globals.py) and are not in this list.
 * Conditions written in another engine's expression language (JUEL ``${approved}``, FEEL
   ``= approved``, XPath): expressions here are Python; the equivalent is given where it is obvious.
 """
@@ -14,10 +16,7 @@ import re
 # The script functions of SpiffArena's backend (spiffworkflow_backend/scripts), with what to do here.
 _NO_EQUIVALENT = "it is not available in PMO Flow"
 SPIFFARENA_ONLY_FUNCTIONS: dict[str, str] = {
-    "get_current_user": "the acting user is in the task data set by the server (process_initiator, "
-                        "requested_by) or in the lane's assignment",
     "get_process_initiator_user": "the initiator is in the task data as process_initiator",
-    "get_url_for_task_with_bpmn_identifier": "task links are built by PMO Flow's notifications",
     "get_url_for_task": "task links are built by PMO Flow's notifications",
     "get_frontend_url": "task links are built by PMO Flow's notifications",
     "get_env": "configuration is not readable from process scripts",

@@ -7,6 +7,13 @@ while PMO Flow's own processes use the module form (``datetime.datetime.now()``,
 real ``datetime`` objects, ``isinstance`` works, ``now``/``utcnow`` follow the application clock)
 with the module's names as attributes. ``TIME`` is a bounded ``time``: clock readings and
 conversions, no ``sleep``.
+
+Two of SpiffArena's server functions have an equivalent here and are offered the same way, with values
+the command that runs the step hands over through the script engine's context (plain values: the
+worker process that runs the script reaches nothing else): ``get_current_user()`` (who acts: a dict
+with ``username``, ``email`` and ``display_name``, as SpiffArena returns its user; None for the
+system) and ``get_url_for_task_with_bpmn_identifier(id)`` (the absolute URL of the page of the ready
+task of that BPMN id, or None).
 """
 
 from __future__ import annotations
@@ -99,3 +106,32 @@ TIME = SimpleNamespace(
 
 # What scripts see as globals (task data of the same name takes precedence).
 SPIFF_GLOBALS: dict[str, Any] = {"time": TIME, "timedelta": _dt.timedelta, "datetime": DATETIME}
+
+
+class CurrentUser:
+    """``get_current_user()``: the user the running command acts for, as a new dict each call."""
+
+    __slots__ = ("_user",)
+
+    def __init__(self, user: dict[str, Any] | None) -> None:
+        self._user = dict(user) if user else None
+
+    def __call__(self) -> dict[str, Any] | None:
+        return dict(self._user) if self._user else None
+
+
+class TaskUrls:
+    """``get_url_for_task_with_bpmn_identifier(bpmn_identifier)``: the URL of that ready task's page."""
+
+    __slots__ = ("_urls",)
+
+    def __init__(self, urls: dict[str, str]) -> None:
+        self._urls = dict(urls)
+
+    def __call__(self, bpmn_identifier: str) -> str | None:
+        return self._urls.get(str(bpmn_identifier))
+
+
+CURRENT_USER = "get_current_user"
+TASK_URL = "get_url_for_task_with_bpmn_identifier"
+SERVER_FUNCTIONS = (CURRENT_USER, TASK_URL)

@@ -33,6 +33,7 @@ from app.inbox.models import Delegation, DelegationReason, OutOfOffice
 from app.instances import access
 from app.instances import commands as instances
 from app.instances.models import HumanTask, HumanTaskCandidate, TaskStatus
+from app.people import queries as people_queries
 from app.people.actor import Actor
 from app.people.models import User, UserRole
 
@@ -222,10 +223,12 @@ def refusal(session: Session, task: HumanTask, username: str, roles: set[str],
     """Why ``username`` may not take ``task`` for someone else (stand-in or delegate); None if they may."""
     if access.is_excluded(task, username):
         return "segregation of duties keeps them out of it"
-    role = task_role(task)
-    if role is None:
+    if task.candidate_groups:  # a lane group's task: the stand-in must be in the group
+        if not set(task.candidate_groups) & people_queries.groups_of(username, set(roles)):
+            return f"they are not in its group ({task.lane})"
+    elif (role := task_role(task)) is None:
         return "it is a step of whoever started the process, not of a role"
-    if role not in {normalize_role(r) for r in roles}:
+    elif role not in {normalize_role(r) for r in roles}:
         return f"they do not hold its role ({role})"
     if any(_holds(other, username) for other in _same_vote(session, task, batch)):
         return "they already hold a ballot of the same vote"
@@ -233,10 +236,12 @@ def refusal(session: Session, task: HumanTask, username: str, roles: set[str],
 
 
 def assignable_users(task: HumanTask, exclude: Iterable[str] = ()) -> list[User]:
-    """Active users who may take ``task``: a candidate role or name, and not excluded from it."""
+    """Active users who may take ``task``: a candidate role, name or group member, and not excluded from it."""
     skip = set(exclude)
     roles = task.candidate_roles
     names = set(task.candidate_users)
+    for members in people_queries.group_members(task.candidate_groups).values():
+        names.update(members)
     stmt = select(User).where(User.active.is_(True)).order_by(User.username)
     if roles:
         stmt = stmt.where((User.id.in_(select(UserRole.user_id).where(UserRole.role.in_(roles))))

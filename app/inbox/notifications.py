@@ -30,6 +30,7 @@ from app.core.transactions import claim_lease_seconds, write_transaction
 from app.inbox.models import Notification, NotificationKind
 from app.instances import access, signals
 from app.instances.models import HumanTask, ProcessInstance, TaskStatus
+from app.people import queries as people_queries
 from app.people.models import User, UserRole
 
 log = logging.getLogger(__name__)
@@ -56,7 +57,8 @@ def notify(session: Session, usernames: Iterable[str], kind: str, task: HumanTas
 
 
 def _recipients(session: Session, task: HumanTask) -> set[str]:
-    """Who may act on a new task: its assignee, else its candidate users and the holders of its roles."""
+    """Who may act on a new task: its assignee, else its candidate users, the holders of its roles and
+    the members of its groups."""
     if task.assignee:
         return set() if access.is_excluded(task, task.assignee) else {task.assignee}
     names = {c.username for c in task.candidates if c.username}
@@ -65,6 +67,10 @@ def _recipients(session: Session, task: HumanTask) -> set[str]:
         names.update(session.scalars(
             select(User.username).join(UserRole, UserRole.user_id == User.id)
             .where(UserRole.role.in_(roles), User.active.is_(True)).limit(MAX_ROLE_FANOUT)))
+    groups = {c.group_name for c in task.candidates if c.group_name}
+    if groups:  # an empty group notifies nobody: the task waits on the operations page
+        for members in people_queries.group_members(groups).values():
+            names.update(members[:MAX_ROLE_FANOUT])
     return {u for u in names if not access.is_excluded(task, u)}
 
 

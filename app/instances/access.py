@@ -12,7 +12,9 @@ The terms, for an actor (a username with roles):
 - **oversight**: the actor has a role that sees every task and instance (``admin``, ``pmo``);
 - **assignee**: the task is assigned to the actor (a delegate is the assignee: delegating assigns);
 - **completer**: the actor completed the task;
-- **offered**: a candidate row of the task names one of the actor's roles or the actor;
+- **offered**: a candidate row of the task names one of the actor's roles, the actor, or a lane group
+  the actor is in (by name or through a role; ``app.people.models.LaneGroup``). Membership is read
+  when the question is asked, so a member an admin adds later sees the group's waiting tasks;
 - **excluded**: segregation of duties names the actor in the task's ``excluded_users``
   (its ``excludeUsers`` property, filled from the task data when the task was created);
 - **ready** / **unclaimed**: the task is open / has no assignee.
@@ -47,6 +49,7 @@ from sqlalchemy.orm import joinedload
 from app.core.errors import Conflict, Forbidden, NotFound, ServiceError
 from app.core.extensions import db
 from app.instances.models import HumanTask, HumanTaskCandidate, ProcessInstance, TaskStatus
+from app.people import queries as people_queries
 from app.people.actor import Actor
 
 OVERSIGHT_ROLES = frozenset({"admin", "pmo"})
@@ -85,8 +88,12 @@ def is_excluded(task: HumanTask, username: str) -> bool:
 
 
 def is_offered(task: HumanTask, actor: Actor) -> bool:
-    """A candidate row names one of the actor's roles or the actor (exclusion not considered)."""
-    return any((c.role and c.role in actor.roles) or c.username == actor.username for c in task.candidates)
+    """A candidate row names one of the actor's roles, the actor, or a group the actor is in
+    (exclusion not considered). Groups are looked up only for a task offered to one."""
+    if any((c.role and c.role in actor.roles) or c.username == actor.username for c in task.candidates):
+        return True
+    groups = {c.group_name for c in task.candidates if c.group_name}
+    return bool(groups) and bool(groups & people_queries.groups_of(actor.username, actor.roles))
 
 
 def is_candidate(task: HumanTask, actor: Actor) -> bool:
@@ -219,16 +226,19 @@ def excluded_sql(username: str) -> ColumnElement[bool]:
 
 
 def offered_sql(actor: Actor) -> ColumnElement[bool]:
-    """A candidate row names one of the actor's roles or the actor.
+    """A candidate row names one of the actor's roles, the actor, or a group the actor is in.
 
     Written as ``id IN (candidate task ids)`` so the planner starts from the candidate indexes
-    (by role, by username) instead of scanning every open task.
+    (by role, by username, by group) instead of scanning every open task; the groups come from
+    their membership rows in the same statement (no per-task rows to rewrite when a group changes).
     """
     by_name = select(HumanTaskCandidate.task_id).where(HumanTaskCandidate.username == actor.username)
+    by_group = select(HumanTaskCandidate.task_id).where(
+        HumanTaskCandidate.group_name.in_(people_queries.group_keys_sql(actor.username, actor.roles)))
     if not actor.roles:
-        return HumanTask.id.in_(by_name)
+        return HumanTask.id.in_(by_name.union_all(by_group))
     by_role = select(HumanTaskCandidate.task_id).where(HumanTaskCandidate.role.in_(sorted(actor.roles)))
-    return HumanTask.id.in_(by_name.union_all(by_role))
+    return HumanTask.id.in_(by_name.union_all(by_role, by_group))
 
 
 def candidate_sql(actor: Actor) -> ColumnElement[bool]:

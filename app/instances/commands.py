@@ -14,12 +14,13 @@ is audited (a failed start keeps a new instance in error). The public functions 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
-from flask import current_app
+from flask import current_app, has_request_context, request, url_for
 from sqlalchemy import select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import undefer
@@ -39,10 +40,12 @@ from app.definitions.models import ProcessVersion
 from app.engine import bundle as bundle_rules
 from app.engine import runtime, templating
 from app.engine.bundle import INITIATOR_LANE, normalize_role
+from app.engine.camunda import ASSIGNEE_PROPERTY, CANDIDATE_USERS_PROPERTY
 from app.engine.helpers import SCRIPT_HELPERS
 from app.engine.sandbox import Sandbox
 from app.instances import access, events, signals
 from app.instances.models import HumanTask, HumanTaskCandidate, InstanceStatus, ProcessInstance, TaskStatus
+from app.people import queries as people_queries
 from app.people.actor import SYSTEM, Actor
 from app.people.models import User
 
@@ -51,8 +54,26 @@ def _script_engine(instance: ProcessInstance | None, actor: Actor, process_key: 
     sandbox = Sandbox(time_limit=float(current_app.config.get("SCRIPT_TIME_LIMIT_SECONDS", 2.0)),
                       helpers=SCRIPT_HELPERS)
     context = {"instance_id": instance.id if instance else None, "actor": actor.username,
-               "process_key": process_key}
+               "process_key": process_key, "current_user": functools.partial(_user_values, actor.username),
+               "task_url": _task_url_template()}
     return runtime.PmoScriptEngine(sandbox, context)
+
+
+def _user_values(username: str) -> dict[str, str] | None:
+    """What ``get_current_user()`` gives a script: the acting user as SpiffArena returns its user
+    (username, email, display name); None when the system acts (a timer, a message)."""
+    user = db.session.scalars(select(User).where(User.username == username)).first()
+    if user is None:
+        return None
+    return {"username": user.username, "email": user.email or "", "display_name": user.display_name or user.username}
+
+
+def _task_url_template() -> str:
+    """The absolute URL of a task page with ``{task_id}`` in it: the address the request came to,
+    else ``SERVER_NAME_HINT`` (a timer or a worker)."""
+    base = request.host_url if has_request_context() else str(current_app.config.get("SERVER_NAME_HINT") or "")
+    path = url_for("inbox.task_page", task_id="TASK_ID") if has_request_context() else "/tasks/TASK_ID"
+    return base.rstrip("/") + path.replace("TASK_ID", "{task_id}")
 
 
 # -- the command executor -----------------------------------------------------------------------
@@ -299,15 +320,38 @@ def _render_title(template: str, data: dict[str, Any]) -> str:
     return templating.render_or(template, data, fallback=template, seconds=templating.TITLE_SECONDS)[:500]
 
 
-def _candidates(info: runtime.HumanTaskInfo, instance: ProcessInstance) -> tuple[list[str], list[str]]:
-    """(roles, usernames) who may take the task: SpiffArena's lane convention."""
+class Candidates(NamedTuple):
+    """Who may take a task: roles, users by name, lane groups (whose members are read at query time)."""
+
+    roles: list[str]
+    users: list[str]
+    groups: list[str]
+
+    def rows(self) -> list[HumanTaskCandidate]:
+        return ([HumanTaskCandidate(role=r) for r in self.roles] + [HumanTaskCandidate(username=u) for u in self.users]
+                + [HumanTaskCandidate(group_name=g) for g in self.groups])
+
+
+def _candidates(info: runtime.HumanTaskInfo, instance: ProcessInstance) -> Candidates:
+    """Who may take the task: SpiffArena's lane convention.
+
+    ``lane_owners`` (task data the server sets) names the lane's people and wins; then the task's
+    ``assignee`` / ``candidateUsers`` properties; a lane that is a configured role offers it to the
+    role, any other named lane to the group of that name (an admin fills it); no lane, the initiator.
+    """
     lane = info.lane
     owners = info.data.get("lane_owners")
     if lane and isinstance(owners, dict) and owners.get(lane):
-        return [], [str(u) for u in owners[lane]]
+        return Candidates([], [str(u) for u in owners[lane]], [])
+    assignee = (info.properties.get(ASSIGNEE_PROPERTY) or "").strip()
+    if assignee:
+        return Candidates([], [assignee], [])
+    named = bundle_rules.split_names(info.properties.get(CANDIDATE_USERS_PROPERTY))
     if not lane or normalize_role(lane) == INITIATOR_LANE:
-        return [], [instance.started_by]
-    return [normalize_role(lane)], []
+        return Candidates([], named or [instance.started_by], [])
+    if normalize_role(lane) in people_queries.known_roles():
+        return Candidates([normalize_role(lane)], named, [])
+    return Candidates([], named, [bundle_rules.group_key(lane)])
 
 
 def _excluded_users(info: runtime.HumanTaskInfo) -> list[str]:
@@ -347,7 +391,8 @@ def _sync_human_tasks(instance: ProcessInstance, workflow, actor: Actor,  # noqa
     for task_id, info in ready.items():
         if task_id in open_rows:
             continue
-        roles, users = _candidates(info, instance)
+        candidates = _candidates(info, instance)
+        roles, users = candidates.roles, candidates.users
         due = None
         if info.properties.get("dueIn"):
             try:
@@ -363,12 +408,12 @@ def _sync_human_tasks(instance: ProcessInstance, workflow, actor: Actor,  # noqa
             process_name=info.process_name if info.process_id != instance.process_key else instance.process_version.name,
             element_id=info.element_id, bpmn_process_id=info.process_id,
             title=_render_title(info.name_template, info.data), lane=info.lane,
-            assignee=users[0] if len(users) == 1 and not roles else None,
+            assignee=users[0] if len(users) == 1 and not roles and not candidates.groups else None,
             status=TaskStatus.READY, priority=priority, form_schema_file=info.form_schema_file,
             form_ui_file=info.form_ui_file, instructions=info.instructions, created_at=now, due_at=due,
         )
         row.excluded_users = _excluded_users(info)
-        row.candidates = [HumanTaskCandidate(role=r) for r in roles] + [HumanTaskCandidate(username=u) for u in users]
+        row.candidates = candidates.rows()
         db.session.add(row)
         created.append(row)
     if created and announce:

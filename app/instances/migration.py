@@ -32,7 +32,6 @@ from app.engine import runtime
 from app.instances import business_keys, commands
 from app.instances.models import (
     HumanTask,
-    HumanTaskCandidate,
     InstanceMigration,
     InstanceStatus,
     MigrationBatch,
@@ -230,7 +229,7 @@ def _refresh_open_tasks(instance: ProcessInstance, workflow: Any) -> None:
         HumanTask.id.in_(list(ready)))).all()
     for row in rows:
         info = ready[row.id]
-        roles, users = commands._candidates(info, instance)
+        candidates = commands._candidates(info, instance)
         row.title = commands._render_title(info.name_template, info.data)
         row.element_id, row.bpmn_process_id, row.lane = info.element_id, info.process_id, info.lane
         row.process_name = (info.process_name if info.process_id != instance.process_key
@@ -242,11 +241,12 @@ def _refresh_open_tasks(instance: ProcessInstance, workflow: Any) -> None:
             row.priority = int(info.properties.get("priority", 50))
         except ValueError:
             row.priority = 50
-        wanted = {("role", r) for r in roles} | {("user", u) for u in users}
-        have = {("role", c.role) if c.role else ("user", c.username): c for c in row.candidates}
-        if set(have) != wanted:
-            row.candidates = ([HumanTaskCandidate(role=r) for r in roles]
-                              + [HumanTaskCandidate(username=u) for u in users])
+        wanted = ({("role", r) for r in candidates.roles} | {("user", u) for u in candidates.users}
+                  | {("group", g) for g in candidates.groups})
+        have = {("role", c.role) if c.role else ("group", c.group_name) if c.group_name else ("user", c.username)
+                for c in row.candidates}
+        if have != wanted:
+            row.candidates = candidates.rows()
 
 
 def _check_live(instance: ProcessInstance) -> None:

@@ -122,9 +122,14 @@ class HumanTask(db.Model):
     def candidate_users(self) -> list[str]:
         return sorted(c.username for c in self.candidates if c.username)
 
+    @property
+    def candidate_groups(self) -> list[str]:
+        return sorted(c.group_name for c in self.candidates if c.group_name)
+
 
 class HumanTaskCandidate(db.Model):
-    """Who may claim a task: a role or a user by name. One row each, indexed for the inbox."""
+    """Who may claim a task: a role, a user by name, or a lane group (``app.people.models.LaneGroup``,
+    whose members are read at query time). One row each, indexed for the inbox."""
 
     __tablename__ = "human_task_candidates"
 
@@ -132,12 +137,14 @@ class HumanTaskCandidate(db.Model):
     task_id: Mapped[str] = mapped_column(ForeignKey("human_tasks.id", ondelete="CASCADE"), index=True)
     role: Mapped[str | None] = mapped_column(String(80), nullable=True)
     username: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    group_name: Mapped[str | None] = mapped_column(String(80), nullable=True)
 
     task: Mapped[HumanTask] = relationship(back_populates="candidates")
 
     __table_args__ = (
         Index("ix_candidates_role", "role", "task_id"),
         Index("ix_candidates_username", "username", "task_id"),
+        Index("ix_candidates_group", "group_name", "task_id"),
     )
 
 

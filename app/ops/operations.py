@@ -1,14 +1,15 @@
 """Operations: what an administrator watches and repairs.
 
 Incidents (instances whose last step failed), suspended instances, stuck instances (running but
-waiting on nothing: no open task, timer or message), overdue timers, undelivered messages, and
+waiting on nothing: no open task, timer or message), tasks waiting for a lane group with nobody in
+it, overdue timers, undelivered messages, and
 the repairs: retry, skip the failing step, terminate, redeliver. Every repair goes through the
 instance service (one command, one transaction) and is audited with the admin's reason.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -26,6 +27,7 @@ from app.instances import events
 from app.instances.heartbeats import heartbeats
 from app.instances.models import (
     HumanTask,
+    HumanTaskCandidate,
     InstanceStatus,
     InstanceTimer,
     Message,
@@ -34,6 +36,7 @@ from app.instances.models import (
     ProcessInstance,
     TaskStatus,
 )
+from app.people import queries as people_queries
 from app.people.actor import Actor
 
 OVERDUE_TIMER_SECONDS = 10.0
@@ -46,6 +49,16 @@ class Overview:
     stuck: list[ProcessInstance]
     overdue_timers: list[InstanceTimer]
     unmatched_messages: list[Message]
+    waiting_for_groups: list[GroupWait] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class GroupWait:
+    """An open task offered only to a lane group that reaches nobody: it waits until an admin fills it."""
+
+    task: HumanTask
+    group_key: str
+    group_name: str
 
 
 def incidents(limit: int = 200) -> list[ProcessInstance]:
@@ -78,8 +91,33 @@ def overdue_timers(late_by: float = OVERDUE_TIMER_SECONDS, limit: int = 200) -> 
         .order_by(InstanceTimer.due_at).limit(limit)))
 
 
+def waiting_for_empty_groups(limit: int = 200) -> list[GroupWait]:
+    """Open, unclaimed tasks of lane groups with no active member (no user, no holder of a member role)."""
+    candidates = db.session.execute(
+        select(HumanTask, HumanTaskCandidate.group_name)
+        .join(HumanTaskCandidate, HumanTaskCandidate.task_id == HumanTask.id)
+        .where(HumanTask.status == TaskStatus.READY, HumanTask.assignee.is_(None),
+               HumanTaskCandidate.group_name.is_not(None))
+        .order_by(HumanTask.created_at, HumanTask.id)).all()
+    keys = {key for _, key in candidates}
+    if not keys:
+        return []
+    reached = people_queries.group_members(keys)
+    names = {g.key: g.name for g in people_queries.list_groups() if g.key in keys}
+    waits: dict[str, GroupWait] = {}
+    for task, key in candidates:
+        others = any(c.role or c.username for c in task.candidates)  # a role or a user can take it
+        if reached.get(key) or others or task.id in waits:
+            continue
+        waits[task.id] = GroupWait(task, key, names.get(key, key))
+        if len(waits) >= limit:
+            break
+    return list(waits.values())
+
+
 def overview() -> Overview:
-    return Overview(incidents(), suspended(), stuck(), overdue_timers(), events.unmatched_messages())
+    return Overview(incidents(), suspended(), stuck(), overdue_timers(), events.unmatched_messages(),
+                    waiting_for_empty_groups())
 
 
 # -- repairs ------------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
-"""The people API: a bearer token for a username and password, and user administration (admin only).
-Password hashes are never part of an answer."""
+"""The people API: a bearer token for a username and password, user administration and the lane
+groups' members (admin only). Password hashes are never part of an answer."""
 
 from __future__ import annotations
 
@@ -11,7 +11,18 @@ from app.core.throttle import throttle_login
 from app.people import operations as users
 from app.people import queries as user_queries
 from app.people.auth import require_roles
-from app.people.schemas import TokenIn, TokenOut, UserCreateIn, UserListOut, UserOut, UserUpdateIn
+from app.people.models import LaneGroup
+from app.people.schemas import (
+    GroupListOut,
+    GroupMemberIn,
+    GroupOut,
+    TokenIn,
+    TokenOut,
+    UserCreateIn,
+    UserListOut,
+    UserOut,
+    UserUpdateIn,
+)
 
 # Routes under /api/v1, nested in the shared API blueprint (app/api): its token check,
 # error answers and OpenAPI document cover them.
@@ -55,3 +66,40 @@ def issue_token():  # noqa: ANN201
     return dump(TokenOut, {"token": users.issue_token(user), "token_type": "Bearer", "username": user.username,
                            "roles": user.roles,
                            "expires_in": int(current_app.config.get("API_TOKEN_MAX_AGE_SECONDS", 86400))})
+
+
+def _group_out(group: LaneGroup, reached: dict[str, list[str]]) -> dict:
+    return {"key": group.key, "name": group.name, "member_users": group.member_users,
+            "member_roles": group.member_roles, "reaches": reached.get(group.key, []), "created_at": group.created_at}
+
+
+@bp.get("/groups")
+@doc(summary="List lane groups and who is in each", tags=["groups"], responses={200: GroupListOut}, errors=(403,),
+     description="A lane that is not a role becomes a group when its process is deployed; its tasks are "
+                 "offered to the group's users and the holders of its roles.")
+def list_groups():  # noqa: ANN201
+    require_roles("admin")
+    groups = user_queries.list_groups()
+    reached = user_queries.group_members([g.key for g in groups])
+    return dump(GroupListOut, {"items": [_group_out(g, reached) for g in groups]})
+
+
+@bp.post("/groups/<path:key>/members")
+@doc(summary="Add a user or a role to a lane group", tags=["groups"], body=GroupMemberIn,
+     responses={200: GroupOut}, errors=(403, 404, 409),
+     description="The group's waiting tasks are offered to the new member at once.")
+def add_group_member(key: str):  # noqa: ANN201
+    actor = require_roles("admin")
+    data = body(GroupMemberIn)
+    group = users.add_group_member(key, actor, username=data.get("username"), role=data.get("role"))
+    return dump(GroupOut, _group_out(group, user_queries.group_members([group.key])))
+
+
+@bp.delete("/groups/<path:key>/members")
+@doc(summary="Take a user or a role out of a lane group", tags=["groups"], body=GroupMemberIn,
+     responses={200: GroupOut}, errors=(403, 404))
+def remove_group_member(key: str):  # noqa: ANN201
+    actor = require_roles("admin")
+    data = body(GroupMemberIn)
+    group = users.remove_group_member(key, actor, username=data.get("username"), role=data.get("role"))
+    return dump(GroupOut, _group_out(group, user_queries.group_members([group.key])))

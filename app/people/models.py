@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, ForeignKey, Integer, String
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -62,3 +62,53 @@ class UserRole(db.Model):
     role: Mapped[str] = mapped_column(String(80), primary_key=True, index=True)
 
     user: Mapped[User] = relationship(back_populates="role_rows")
+
+
+class LaneGroup(db.Model):
+    """A group of people named after a lane that is not a role (SpiffArena treats lane names as
+    groups). Deploying a process makes it when missing; an admin fills it with users and roles, and
+    its lane's tasks are offered to them (``app.instances.access``), read through the membership at
+    query time, so filling a group later reaches the tasks already waiting."""
+
+    __tablename__ = "lane_groups"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # The lane name normalised like a role (``Finance Team`` -> ``finance_team``): what tasks name.
+    key: Mapped[str] = mapped_column(String(80), unique=True)
+    # The lane name as the modeller wrote it, for the screen.
+    name: Mapped[str] = mapped_column(String(200))
+    created_by: Mapped[str] = mapped_column(String(80), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    members: Mapped[list[LaneGroupMember]] = relationship(
+        back_populates="group", cascade="all, delete-orphan", lazy="selectin",
+        order_by="LaneGroupMember.id")
+
+    @property
+    def member_users(self) -> list[str]:
+        return sorted(m.username for m in self.members if m.username)
+
+    @property
+    def member_roles(self) -> list[str]:
+        return sorted(m.role for m in self.members if m.role)
+
+
+class LaneGroupMember(db.Model):
+    """One member of a lane group: a user by name, or everyone holding a role."""
+
+    __tablename__ = "lane_group_members"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("lane_groups.id", ondelete="CASCADE"), index=True)
+    username: Mapped[str | None] = mapped_column(
+        ForeignKey("users.username", ondelete="CASCADE"), nullable=True)
+    role: Mapped[str | None] = mapped_column(String(80), nullable=True)
+
+    group: Mapped[LaneGroup] = relationship(back_populates="members")
+
+    __table_args__ = (
+        UniqueConstraint("group_id", "username", "role", name="uq_lane_group_member"),
+        CheckConstraint("(username IS NULL) <> (role IS NULL)", name="ck_lane_group_member_one_kind"),
+        Index("ix_lane_group_members_username", "username", "group_id"),
+        Index("ix_lane_group_members_role", "role", "group_id"),
+    )

@@ -6,15 +6,18 @@ import functools
 from collections.abc import Iterable
 
 from flask import current_app
+from sqlalchemy import select
 from sqlalchemy import update as sql_update
+from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.core import audit
-from app.core.errors import BadRequest, Conflict, Invalid, Unauthorized
+from app.core.errors import BadRequest, Conflict, Forbidden, Invalid, NotFound, Unauthorized
 from app.core.extensions import db
 from app.core.transactions import in_write_transaction
-from app.people.models import User, UserRole
-from app.people.queries import _serializer, find, get, known_roles, min_password_length
+from app.people.actor import Actor
+from app.people.models import LaneGroup, LaneGroupMember, User, UserRole
+from app.people.queries import _serializer, find, find_group, get, get_group, known_roles, min_password_length
 
 
 def _check_roles(roles: Iterable[str]) -> list[str]:
@@ -119,3 +122,83 @@ def seed_demo_users() -> list[str]:
                    check_password_policy=False)
             created.append(demo.username)
     return created
+
+
+# -- lane groups -------------------------------------------------------------------------------------
+
+@in_write_transaction
+def ensure_groups(groups: dict[str, str], actor: str) -> list[LaneGroup]:
+    """Make the lane groups a deployment needs (``{key: lane name}``) that do not exist yet; the new ones.
+
+    Idempotent: deploying the same process again, or another one with the same lane, changes nothing.
+    Two deployments racing for one group: the second one's insert fails in its savepoint and it
+    takes the group the first one made.
+    """
+    created = []
+    for key, name in sorted(groups.items()):
+        if find_group(key) is not None:
+            continue
+        try:
+            with db.session.begin_nested():
+                group = LaneGroup(key=key, name=name.strip()[:200] or key, created_by=actor)
+                db.session.add(group)
+        except IntegrityError:
+            continue
+        created.append(group)
+        audit.record(actor, "group_create", group=key, name=group.name)
+    return created
+
+
+def _group_admin(actor: Actor) -> None:
+    if not actor.is_admin:
+        raise Forbidden("only an admin changes who is in a group")
+
+
+def _member_kind(username: str | None, role: str | None) -> tuple[str | None, str | None]:
+    """(username, role) of a membership change: exactly one of them, each checked."""
+    username, role = (username or "").strip() or None, (role or "").strip() or None
+    if (username is None) == (role is None):
+        raise Invalid("name a user or a role", errors={"member": ["give either a username or a role, not both"]})
+    if username is not None and find(username) is None:
+        raise Invalid(f"no user named '{username}'", errors={"username": [f"no user named '{username}'"]})
+    if role is not None and role not in known_roles():
+        raise Invalid(f"unknown role '{role}'",
+                      errors={"role": [f"'{role}' is not one of: {', '.join(sorted(known_roles()))}"]})
+    return username, role
+
+
+@in_write_transaction
+def add_group_member(key: str, actor: Actor, *, username: str | None = None, role: str | None = None) -> LaneGroup:
+    """Add a user, or everyone holding a role, to a group: its waiting tasks reach them at once."""
+    _group_admin(actor)
+    group = get_group(key)
+    username, role = _member_kind(username, role)
+    if any(m.username == username and m.role == role for m in group.members):
+        raise Conflict(f"{'user ' + username if username else 'role ' + str(role)} is already in {group.name}")
+    group.members.append(LaneGroupMember(username=username, role=role))
+    db.session.flush()
+    audit.record(actor.username, "group_member_add", group=key, **({"username": username} if username else
+                                                                     {"role": role}))
+    return group
+
+
+@in_write_transaction
+def remove_group_member(key: str, actor: Actor, *, username: str | None = None,
+                        role: str | None = None) -> LaneGroup:
+    """Take a user or a role out of a group (tasks they already claimed stay theirs)."""
+    _group_admin(actor)
+    group = get_group(key)
+    username, role = (username or "").strip() or None, (role or "").strip() or None
+    if (username is None) == (role is None):
+        raise Invalid("name a user or a role", errors={"member": ["give either a username or a role, not both"]})
+    member = db.session.scalars(select(LaneGroupMember).where(
+        LaneGroupMember.group_id == group.id, LaneGroupMember.username.is_(None) if username is None
+        else LaneGroupMember.username == username,
+        LaneGroupMember.role.is_(None) if role is None else LaneGroupMember.role == role)).first()
+    if member is None:
+        raise NotFound(f"{'user ' + username if username else 'role ' + str(role)} is not in {group.name}")
+    group.members.remove(member)
+    db.session.flush()
+    audit.record(actor.username, "group_member_remove", group=key, **({"username": username} if username else
+                                                                        {"role": role}))
+    return group

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import select
+from sqlalchemy import Select, or_, select
 
 from app.core.errors import NotFound, Unauthorized
 from app.core.extensions import db
-from app.people.models import User, UserRole
+from app.people.models import LaneGroup, LaneGroupMember, User, UserRole
 
 
 def min_password_length() -> int:
@@ -68,3 +68,52 @@ def identity_for_token(token: str) -> tuple[str, frozenset[str]]:
     if not rows or not rows[0].active or rows[0].token_generation != payload.get("g"):
         raise Unauthorized("the token is no longer valid")
     return rows[0].username, frozenset(r.role for r in rows if r.role)
+
+
+# -- lane groups -------------------------------------------------------------------------------------
+
+def list_groups() -> list[LaneGroup]:
+    return list(db.session.scalars(select(LaneGroup).order_by(LaneGroup.name)))
+
+
+def find_group(key: str) -> LaneGroup | None:
+    return db.session.scalars(select(LaneGroup).where(LaneGroup.key == key)).first()
+
+
+def get_group(key: str) -> LaneGroup:
+    group = find_group(key)
+    if group is None:
+        raise NotFound(f"no group '{key}'")
+    return group
+
+
+def group_keys_sql(username: str, roles: frozenset[str] | set[str]) -> Select:
+    """The keys of the groups that hold ``username``, by name or through one of ``roles``: what the
+    inbox joins task candidates through, so a member added later sees the tasks already waiting."""
+    held = LaneGroupMember.username == username
+    if roles:
+        held = or_(held, LaneGroupMember.role.in_(sorted(roles)))
+    return select(LaneGroup.key).join(LaneGroupMember, LaneGroupMember.group_id == LaneGroup.id).where(held)
+
+
+def groups_of(username: str, roles: frozenset[str] | set[str]) -> set[str]:
+    return set(db.session.scalars(group_keys_sql(username, roles)))
+
+
+def group_members(keys: set[str] | list[str]) -> dict[str, list[str]]:
+    """The active users each group reaches (its member users and the holders of its member roles)."""
+    keys = sorted(set(keys))
+    if not keys:
+        return {}
+    by_name = (select(LaneGroup.key, User.username)
+               .join(LaneGroupMember, LaneGroupMember.group_id == LaneGroup.id)
+               .join(User, User.username == LaneGroupMember.username))
+    by_role = (select(LaneGroup.key, User.username)
+               .join(LaneGroupMember, LaneGroupMember.group_id == LaneGroup.id)
+               .join(UserRole, UserRole.role == LaneGroupMember.role)
+               .join(User, User.id == UserRole.user_id))
+    found: dict[str, set[str]] = {key: set() for key in keys}
+    for stmt in (by_name, by_role):
+        for key, username in db.session.execute(stmt.where(LaneGroup.key.in_(keys), User.active.is_(True))):
+            found[key].add(username)
+    return {key: sorted(names) for key, names in found.items()}

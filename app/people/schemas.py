@@ -1,9 +1,9 @@
-"""Marshmallow schemas of the people API: tokens and users."""
+"""Marshmallow schemas of the people API: tokens, users and lane groups."""
 
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 # -- auth ------------------------------------------------------------------------------------------
 
@@ -49,3 +49,31 @@ class UserUpdateIn(Schema):
     email = fields.Email()
     display_name = fields.String(validate=validate.Length(max=200))
     active = fields.Boolean()
+
+
+# -- lane groups -----------------------------------------------------------------------------------
+
+class GroupOut(Schema):
+    key = fields.String(required=True, metadata={"description": "what the lane's tasks name (the lane name "
+                                                                "normalised like a role)"})
+    name = fields.String(required=True, metadata={"description": "the lane name as the modeller wrote it"})
+    member_users = fields.List(fields.String(), metadata={"description": "usernames in the group"})
+    member_roles = fields.List(fields.String(), metadata={"description": "roles whose holders are in the group"})
+    reaches = fields.List(fields.String(), metadata={"description": "the active users its tasks are offered to"})
+    created_at = fields.DateTime()
+
+
+class GroupListOut(Schema):
+    items = fields.List(fields.Nested(GroupOut), required=True)
+
+
+class GroupMemberIn(Schema):
+    """One member: a user or a role, not both."""
+
+    username = fields.String(validate=validate.Length(min=1, max=80))
+    role = fields.String(validate=validate.Length(min=1, max=80))
+
+    @validates_schema
+    def _one_kind(self, data: dict, **_kwargs: object) -> None:
+        if ("username" in data) == ("role" in data):
+            raise ValidationError("give either a username or a role, not both", "_schema")

@@ -216,8 +216,9 @@ def check(draft: Draft) -> Check:
         return result
     result.processes = sorted(parsed.processes)
     result.parsed = parsed
-    result.problems = [{"file": getattr(n, "file", None), "line": None, "element": getattr(n, "element", None),
-                        "message": str(n), "severity": "warning"} for n in parsed.notes]
+    result.problems = [{"file": getattr(n, "file", None), "line": getattr(n, "line", None),
+                        "element": getattr(n, "element", None), "message": str(n), "severity": "warning"}
+                       for n in parsed.notes]
     if not any(PurePosixPath(f.name).name.startswith("test_") for f in draft.files):
         result.problems.append({"file": None, "line": None, "element": None, "severity": "warning",
                                 "message": "this process has no scenarios (test_<process>.json): nothing "

@@ -217,16 +217,19 @@ def test_invalid_json():
 
 # -- lanes and call activities -------------------------------------------------------------------
 
-def test_unknown_lane_role():
+def test_a_lane_that_is_not_a_role_becomes_a_group_with_a_located_warning():
     lanes = """    <bpmn:laneSet id="ls">
       <bpmn:lane id="Lane_x" name="Chief Wizard"><bpmn:flowNodeRef>work</bpmn:flowNodeRef></bpmn:lane>
     </bpmn:laneSet>
 """
-    text = linear("lanes_bad").replace("    <bpmn:startEvent", lanes + "    <bpmn:startEvent", 1)
-    problem = one_problem("lanes_bad.bpmn", text)
-    assert problem.element == "Lane_x"
-    assert "'Chief Wizard' is not a known role" in problem.message
-    assert problem.line == _line_of(text, "Lane_x")
+    text = linear("lanes_group").replace("    <bpmn:startEvent", lanes + "    <bpmn:startEvent", 1)
+    bundle = load_bundle([BundleFile("lanes_group.bpmn", text.encode())], ROLES)
+    assert "lanes_group" in bundle.processes and bundle.groups == {"chief_wizard": "Chief Wizard"}
+    [note] = bundle.notes
+    assert (note.file, note.line, note.element, note.outcome) == (
+        "lanes_group.bpmn", _line_of(text, "Lane_x"), "Lane_x", "warning")
+    assert note.message == ("lane 'Chief Wizard' is not a role: its tasks go to the group 'Chief Wizard', "
+                            "which an admin fills on the Groups page (/admin/groups)")
 
 
 def test_lane_named_like_a_role_with_spaces_is_accepted():
@@ -262,9 +265,8 @@ def test_every_bad_file_is_reported(tmp_path):
         "a_malformed.bpmn": linear("a").replace("</bpmn:definitions>", ""),
         "b_doctype.bpmn": XXE,
         "c_condition.bpmn": linear("c", GATEWAY.format(cond="x ==== 1"), first="gw"),
-        "d_lane.bpmn": linear("d").replace("    <bpmn:startEvent", '    <bpmn:laneSet id="ls"><bpmn:lane id="L" '
-                                           'name="wizard"><bpmn:flowNodeRef>work</bpmn:flowNodeRef></bpmn:lane>'
-                                           "</bpmn:laneSet>\n    <bpmn:startEvent", 1),
+        "d_call.bpmn": linear("d", '<bpmn:callActivity id="call" calledElement="nowhere" />', first="call",
+                              last="call"),
         "e_schema.json": '{"type": 12}',
         "f_good.bpmn": linear("f"),
     }
@@ -272,7 +274,7 @@ def test_every_bad_file_is_reported(tmp_path):
         (tmp_path / name).write_text(text)
     problems = problems_of(read_paths([tmp_path]))
     bad_files = {p.file for p in problems}
-    assert bad_files == {"a_malformed.bpmn", "b_doctype.bpmn", "c_condition.bpmn", "d_lane.bpmn", "e_schema.json"}
+    assert bad_files == {"a_malformed.bpmn", "b_doctype.bpmn", "c_condition.bpmn", "d_call.bpmn", "e_schema.json"}
     # Several problems in one file are all listed too.
     text = linear("multi", GATEWAY.format(cond="x ==== 1"), first="gw",
                   extra='    <bpmn:sequenceFlow id="f_ghost" sourceRef="work" targetRef="ghost" />\n')

@@ -29,6 +29,19 @@ def _report(files: list[bundle_mod.BundleFile]) -> dict[tuple[str, str], tuple[s
     return {(f.element, f.what): (f.outcome, f.message) for f in parsed.notes}
 
 
+def test_camunda_user_expressions_are_not_guessed(app):
+    """An assignee or candidateUsers computed at run time in Camunda is reported, not mapped."""
+    text = (INTEROP / "camunda7_change.bpmn").read_text().replace(
+        'camunda:candidateUsers="quinn"', 'camunda:candidateUsers="${reviewers}"').replace(
+        'camunda:assignee="petra"', 'camunda:assignee="#{manager}"')
+    parsed = definitions.validate_files([bundle_mod.BundleFile("c7.bpmn", text.encode()),
+                                         *_files("change-review-schema.json")])
+    report = {(f.element, f.what): (f.outcome, f.message) for f in parsed.notes}
+    assert report[("review", "camunda:candidateUsers")][0] == "warning"
+    assert "expression" in report[("sign_off", "camunda:assignee")][1]
+    assert report[("sign_off", "camunda:assignee")][0] == "warning"
+
+
 def test_camunda7_report(app):
     report = _report(_files("camunda7_change.bpmn", "change-review-schema.json"))
     assert report[("review", "camunda:candidateGroups")][0] == "mapped"
@@ -36,6 +49,10 @@ def test_camunda7_report(app):
     assert report[("review", "camunda:formKey")] == ("mapped", "the task's form is change-review-schema.json")
     assert report[("review", "camunda:dueDate")][0] == "mapped"
     assert report[("describe", "camunda:assignee")] == ("mapped", "the task goes to the process initiator")
+    assert report[("review", "camunda:candidateUsers")][0] == "mapped"
+    assert "user(s) quinn" in report[("review", "camunda:candidateUsers")][1]
+    assert report[("sign_off", "camunda:assignee")] == (
+        "mapped", "the task is assigned to user 'petra' (its owner, before its lane)")
     assert report[("describe", "camunda:formData")][0] == "mapped"
     assert report[("c7_change", "camunda:historyTimeToLive")][0] == "warning"
     assert report[("start", "camunda:initiator")][0] == "warning"
@@ -57,8 +74,14 @@ def test_camunda7_diagram_runs_with_lanes_forms_and_due_dates(app, actors):
     [review] = ready(instance.id)
     assert review.candidate_roles == ["ccb_member"] and review.form_schema_file == "change-review-schema.json"
     assert review.due_at is not None
+    assert review.candidate_users == ["quinn"]  # camunda:candidateUsers, besides the candidate group
     assert not access.is_candidate(review, pm) and access.is_candidate(review, actors["chen"])
-    instances.complete(review.id, actors["chen"], {"approved": True})
+    assert access.is_candidate(review, actors["quinn"])
+    instances.complete(review.id, actors["quinn"], {"approved": True})
+    [sign_off] = ready(instance.id)  # camunda:assignee="petra": hers alone, assigned to her
+    assert sign_off.assignee == "petra" and sign_off.candidate_users == ["petra"] and not sign_off.candidate_roles
+    assert not access.is_candidate(sign_off, actors["chen"])
+    instances.complete(sign_off.id, actors["petra"], {})
     assert fresh_instance(instance.id).status == "completed"
 
 
@@ -83,6 +106,9 @@ def test_camunda8_diagram_maps_zeebe_assignment_form_and_schedule(app, actors):
     assert report[("plan", "zeebe:taskSchedule dueDate")][0] == "mapped"
     assert report[("welcome", "zeebe:assignmentDefinition assignee")][0] == "mapped"
     assert report[("welcome", "zeebe:taskHeaders")][0] == "warning"
+    assert report[("buddy", "zeebe:assignmentDefinition candidateUsers")] == (
+        "mapped", "the task is offered to user(s) carla, chen (besides its lane's role or group, if it has a lane)")
+    assert report[("equipment", "zeebe:assignmentDefinition assignee")][0] == "mapped"
     definitions.deploy(files, "admin")
     pm = actors["maria"]
     instance = instances.start("c8_onboarding", pm, {})
@@ -93,6 +119,14 @@ def test_camunda8_diagram_maps_zeebe_assignment_form_and_schedule(app, actors):
     [welcome] = ready(instance.id)
     assert access.is_candidate(welcome, pm) and not access.is_candidate(welcome, actors["sam"])
     instances.complete(welcome.id, pm, {})
+    [buddy] = ready(instance.id)
+    assert buddy.candidate_users == ["carla", "chen"] and buddy.assignee is None and not buddy.candidate_roles
+    assert access.is_candidate(buddy, actors["carla"]) and not access.is_candidate(buddy, pm)
+    instances.complete(buddy.id, actors["chen"], {})
+    [equipment] = ready(instance.id)
+    assert equipment.assignee == "rita" and access.may_act(equipment, actors["rita"])
+    assert not access.may_act(equipment, pm)
+    instances.complete(equipment.id, actors["rita"], {})
     assert fresh_instance(instance.id).status == "completed"
 
 

@@ -41,7 +41,7 @@ def test_each_refusal_names_file_line_and_element(app):
     assert set(by_element) == {"whoami", "fetch", "f_juel", "f_feel2", "f_xpath", "f_env", "notify"}, problems
 
     [script] = by_element["whoami"]
-    assert "get_current_user()" in script["message"] and "only SpiffArena's server" in script["message"]
+    assert "get_secret()" in script["message"] and "only SpiffArena's server" in script["message"]
     [service] = by_element["fetch"]
     assert "'http/GetRequest' is not registered" in service["message"]
     assert service["line"] == _line_of("refusals.bpmn", 'serviceTaskOperator id="http/GetRequest"')
