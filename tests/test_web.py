@@ -56,7 +56,7 @@ def test_login_with_the_right_password_goes_home(client):
     home = client.get("/")
     html = home.get_data(as_text=True)
     assert home.status_code == 200
-    assert "PMO Flow" in html and "maria" in html and "Project manager" in html
+    assert "PMO Flow" in html and "Maria Garcia" in html and "Project manager" in html
     assert "Sign out" in html
 
 

@@ -55,7 +55,7 @@ def test_admin_fills_the_group_and_the_member_completes_the_waiting_task(live_se
     expect(card).to_contain_text("Nobody is in this group")
     card.get_by_label("Add a user").select_option("quinn")
     card.get_by_role("button", name="Add user").click()
-    expect(admin.get_by_text("quinn added to Finance Team.")).to_be_visible()
+    expect(admin.get_by_text("Quinn Harper added to Finance Team.")).to_be_visible()
     expect(admin.get_by_test_id("group-finance_team")).to_contain_text("Reaches 1 person")
     admin.screenshot(path=str(SCREENSHOTS / "groups-admin.png"), full_page=True)
     admin.goto(f"{live_server}/admin/operations")
