@@ -1,0 +1,191 @@
+"""The workspace's "You are here": the project's lifecycle instance drawn process by process (the
+lifecycle, and each phase it calls), with the steps done, the current ones and the flows taken.
+
+The BPMN is the file deployed with the process version the instance runs on (as on the task
+page, ``inbox.diagrams``); the marks come from the instance's saved state
+(``instances.instance_progress``), matched here to the file's element and sequence flow ids. Only
+those who may see the project get either; a project they may not see answers 404.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+
+from flask import abort, current_app, jsonify, request, url_for
+from flask_login import current_user, login_required
+
+from app.core.errors import NotFound
+from app.engine.runtime import ProcessProgress
+from app.inbox import diagram_names
+from app.inbox.diagrams import DiagramProcess, bpmn_response, catalogue
+from app.instances import commands as instances
+from app.instances.models import ProcessInstance
+from app.people.actor import Actor
+from app.projects import queries as project_queries
+from app.projects.models import Project
+from app.projects.pages import bp
+
+MAX_LEVELS = 30
+# How a level's state reads on the page (never only a colour).
+STATE_WORDS = {"current": "in progress", "done": "done", "not_reached": "not reached yet"}
+
+
+@dataclass(frozen=True)
+class Level:
+    """One process of the lifecycle as the page offers it."""
+
+    process: DiagramProcess
+    depth: int                 # 0: the lifecycle itself; 1: a phase it calls; 2: a process a phase calls
+    called_from: str           # the name of the call activity that opens it ("" for the top)
+    state: str                 # "current", "done" or "not_reached"
+
+    @property
+    def state_text(self) -> str:
+        return STATE_WORDS[self.state]
+
+
+@dataclass
+class Marks:
+    """What one level's diagram marks, by the ids of its BPMN file."""
+
+    completed: list[str] = field(default_factory=list)
+    current: list[str] = field(default_factory=list)
+    flows: list[str] = field(default_factory=list)       # sequence flow ids
+    calls: dict[str, str] = field(default_factory=dict)  # call activity id -> the process it opens
+
+
+@dataclass
+class LifecycleDiagram:
+    instance: ProcessInstance
+    levels: list[Level]
+    marks: dict[str, Marks]
+
+    def level(self, process_id: str | None) -> Level:
+        """The level asked for, the top one when none (or an unknown one) is asked for."""
+        return next((lv for lv in self.levels if lv.process.process_id == process_id), self.levels[0])
+
+    def find(self, process_id: str | None) -> Level | None:
+        return next((lv for lv in self.levels if lv.process.process_id == process_id), None)
+
+    def current_steps(self, level: Level) -> list[tuple[str, Level | None]]:
+        """The current steps of a level in words, each with the level it opens (a phase) or None."""
+        names = level.process.element_names()
+        calls = self.marks[level.process.process_id].calls
+        return [(names.get(element) or "A step without a name", self.find(calls.get(element)))
+                for element in self.marks[level.process.process_id].current]
+
+
+def _marks(process: DiagramProcess, progress: ProcessProgress | None, offered: set[str]) -> Marks:
+    calls = {activity: called for activity, called in process.calls if called in offered}
+    if progress is None:
+        return Marks(calls=calls)
+    return Marks(completed=sorted(progress.completed), current=sorted(progress.current),
+                 flows=sorted(flow for flow, source, target in process.flows if (source, target) in progress.flows),
+                 calls=calls)
+
+
+def _levels(known: dict[str, DiagramProcess], top: str) -> list[tuple[DiagramProcess, int, str]]:
+    """The top process, then depth first each process it calls (in the order of the file), once."""
+    out: list[tuple[DiagramProcess, int, str]] = []
+    seen: set[str] = set()
+
+    def visit(process_id: str, depth: int, called_from: str) -> None:
+        if process_id in seen or process_id not in known or len(out) >= MAX_LEVELS:
+            return
+        seen.add(process_id)
+        process = known[process_id]
+        out.append((process, depth, called_from))
+        names = process.element_names()
+        for activity, called in process.calls:
+            visit(called, depth + 1, names.get(activity, ""))
+
+    visit(top, 0, "")
+    return out
+
+
+def lifecycle_diagram(project: Project) -> LifecycleDiagram | None:
+    """The diagram of the project's lifecycle instance; None when it has none (or its file is gone)."""
+    if project.lifecycle_instance_id is None:
+        return None
+    try:
+        instance = instances.get(project.lifecycle_instance_id)
+    except NotFound:
+        return None
+    version = instance.process_version
+    known = catalogue(version.deployment)
+    found = _levels(known, version.process_key)
+    if not found:
+        return None
+    progress = instances.instance_progress(instance)
+    offered = {process.process_id for process, _, _ in found}
+    marks = {process.process_id: _marks(process, progress.get(process.process_id), offered)
+             for process, _, _ in found}
+    levels = []
+    for process, depth, called_from in found:
+        mark = marks[process.process_id]
+        state = "current" if mark.current else "done" if mark.completed else "not_reached"
+        levels.append(Level(process, depth, called_from, state))
+    return LifecycleDiagram(instance, levels, marks)
+
+
+@bp.app_template_global("lifecycle_diagram")
+def lifecycle_diagram_or_none(project: Project) -> LifecycleDiagram | None:
+    """For the workspace template: the page shows without its diagram if it cannot be built."""
+    try:
+        return lifecycle_diagram(project)
+    except Exception:  # noqa: BLE001 - logged; the rest of the workspace still helps the PM
+        current_app.logger.exception("the lifecycle diagram of project %s could not be built", project.id)
+        return None
+
+
+def _diagram_or_404(project_id: int) -> tuple[Project, LifecycleDiagram, Level]:
+    try:
+        project = project_queries.visible_project(project_id, Actor.of(current_user))
+    except NotFound:
+        abort(404)
+    diagram = lifecycle_diagram(project)
+    wanted = request.args.get("process")
+    level = (diagram.find(wanted) if wanted else diagram.levels[0]) if diagram else None
+    if level is None:
+        abort(404)
+    return project, diagram, level
+
+
+@functools.lru_cache(maxsize=64)
+def _readable(content: bytes) -> bytes:
+    """The file with its templated step names made text ("Register project", not a template)."""
+    return diagram_names.readable(content, {})
+
+
+@bp.get("/projects/<int:project_id>/diagram.bpmn")
+@login_required
+def lifecycle_bpmn(project_id: int):  # noqa: ANN201
+    """The BPMN file of the lifecycle (or, with ``?process=``, of a process it calls) as deployed
+    with the version the project's lifecycle instance runs on."""
+    _project, diagram, level = _diagram_or_404(project_id)
+    found = diagram.instance.process_version.deployment.file(level.process.file_name)
+    if found is None:
+        abort(404)
+    return bpmn_response(_readable(bytes(found.content)))
+
+
+@bp.get("/projects/<int:project_id>/diagram.json")
+@login_required
+def lifecycle_marks(project_id: int):  # noqa: ANN201
+    """What to mark on that diagram: element ids done and current, sequence flow ids taken, and the
+    call activities that open another level (with that level's URLs)."""
+    project, diagram, level = _diagram_or_404(project_id)
+    mark = diagram.marks[level.process.process_id]
+    calls = {}
+    for activity, called in mark.calls.items():
+        target = diagram.find(called)
+        calls[activity] = {"process": called, "name": target.process.name if target else called,
+                           "xml_url": url_for("projects.lifecycle_bpmn", project_id=project.id, process=called),
+                           "marks_url": url_for("projects.lifecycle_marks", project_id=project.id, process=called)}
+    response = jsonify({"process": level.process.process_id, "name": level.process.name,
+                        "state": level.state, "completed": mark.completed, "current": mark.current,
+                        "flows": mark.flows, "calls": calls,
+                        "current_steps": [name for name, _ in diagram.current_steps(level)]})
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
