@@ -77,6 +77,8 @@ class LifecycleDiagram:
 
 
 def _marks(process: DiagramProcess, progress: ProcessProgress | None, offered: set[str]) -> Marks:
+    """The engine's progress of one process in the file's terms: its (source, target) pairs become
+    the ids of the sequence flows between them; call activities open the levels offered."""
     calls = {activity: called for activity, called in process.calls if called in offered}
     if progress is None:
         return Marks(calls=calls)
@@ -104,8 +106,9 @@ def _levels(known: dict[str, DiagramProcess], top: str) -> list[tuple[DiagramPro
     return out
 
 
-def lifecycle_diagram(project: Project) -> LifecycleDiagram | None:
-    """The diagram of the project's lifecycle instance; None when it has none (or its file is gone)."""
+def _offered(project: Project) -> tuple[ProcessInstance, list[tuple[DiagramProcess, int, str]]] | None:
+    """The lifecycle instance and the processes it draws (from its version's files); None when the
+    project has no lifecycle instance or its file is gone."""
     if project.lifecycle_instance_id is None:
         return None
     try:
@@ -113,14 +116,20 @@ def lifecycle_diagram(project: Project) -> LifecycleDiagram | None:
     except NotFound:
         return None
     version = instance.process_version
-    known = catalogue(version.deployment)
-    found = _levels(known, version.process_key)
-    if not found:
+    found = _levels(catalogue(version.deployment), version.process_key)
+    return (instance, found) if found else None
+
+
+def lifecycle_diagram(project: Project) -> LifecycleDiagram | None:
+    """The diagram of the project's lifecycle instance with its marks (one restore of its state);
+    None when it has none."""
+    offered = _offered(project)
+    if offered is None:
         return None
+    instance, found = offered
     progress = instances.instance_progress(instance)
-    offered = {process.process_id for process, _, _ in found}
-    marks = {process.process_id: _marks(process, progress.get(process.process_id), offered)
-             for process, _, _ in found}
+    ids = {process.process_id for process, _, _ in found}
+    marks = {process.process_id: _marks(process, progress.get(process.process_id), ids) for process, _, _ in found}
     levels = []
     for process, depth, called_from in found:
         mark = marks[process.process_id]
@@ -139,17 +148,11 @@ def lifecycle_diagram_or_none(project: Project) -> LifecycleDiagram | None:
         return None
 
 
-def _diagram_or_404(project_id: int) -> tuple[Project, LifecycleDiagram, Level]:
+def _visible_or_404(project_id: int) -> Project:
     try:
-        project = project_queries.visible_project(project_id, Actor.of(current_user))
+        return project_queries.visible_project(project_id, Actor.of(current_user))
     except NotFound:
         abort(404)
-    diagram = lifecycle_diagram(project)
-    wanted = request.args.get("process")
-    level = (diagram.find(wanted) if wanted else diagram.levels[0]) if diagram else None
-    if level is None:
-        abort(404)
-    return project, diagram, level
 
 
 @functools.lru_cache(maxsize=64)
@@ -162,9 +165,12 @@ def _readable(content: bytes) -> bytes:
 @login_required
 def lifecycle_bpmn(project_id: int):  # noqa: ANN201
     """The BPMN file of the lifecycle (or, with ``?process=``, of a process it calls) as deployed
-    with the version the project's lifecycle instance runs on."""
-    _project, diagram, level = _diagram_or_404(project_id)
-    found = diagram.instance.process_version.deployment.file(level.process.file_name)
+    with the version the project's lifecycle instance runs on (no marks: the state is not read)."""
+    offered = _offered(_visible_or_404(project_id))
+    processes = [process for process, _, _ in offered[1]] if offered else []
+    wanted = request.args.get("process")
+    chosen = next((p for p in processes if p.process_id == wanted), None) if wanted else next(iter(processes), None)
+    found = offered[0].process_version.deployment.file(chosen.file_name) if offered and chosen else None
     if found is None:
         abort(404)
     return bpmn_response(_readable(bytes(found.content)))
@@ -174,8 +180,13 @@ def lifecycle_bpmn(project_id: int):  # noqa: ANN201
 @login_required
 def lifecycle_marks(project_id: int):  # noqa: ANN201
     """What to mark on that diagram: element ids done and current, sequence flow ids taken, and the
-    call activities that open another level (with that level's URLs)."""
-    project, diagram, level = _diagram_or_404(project_id)
+    call activities that open another level (with that level's URLs); ``?process=`` as above."""
+    project = _visible_or_404(project_id)
+    diagram = lifecycle_diagram(project)
+    wanted = request.args.get("process")
+    level = (diagram.find(wanted) if wanted else diagram.levels[0]) if diagram else None
+    if level is None:
+        abort(404)
     mark = diagram.marks[level.process.process_id]
     calls = {}
     for activity, called in mark.calls.items():
