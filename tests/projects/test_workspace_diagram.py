@@ -81,3 +81,35 @@ def test_the_workspace_says_where_each_level_stands_in_words(pmo, login):
     words = re.search(r'data-testid="current-steps">(.*?)</div>', phase, re.S).group(1)
     assert "Project initiation is at:" in words and "<li>Register project</li>" in words
     assert f'data-marks-url="/projects/{pid}/diagram.json?process=project_initiation"' in phase
+
+
+def test_a_charter_sent_back_is_current_again_and_the_way_back_is_taken(pmo, login):
+    project = services.create_project("Customer portal relaunch", "maria", "sam", pmo.actors["maria"])
+    iid = project.lifecycle_instance_id
+    pmo.do("maria", iid, "write_charter", d(CHARTER))
+    pmo.do("sam", iid, "sponsor_review", {"sponsor_decision": "send_back",
+                                          "sponsor_reason": "The benefits need figures, please."})
+    phase = login("maria").get(f"/projects/{project.id}/diagram.json?process=project_initiation").get_json()
+    assert phase["current"] == ["write_charter"]  # done once, current again: current only
+    assert "write_charter" not in phase["completed"] and "sponsor_review" in phase["completed"]
+    assert "Flow_send_back" in phase["flows"] and "Flow_sponsor_decides_register" not in phase["flows"]
+
+
+def test_in_execution_the_fired_status_timer_and_the_quality_gate_are_marked(pmo, login):
+    from tests.projects.data import STATUS_GREEN
+    from tests.projects.test_phases import planned_project, reach_milestone
+
+    pid, iid = planned_project(pmo)
+    pmo.fire_timers(iid, days=15)
+    pmo.do("maria", iid, "report", d(STATUS_GREEN))
+    reach_milestone(pmo, iid)
+    maria = login("maria")
+    top = maria.get(f"/projects/{pid}/diagram.json").get_json()
+    assert top["current"] == ["execution"]  # the armed status timer is not where the project stands
+    assert {"initiation", "planning", "status_cycle", "status_report", "end_status"} <= set(top["completed"])
+    assert {"Flow_planning_execution", "Flow_status_cycle_status_report", "Flow_status_report_end_status"} <= set(
+        top["flows"])
+    execution = maria.get(top["calls"]["execution"]["marks_url"]).get_json()
+    assert execution["current"] == ["quality_gate"] and "quality_gate" in execution["calls"]
+    gate = maria.get(execution["calls"]["quality_gate"]["marks_url"]).get_json()
+    assert gate["current"] == ["submit_evidence"] and gate["state"] == "current"
