@@ -136,3 +136,17 @@ def test_without_javascript_the_current_steps_are_in_words(live, browser) -> Non
         assert response.ok and 'id="project_initiation"' in response.text()
     finally:
         context.close()
+
+
+def test_a_diagram_that_cannot_load_says_so_and_the_next_level_still_draws(live, new_page) -> None:
+    from playwright.sync_api import expect
+
+    page = new_page()
+    sign_in(page, live["url"], live["pm"])
+    page.route(re.compile(r".*/diagram\.bpmn\?process=project_lifecycle$"), lambda route: route.fulfill(status=500))
+    page.goto(f"{live['url']}/projects/{live['id']}")
+    section = page.locator("#you-are-here")
+    expect(section.locator(".diagram-error")).to_have_text("The diagram could not be shown.")
+    section.get_by_test_id("diagram-levels").get_by_role("link", name=re.compile("^Project initiation")).click()
+    expect(section.locator('.djs-element[data-element-id="register"]')).to_have_class(re.compile(r"\bpmo-mark-current\b"))
+    expect(section.locator(".diagram-error")).to_have_count(0)

@@ -35,12 +35,26 @@
         .then(function () {
           focusIds = (decorate ? decorate(viewer) : []) || [];
           focus();
+          message("");
           box.classList.add("loaded");
           Array.prototype.forEach.call(card.querySelectorAll("[data-diagram-tools]"), function (t) { t.hidden = false; });
         });
     }
 
-    function failed() { box.classList.remove("loaded"); box.textContent = "The diagram could not be shown."; }
+    /* Said beside the canvas (kept, so another level can still be drawn). */
+    function message(text) {
+      var note = card.querySelector(".diagram-error");
+      if (!text) { if (note) { note.remove(); } return; }
+      if (!note) {
+        note = document.createElement("p");
+        note.className = "diagram-error notice";
+        note.setAttribute("role", "status");
+        box.parentNode.insertBefore(note, box);
+      }
+      note.textContent = text;
+    }
+
+    function failed() { box.classList.remove("loaded"); message("The diagram could not be shown."); }
 
     function setFull(on) {
       card.classList.toggle("diagram-full", on);
