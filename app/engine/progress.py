@@ -66,7 +66,7 @@ def _passed(task) -> bool:  # noqa: ANN001
 
 
 def workflow_progress(workflow: BpmnWorkflow) -> dict[str, ProcessProgress]:
-    """Per process id (the top process first, then each called process as it was started), the
+    """Per process id (the top process first, then the called ones, shallowest first), the
     element ids completed, the ones current and the sequence flows taken, read from the task tree.
 
     - **completed**: a task of the element is COMPLETED (or, for a boundary event that stays

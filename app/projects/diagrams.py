@@ -37,7 +37,7 @@ class Level:
 
     process: DiagramProcess
     depth: int                 # 0: the lifecycle itself; 1: a phase it calls; 2: a process a phase calls
-    called_from: str           # the name of the call activity that opens it ("" for the top)
+    caller: str                # the name of the process that calls it ("" for the top)
     state: str                 # "current", "done" or "not_reached"
 
     @property
@@ -88,19 +88,19 @@ def _marks(process: DiagramProcess, progress: ProcessProgress | None, offered: s
 
 
 def _levels(known: dict[str, DiagramProcess], top: str) -> list[tuple[DiagramProcess, int, str]]:
-    """The top process, then depth first each process it calls (in the order of the file), once."""
+    """The top process, then depth first each process it calls (in the order of the file), once;
+    each with its depth and the name of the process that calls it."""
     out: list[tuple[DiagramProcess, int, str]] = []
     seen: set[str] = set()
 
-    def visit(process_id: str, depth: int, called_from: str) -> None:
+    def visit(process_id: str, depth: int, caller: str) -> None:
         if process_id in seen or process_id not in known or len(out) >= MAX_LEVELS:
             return
         seen.add(process_id)
         process = known[process_id]
-        out.append((process, depth, called_from))
-        names = process.element_names()
-        for activity, called in process.calls:
-            visit(called, depth + 1, names.get(activity, ""))
+        out.append((process, depth, caller))
+        for _activity, called in process.calls:
+            visit(called, depth + 1, process.name)
 
     visit(top, 0, "")
     return out
@@ -131,10 +131,10 @@ def lifecycle_diagram(project: Project) -> LifecycleDiagram | None:
     ids = {process.process_id for process, _, _ in found}
     marks = {process.process_id: _marks(process, progress.get(process.process_id), ids) for process, _, _ in found}
     levels = []
-    for process, depth, called_from in found:
+    for process, depth, caller in found:
         mark = marks[process.process_id]
         state = "current" if mark.current else "done" if mark.completed else "not_reached"
-        levels.append(Level(process, depth, called_from, state))
+        levels.append(Level(process, depth, caller, state))
     return LifecycleDiagram(instance, levels, marks)
 
 

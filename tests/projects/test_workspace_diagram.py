@@ -74,7 +74,7 @@ def test_the_workspace_says_where_each_level_stands_in_words(pmo, login):
     nav = re.search(r'data-testid="diagram-levels">(.*?)</nav>', section, re.S).group(1)
     assert "Project initiation<span class=\"level-state\">, in progress" in nav
     assert "Project planning<span class=\"level-state\">, not reached yet" in nav
-    assert "Quality gate" in nav  # called from execution: one level deeper
+    assert "Quality gate<span class=\"level-state\"> in Project execution, not reached yet" in nav  # a level deeper
     assert "Current step: thick orange outline" in section  # the legend says it in words
 
     phase = maria.html(f"/projects/{pid}?level=project_initiation")
