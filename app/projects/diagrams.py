@@ -23,6 +23,7 @@ from app.instances import commands as instances
 from app.instances.models import ProcessInstance
 from app.people.actor import Actor
 from app.projects import queries as project_queries
+from app.projects import workspace as views
 from app.projects.models import Project
 from app.projects.pages import bp
 
@@ -55,11 +56,22 @@ class Marks:
     calls: dict[str, str] = field(default_factory=dict)  # call activity id -> the process it opens
 
 
+@dataclass(frozen=True)
+class CurrentStep:
+    """A current step of a level in words: its name, who holds it, and the level it opens (a phase)."""
+
+    element_id: str
+    name: str
+    held_by: str = ""
+    opens: Level | None = None
+
+
 @dataclass
 class LifecycleDiagram:
     instance: ProcessInstance
     levels: list[Level]
     marks: dict[str, Marks]
+    holders: dict[tuple[str, str], str] = field(default_factory=dict)  # (process id, element id) -> in words
 
     def level(self, process_id: str | None) -> Level:
         """The level asked for, the top one when none (or an unknown one) is asked for."""
@@ -68,12 +80,12 @@ class LifecycleDiagram:
     def find(self, process_id: str | None) -> Level | None:
         return next((lv for lv in self.levels if lv.process.process_id == process_id), None)
 
-    def current_steps(self, level: Level) -> list[tuple[str, Level | None]]:
-        """The current steps of a level in words, each with the level it opens (a phase) or None."""
+    def current_steps(self, level: Level) -> list[CurrentStep]:
+        pid = level.process.process_id
         names = level.process.element_names()
-        calls = self.marks[level.process.process_id].calls
-        return [(names.get(element) or "A step without a name", self.find(calls.get(element)))
-                for element in self.marks[level.process.process_id].current]
+        return [CurrentStep(element, names.get(element) or "A step without a name", self.holders.get((pid, element), ""),
+                            self.find(self.marks[pid].calls.get(element)))
+                for element in self.marks[pid].current]
 
 
 def _marks(process: DiagramProcess, progress: ProcessProgress | None, offered: set[str]) -> Marks:
@@ -106,6 +118,28 @@ def _levels(known: dict[str, DiagramProcess], top: str) -> list[tuple[DiagramPro
     return out
 
 
+def _holders(project: Project) -> dict[tuple[str, str], str]:
+    """Who holds each open task of the project's processes, as the workspace says it: the people it
+    is assigned or offered to, or its roles with their members."""
+    tasks = project_queries.open_tasks(project)
+    roles = {c.role for t in tasks if not t.assignee for c in t.candidates if c.role}
+    members = views.members_of(roles)
+    people = {t.assignee for t in tasks} | {c.username for t in tasks for c in t.candidates if c.username}
+    names = views.names_of(people | {u for ms in members.values() for u in ms})
+    labels = current_app.config.get("ROLES", {})
+    out: dict[tuple[str, str], str] = {}
+    for task in tasks:
+        users = [task.assignee] if task.assignee else sorted({c.username for c in task.candidates if c.username})
+        held = [names.get(u, u) for u in users]
+        if not task.assignee:
+            for role in sorted({c.role for c in task.candidates if c.role}):
+                who = ", ".join(names.get(u, u) for u in members.get(role, []))
+                held.append(f"{labels.get(role, role)} ({who})" if who else labels.get(role, role))
+        key = (task.bpmn_process_id or task.process_key, task.element_id)
+        out[key] = " or ".join(filter(None, [out.get(key, ""), " or ".join(held)]))
+    return out
+
+
 def _offered(project: Project) -> tuple[ProcessInstance, list[tuple[DiagramProcess, int, str]]] | None:
     """The lifecycle instance and the processes it draws (from its version's files); None when the
     project has no lifecycle instance or its file is gone."""
@@ -135,7 +169,7 @@ def lifecycle_diagram(project: Project) -> LifecycleDiagram | None:
         mark = marks[process.process_id]
         state = "current" if mark.current else "done" if mark.completed else "not_reached"
         levels.append(Level(process, depth, caller, state))
-    return LifecycleDiagram(instance, levels, marks)
+    return LifecycleDiagram(instance, levels, marks, _holders(project))
 
 
 @bp.app_template_global("lifecycle_diagram")
@@ -197,6 +231,7 @@ def lifecycle_marks(project_id: int):  # noqa: ANN201
     response = jsonify({"process": level.process.process_id, "name": level.process.name,
                         "state": level.state, "completed": mark.completed, "current": mark.current,
                         "flows": mark.flows, "calls": calls,
-                        "current_steps": [name for name, _ in diagram.current_steps(level)]})
+                        "current_steps": [{"name": step.name, "held_by": step.held_by}
+                                          for step in diagram.current_steps(level)]})
     response.headers["Cache-Control"] = "private, no-store"
     return response

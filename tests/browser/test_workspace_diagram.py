@@ -93,7 +93,7 @@ def test_the_pm_sees_the_new_current_step_and_opens_the_called_phase(live, new_p
         re.compile(r"\bpmo-mark-path\b"))
     expect(diagram.locator('.djs-element[data-element-id="Flow_send_back"]')).not_to_have_class(re.compile(r"pmo-mark-(done|current|path)"))
     expect(section.locator('.diagram-level[aria-current="true"]')).to_contain_text("Project initiation")
-    expect(section.get_by_test_id("current-steps")).to_contain_text("Register project")
+    expect(section.get_by_test_id("current-steps")).to_contain_text("Register project — with PMO analyst (")  # its holder
     assert page.url.endswith("?level=project_initiation#you-are-here")  # a reload keeps the phase
     section.screenshot(path=str(SCREENSHOTS / "workspace-diagram-initiation.png"))
 

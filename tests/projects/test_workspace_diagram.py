@@ -30,7 +30,9 @@ def test_after_the_sponsor_approves_the_marks_show_registration_as_the_current_s
 
     phase = maria.get(top["calls"]["initiation"]["marks_url"]).get_json()
     assert phase["name"] == "Project initiation"
-    assert phase["current"] == ["register"] and phase["current_steps"] == ["Register project"]
+    assert phase["current"] == ["register"]
+    [step] = phase["current_steps"]
+    assert step["name"] == "Register project" and step["held_by"].startswith("PMO analyst (")  # the role, its members
     assert {"write_charter", "sponsor_review", "sponsor_decides"} <= set(phase["completed"])
     assert "Flow_sponsor_decides_register" in phase["flows"]
     assert "Flow_send_back" not in phase["flows"] and "Flow_sponsor_decides_reject_project" not in phase["flows"]
@@ -79,7 +81,9 @@ def test_the_workspace_says_where_each_level_stands_in_words(pmo, login):
 
     phase = maria.html(f"/projects/{pid}?level=project_initiation")
     words = re.search(r'data-testid="current-steps">(.*?)</div>', phase, re.S).group(1)
-    assert "Project initiation is at:" in words and "<li>Register project</li>" in words
+    assert "Project initiation is at:" in words and "Register project" in words
+    holder = re.search(r"Register project <span class=\"muted\">— with (.*?)</span>", words, re.S)
+    assert holder and holder.group(1).startswith("PMO analyst (") and "petra" in holder.group(1)  # role, members
     assert f'data-marks-url="/projects/{pid}/diagram.json?process=project_initiation"' in phase
 
 

@@ -44,9 +44,15 @@
     words.appendChild(lead);
     if (marks.current_steps.length) {
       var list = document.createElement("ul");
-      marks.current_steps.forEach(function (name) {
+      marks.current_steps.forEach(function (step) {
         var item = document.createElement("li");
-        item.textContent = name;
+        item.textContent = step.name;
+        if (step.held_by) {
+          var who = document.createElement("span");
+          who.className = "muted";
+          who.textContent = " — with " + step.held_by;
+          item.appendChild(who);
+        }
         list.appendChild(item);
       });
       words.appendChild(list);
