@@ -7,6 +7,7 @@ the module named for its job.
 - ``serializer`` state saved and restored without its spec
 - ``stepping``   engine steps, completing a user task, cancelling, skipping a failed step
 - ``task_info``  ready human tasks and task data
+- ``progress``   per process: the steps completed, the current ones and the flows taken
 - ``waits``      timers, message subscriptions, thrown and delivered messages
 
 Everything here is pure engine work on objects in memory; the instance commands decide when to
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 from .errors import EngineError
 from .operators import EXTERNAL_OPERATORS, OPERATORS, ExternalCall, Operator, OperatorCall, register_operator
+from .progress import ProcessProgress, workflow_progress
 from .scripting import PmoScriptEngine, SandboxEnvironment
 from .serializer import (
     SERIALIZER_VERSION,
@@ -60,10 +62,12 @@ from .waits import (
 
 __all__ = [
     "EXTERNAL_OPERATORS", "OPERATORS", "SERIALIZER_VERSION", "EngineError", "ExternalCall", "HumanTaskInfo",
-    "Operator", "OperatorCall", "PmoScriptEngine", "SandboxEnvironment", "WaitingTimer", "advance", "cancel",
+    "Operator", "OperatorCall", "PmoScriptEngine", "ProcessProgress", "SandboxEnvironment", "WaitingTimer",
+    "advance", "cancel",
     "complete_user_task", "correlations_match", "deliver_message", "external_call_params", "find_task",
     "is_completed", "json_default", "message_start_names", "new_workflow", "parse_duration",
     "pending_external_calls", "ready_human_tasks", "register_operator", "skip_task", "spec_from_dict",
     "spec_to_dict", "state_from_dict", "state_from_json", "state_to_dict", "state_to_json", "task_data",
     "task_data_of", "thrown_messages", "waiting_definitions", "waiting_messages", "waiting_timers", "workflow_data",
+    "workflow_progress",
 ]

@@ -15,6 +15,7 @@ from flask import Response, abort, request
 from flask_login import login_required
 from lxml import etree
 
+from app.inbox.diagram_names import stripped
 from app.inbox.pages import bp
 from app.instances import commands as instances
 from app.instances.models import HumanTask
@@ -35,15 +36,23 @@ class Level:
 
 
 @dataclass(frozen=True)
-class _Process:
+class DiagramProcess:
+    """One ``<bpmn:process>`` of a deployed file, as the diagrams need it (elements of its embedded
+    subprocesses included: they are drawn in it)."""
+
     process_id: str
     name: str
     file_name: str
     calls: tuple[tuple[str, str], ...]  # (call activity id, called process id)
+    flows: tuple[tuple[str, str, str], ...] = ()  # (sequence flow id, source id, target id)
+    names: tuple[tuple[str, str], ...] = ()  # (element id, its name without template parts)
+
+    def element_names(self) -> dict[str, str]:
+        return dict(self.names)
 
 
 @functools.lru_cache(maxsize=256)
-def _processes_of(name: str, content: bytes) -> tuple[_Process, ...]:
+def _processes_of(name: str, content: bytes) -> tuple[DiagramProcess, ...]:
     parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
     try:
         root = etree.fromstring(content, parser)
@@ -53,12 +62,18 @@ def _processes_of(name: str, content: bytes) -> tuple[_Process, ...]:
     for process in root.iter(f"{{{BPMN_NS}}}process"):
         calls = tuple((c.get("id") or "", c.get("calledElement") or "")
                       for c in process.iter(f"{{{BPMN_NS}}}callActivity") if c.get("calledElement"))
-        found.append(_Process(process.get("id") or "", process.get("name") or process.get("id") or "", name, calls))
+        flows = tuple((f.get("id") or "", f.get("sourceRef") or "", f.get("targetRef") or "")
+                      for f in process.iter(f"{{{BPMN_NS}}}sequenceFlow"))
+        names = tuple((el.get("id"), stripped(el.get("name") or ""))
+                      for el in process.iter() if isinstance(el.tag, str) and el.get("id") and el.get("name"))
+        found.append(DiagramProcess(process.get("id") or "", process.get("name") or process.get("id") or "", name,
+                                    calls, flows, names))
     return tuple(found)
 
 
-def _catalogue(deployment) -> dict[str, _Process]:  # noqa: ANN001
-    out: dict[str, _Process] = {}
+def catalogue(deployment) -> dict[str, DiagramProcess]:  # noqa: ANN001
+    """Every process defined by a deployment's BPMN files, by process id (the first file wins)."""
+    out: dict[str, DiagramProcess] = {}
     for file in deployment.files:
         if file.name.endswith(".bpmn"):
             for process in _processes_of(file.name, bytes(file.content)):
@@ -66,13 +81,22 @@ def _catalogue(deployment) -> dict[str, _Process]:  # noqa: ANN001
     return out
 
 
+def bpmn_response(content: bytes) -> Response:
+    """A deployed BPMN file for a viewer: private, short-cached, never run as a page."""
+    response = Response(content, mimetype="application/xml")
+    response.headers["Cache-Control"] = "private, max-age=300"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "default-src 'none'"
+    return response
+
+
 def levels(task: HumanTask) -> list[Level]:
     """The task's own process first (this step highlighted), then its callers up to the instance's
     process (the call activity highlighted in each). Empty when no deployed file defines it."""
     version = instances.get(task.instance_id).process_version
-    catalogue = _catalogue(version.deployment)
+    known = catalogue(version.deployment)
     own_id = task.bpmn_process_id or version.process_key
-    own = catalogue.get(own_id) or catalogue.get(version.process_key)
+    own = known.get(own_id) or known.get(version.process_key)
     if own is None:
         return []
     out = [Level(own.process_id, own.name, task.element_id, own.file_name, True)]
@@ -81,7 +105,7 @@ def levels(task: HumanTask) -> list[Level]:
     queue, seen = [version.process_key], {version.process_key}
     while queue and own.process_id not in parents:
         current = queue.pop(0)
-        for activity, called in catalogue[current].calls if current in catalogue else ():
+        for activity, called in known[current].calls if current in known else ():
             if called not in seen:
                 seen.add(called)
                 parents[called] = (current, activity)
@@ -89,7 +113,7 @@ def levels(task: HumanTask) -> list[Level]:
     current = own.process_id
     while current in parents and len(out) < MAX_DEPTH:
         caller, activity = parents[current]
-        process = catalogue[caller]
+        process = known[caller]
         out.append(Level(process.process_id, process.name, activity, process.file_name, False))
         current = caller
     return out
@@ -120,8 +144,4 @@ def task_diagram(task_id: str):  # noqa: ANN201
         found = version.deployment.file(version.bpmn_file)
     if found is None:
         abort(404)
-    response = Response(found.content, mimetype="application/xml")
-    response.headers["Cache-Control"] = "private, max-age=300"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Content-Security-Policy"] = "default-src 'none'"
-    return response
+    return bpmn_response(found.content)

@@ -898,6 +898,13 @@ def instance_data(instance: ProcessInstance) -> dict[str, Any]:
     return runtime.workflow_data(workflow)
 
 
+def instance_progress(instance: ProcessInstance) -> dict[str, runtime.ProcessProgress]:
+    """Per BPMN process of the instance, the steps completed, the current ones and the flows taken
+    (read from its saved state; nothing runs and nothing is written)."""
+    engine = _script_engine(instance, SYSTEM, instance.process_key)
+    return runtime.workflow_progress(_load(instance, engine))
+
+
 def task_data(task: HumanTask) -> dict[str, Any]:
     instance = get(task.instance_id)
     engine = _script_engine(instance, SYSTEM, instance.process_key)

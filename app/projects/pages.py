@@ -540,3 +540,6 @@ def status_report_document(project_id: int, report_id: int):  # noqa: ANN201
                             | {a.get("owner", "") for a in (report.pmo_review or {}).get("actions", [])}
                             | {(report.pmo_review or {}).get("by", "")})
     return render_template("projects/doc_status_report.html", project=project, report=report, people=people)
+
+
+from app.projects import diagrams  # noqa: E402, F401 - the workspace diagram's routes, on this blueprint
