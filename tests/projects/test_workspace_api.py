@@ -41,7 +41,7 @@ def test_the_workspace_api_gives_the_pages_data(seeded, api):
     assert steps and all({"task", "holders", "roles", "since", "due", "overdue", "mine"} <= set(s) for s in steps)
     held = {s["task"]["element_id"]: s for s in steps}
     assert held["quality_review"]["roles"] == [{"role": "quality_lead",  # a role, with who holds it
-                                                "members": [{"username": "quinn", "name": "quinn"}]}]
+                                                "members": [{"username": "quinn", "name": "Quinn Harper"}]}]
     assert {h["username"] for s in steps if s["task"]["element_id"] == "ccb_vote_task"
             for h in s["holders"]} == {"carla", "chen"}  # the CCB ballots, one per member
     assert held["report"]["mine"] is True and held["quality_review"]["mine"] is False

@@ -83,7 +83,7 @@ def test_the_workspace_says_where_each_level_stands_in_words(pmo, login):
     words = re.search(r'data-testid="current-steps">(.*?)</div>', phase, re.S).group(1)
     assert "Project initiation is at:" in words and "Register project" in words
     holder = re.search(r"Register project <span class=\"muted\">— with (.*?)</span>", words, re.S)
-    assert holder and holder.group(1).startswith("PMO analyst (") and "petra" in holder.group(1)  # role, members
+    assert holder and holder.group(1).startswith("PMO analyst (") and "Petra Novak" in holder.group(1)  # role, members
     assert f'data-marks-url="/projects/{pid}/diagram.json?process=project_initiation"' in phase
 
 
