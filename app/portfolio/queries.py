@@ -570,27 +570,134 @@ def _project_names(ids: set[int]) -> dict[int, str]:
             for r in db.session.execute(select(Project.id, Project.code, Project.name).where(Project.id.in_(ids)))}
 
 
-def request_effect(requests: list[dict[str, Any]], project_id: int) -> list[dict[str, Any]]:
+MAX_EFFECT_MONTHS = 36    # months a request's effect lists (a longer one says how many are left off)
+MAX_COMPETING = 50        # other projects' allocations listed beside it
+MAX_REQUEST_FTE = 100.0   # beyond this a request is not a resource plan's row
+
+
+@dataclass(frozen=True)
+class ResourceRequest:
+    """A resource plan's row, read and checked: the role, the FTE and the days it runs."""
+
+    role: str
+    fte: float
+    start: date
+    end: date
+
+    @classmethod
+    def of(cls, value: Any) -> ResourceRequest | None:
+        """The request in ``value`` (``role``, ``fte`` or ``requested_fte``, ISO ``start_date`` and
+        ``end_date``), or None when any of it is missing or out of shape."""
+        if not isinstance(value, dict):
+            return None
+        role, fte = value.get("role"), value.get("fte", value.get("requested_fte"))
+        if not isinstance(role, str) or not 0 < len(role.strip()) <= 200:
+            return None
+        if isinstance(fte, bool) or not isinstance(fte, int | float | Decimal | str):
+            return None
+        try:
+            amount = float(fte)
+            start = date.fromisoformat(str(value.get("start_date"))[:10])
+            end = date.fromisoformat(str(value.get("end_date"))[:10])
+        except (TypeError, ValueError):
+            return None
+        if not 0 < amount <= MAX_REQUEST_FTE or end < start:  # NaN fails the comparison too
+            return None
+        return cls(role.strip(), amount, start, end)
+
+
+@dataclass
+class RequestEffect:
+    """What approving one request would do to its role's capacity, month by month."""
+
+    request: ResourceRequest
+    months: Table
+    competing: Table
+    first_month: date
+    months_left_off: int
+    replaces: bool  # the project holds allocations of this role now, which its new plan replaces
+
+
+def _months_of(request: ResourceRequest) -> tuple[list[date], int]:
+    months, month = [], _month_start(request.start)
+    while month <= request.end and len(months) < MAX_EFFECT_MONTHS:
+        months.append(month)
+        month = _next_month(month)
+    left = 0
+    if month <= request.end:
+        left = (request.end.year - month.year) * 12 + request.end.month - month.month + 1
+    return months, left
+
+
+def effect_of_request(request: ResourceRequest, project_id: int | None) -> RequestEffect:
+    """Per month of ``request``: the role's capacity, what is allocated now (approved requests, as the
+    capacity page counts them), the utilisation now, and the allocation and utilisation if it is
+    approved, marked where that goes over capacity; and the other projects holding the role then.
+
+    Deciding a planning round replaces the project's allocations (``pmo/RecordResourceDecision``), so
+    "if approved" counts the other projects' allocations and this request, not the project's own
+    current ones. One query: the role's allocations that overlap the request's months.
+    """
+    months, left = _months_of(request)
+    first, last = months[0], _next_month(months[-1]) - timedelta(days=1)
+    rows = db.session.execute(
+        select(ResourceAllocation.project_id, ResourceAllocation.named_resource, ResourceAllocation.fte,
+               ResourceAllocation.start_date, ResourceAllocation.end_date)
+        .where(ResourceAllocation.status.in_(ALLOCATED), ResourceAllocation.role == request.role,
+               ResourceAllocation.start_date <= last, ResourceAllocation.end_date >= first)
+        .order_by(ResourceAllocation.start_date, ResourceAllocation.id)).all()
+    cap = role_capacity(request.role)
+    project_names = _project_names({r.project_id for r in rows})
+    month_rows, replaces = [], False
+    for month in months:
+        month_end = _next_month(month) - timedelta(days=1)
+        running = [r for r in rows if r.start_date <= month_end and r.end_date >= month]
+        now = round(sum(float(r.fte or 0) for r in running), 2)
+        own = round(sum(float(r.fte or 0) for r in running if r.project_id == project_id), 2)
+        after = round(now - own + request.fte, 2)
+        replaces = replaces or own > 0
+        others = sorted({project_names.get(r.project_id, "") for r in running if r.project_id != project_id})
+        month_rows.append({
+            "month": month_label(month), "capacity": cap, "allocated": now, "utilisation": _pct(now, cap),
+            "after": after, "utilisation_after": _pct(after, cap), "over": after > cap,
+            "over_by": round(after - cap, 2) if after > cap else None, "projects": ", ".join(others),
+            "own": own})
+    months_table = Table("effect_months", f"{request.role}: capacity month by month", [
+        Column("month", "Month"), Column("capacity", "Capacity", "fte"), Column("allocated", "Allocated now", "fte"),
+        Column("utilisation", "Utilisation now", "percent"), Column("after", "Allocated if approved", "fte"),
+        Column("utilisation_after", "Utilisation if approved", "percent"),
+        Column("projects", "Other projects that month")], month_rows,
+        caption="FTE a month. Approving this request adds its FTE; months that would go over capacity are marked.")
+    others = [r for r in rows if r.project_id != project_id]
+    names = names_of({r.named_resource for r in others if r.named_resource})
+    competing = [{"project": project_names.get(r.project_id, ""), "person": names.get(r.named_resource or "", "")
+                  or (r.named_resource or ""), "fte": round(float(r.fte or 0), 2), "from": r.start_date,
+                  "to": r.end_date} for r in others]
+    competing.sort(key=lambda c: (c["project"], c["from"], c["person"]))
+    competing_table = Table("effect_competing", f"Other projects with a {request.role} in these months", [
+        Column("project", "Project"), Column("person", "Person"), Column("fte", "FTE", "fte"),
+        Column("from", "From", "date"), Column("to", "To", "date")], competing[:MAX_COMPETING],
+        more=max(len(competing) - MAX_COMPETING, 0))
+    return RequestEffect(request, months_table, competing_table, months[0], left, replaces)
+
+
+def request_effect(requests: list[dict[str, Any]], project_id: int | None) -> list[dict[str, Any]]:
     """What approving resource requests would do: per role and month, utilisation before and after.
 
     ``requests`` are the resource plan's rows (role, fte, start_date, end_date); the answer lists the
-    months each request runs in, with ``over`` when the month would go over the role's capacity.
+    months each request runs in, with ``over`` when the month would go over the role's capacity. A
+    row that is not a request (a missing role, a bad date) is left out.
     """
     effects = []
-    for req in requests:
-        try:
-            start, end = date.fromisoformat(str(req["start_date"])[:10]), date.fromisoformat(str(req["end_date"])[:10])
-            fte, role = float(req.get("fte") or req.get("requested_fte") or 0), str(req["role"])
-        except (KeyError, ValueError):
+    for value in requests:
+        request = ResourceRequest.of(value)
+        if request is None:
             continue
-        month = _month_start(start)
-        while month <= end and len(effects) < 240:
-            before = sum(f for r, _, _, f in _allocations_in(month) if r == role)
-            cap = role_capacity(role)
-            effects.append({"role": role, "month": month_label(month), "capacity": cap, "before": round(before, 2),
-                            "after": round(before + fte, 2), "utilisation_before": _pct(before, cap),
-                            "utilisation_after": _pct(before + fte, cap), "over": before + fte > cap})
-            month = _next_month(month)
+        for row in effect_of_request(request, project_id).months.rows:
+            effects.append({"role": request.role, "month": row["month"], "capacity": row["capacity"],
+                            "before": row["allocated"], "after": row["after"],
+                            "utilisation_before": row["utilisation"], "utilisation_after": row["utilisation_after"],
+                            "over": row["over"]})
     return effects
 
 
@@ -789,4 +896,5 @@ def report_summary(actor: Actor) -> dict[str, Any]:
             "open_changes": tables["open_changes"].total, "cost": tables["cost"].total, "tables": tables}
 
 
-__all__ = ["Filters", "Period", "analytics", "capacity", "dashboard", "heat_map", "request_effect"]
+__all__ = ["Filters", "Period", "ResourceRequest", "analytics", "capacity", "dashboard", "effect_of_request", "heat_map",
+           "request_effect"]

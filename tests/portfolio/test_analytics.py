@@ -87,8 +87,12 @@ def test_capacity_by_role_and_person_with_over_allocation(seeded_portfolio):
 
 
 def test_the_effect_of_approving_a_resource_request(seeded_portfolio):
-    effect = portfolio.request_effect(
-        [{"role": "Frontend developer", "fte": 1, "start_date": "2027-01-10", "end_date": "2027-03-05"}], 1)
-    assert [(e["month"], e["before"], e["after"], e["utilisation_after"], e["over"]) for e in effect] == [
+    request = [{"role": "Frontend developer", "fte": 1, "start_date": "2027-01-10", "end_date": "2027-03-05"}]
+    gamma = portfolio.request_effect(request, seeded_portfolio["gamma"].id)  # holds no Frontend developer
+    assert [(e["month"], e["before"], e["after"], e["utilisation_after"], e["over"]) for e in gamma] == [
         ("January 2027", 5.0, 6.0, 150.0, True), ("February 2027", 3.0, 4.0, 100.0, False),
         ("March 2027", 0.0, 1.0, 25.0, False)]
+    # Alpha's own 3 FTE (January, February) are replaced when its new plan is decided, not added to.
+    alpha = portfolio.request_effect(request, seeded_portfolio["alpha"].id)
+    assert [(e["month"], e["before"], e["after"], e["over"]) for e in alpha] == [
+        ("January 2027", 5.0, 3.0, False), ("February 2027", 3.0, 1.0, False), ("March 2027", 0.0, 1.0, False)]
