@@ -1,5 +1,6 @@
 """The task page: context, the rendered form, complete / draft / add row, claim, assign, delegate,
-comments, history and the process diagram. Every handler finds the task through
+comments, history, the process diagram, and the panels a domain registered for the step
+(``task_panels``: a resource request's effect on capacity). Every handler finds the task through
 ``access.visible_task``: a task the user may not see is a 404."""
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from app.core.errors import Conflict, Forbidden, Invalid, NotFound, ServiceError
 from app.core.extensions import db
 from app.core.models import utcnow
 from app.definitions import forms
-from app.inbox import delegation, formrender, notifications, operations
+from app.inbox import delegation, formrender, notifications, operations, task_panels
 from app.inbox import queries as inbox
 from app.inbox.models import TaskComment, TaskDraft
 from app.inbox.pages import bp
@@ -149,6 +150,7 @@ def _render(task: HumanTask, values: dict[str, Any] | None = None, errors: dict[
     comments = list(db.session.scalars(select(TaskComment).where(TaskComment.instance_id == task.instance_id)
                                        .order_by(TaskComment.created_at, TaskComment.id)))
     titles = _titles({c.task_id for c in comments})
+    panels = task_panels.panels_for(task, instance, data, actor)  # figures of the step's domain, if it has any
     notifications.mark_task_read(current_user.username, task.id)
     return render_template(
         "inbox/task.html", task=task, instance=instance, fields=fields, schema=schema, errors=errors or {},
@@ -165,6 +167,7 @@ def _render(task: HumanTask, values: dict[str, Any] | None = None, errors: dict[
         can_take_back=bool(is_open and active and actor.username in delegation.owners(task.id)),
         overdue=instances.overdue(task), now=utcnow(), back=_safe_back(request.values.get("back")),
         excluded=access.is_excluded(task, actor.username),
+        panels=panels,
     ), status
 
 
