@@ -656,17 +656,14 @@ def effect_of_request(request: ResourceRequest, project_id: int | None) -> Reque
         own = round(sum(float(r.fte or 0) for r in running if r.project_id == project_id), 2)
         after = round(now - own + request.fte, 2)
         replaces = replaces or own > 0
-        others = sorted({project_names.get(r.project_id, "") for r in running if r.project_id != project_id})
         month_rows.append({
             "month": month_label(month), "capacity": cap, "allocated": now, "utilisation": _pct(now, cap),
             "after": after, "utilisation_after": _pct(after, cap), "over": after > cap,
-            "over_by": round(after - cap, 2) if after > cap else None, "projects": ", ".join(others),
-            "own": own})
+            "over_by": round(after - cap, 2) if after > cap else None, "own": own})
     months_table = Table("effect_months", f"{request.role}: capacity month by month", [
         Column("month", "Month"), Column("capacity", "Capacity", "fte"), Column("allocated", "Allocated now", "fte"),
         Column("utilisation", "Utilisation now", "percent"), Column("after", "Allocated if approved", "fte"),
-        Column("utilisation_after", "Utilisation if approved", "percent"),
-        Column("projects", "Other projects that month")], month_rows,
+        Column("utilisation_after", "Utilisation if approved", "percent")], month_rows,
         caption="FTE a month. Approving this request adds its FTE; months that would go over capacity are marked.")
     others = [r for r in rows if r.project_id != project_id]
     names = names_of({r.named_resource for r in others if r.named_resource})

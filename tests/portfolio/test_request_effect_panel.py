@@ -56,10 +56,10 @@ def test_the_resource_manager_sees_utilisation_before_and_after_by_month(review)
     assert "Approving adds 1.5 FTE of Frontend developer from Dec 15, 2026 to Mar 10, 2027." in _text(
         page, "request-effect")
     assert _rows(page, "effect-months") == [
-        ["December 2026 Over capacity", "4", "5", "125%", "6.5", "162.5% over by 2.5 FTE", "ALP-001 Alpha, BET-002 Beta"],
-        ["January 2027 Over capacity", "4", "5", "125%", "6.5", "162.5% over by 2.5 FTE", "ALP-001 Alpha, BET-002 Beta"],
-        ["February 2027 Over capacity", "4", "3", "75%", "4.5", "112.5% over by 0.5 FTE", "ALP-001 Alpha"],
-        ["March 2027", "4", "0", "0%", "1.5", "37.5%", "None"],
+        ["December 2026 Over capacity", "4", "5", "125%", "6.5", "162.5% over by 2.5 FTE"],
+        ["January 2027 Over capacity", "4", "5", "125%", "6.5", "162.5% over by 2.5 FTE"],
+        ["February 2027 Over capacity", "4", "3", "75%", "4.5", "112.5% over by 0.5 FTE"],
+        ["March 2027", "4", "0", "0%", "1.5", "37.5%"],
     ]
     assert _text(page, "effect-summary") == ("Over capacity in 3 of 4 months if approved: December 2026, "
                                              "January 2027 and February 2027.")
@@ -79,7 +79,7 @@ def test_the_resource_manager_sees_utilisation_before_and_after_by_month(review)
 def test_a_request_within_capacity_says_so(review):
     task = review["tasks"]["Solution architect"]
     page = review["page"]("petra").html(f"/tasks/{task.id}")   # the PMO may see the capacity page too
-    assert _rows(page, "effect-months") == [["January 2027", "2", "0", "0%", "0.5", "25%", "None"]]
+    assert _rows(page, "effect-months") == [["January 2027", "2", "0", "0%", "0.5", "25%"]]
     assert _text(page, "effect-summary") == "Within capacity in every month if approved."
     assert "None: no other project holds this role in these months." in page
 
@@ -110,7 +110,7 @@ def test_the_project_s_current_allocations_are_replaced_not_added(seeded_portfol
     effect = portfolio.effect_of_request(request, seeded_portfolio["alpha"].id)
     (january,) = effect.months.rows
     assert (january["allocated"], january["own"], january["after"], january["over"]) == (5.0, 3.0, 3.0, False)
-    assert january["projects"] == "BET-002 Beta" and effect.replaces
+    assert effect.replaces
     assert [r["project"] for r in effect.competing.rows] == ["BET-002 Beta"]
 
 
