@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -106,11 +105,7 @@ def main() -> None:
     parser.add_argument("--projects", type=int, default=2000)
     parser.add_argument("--runs", type=int, default=40)
     args = parser.parse_args()
-    if args.database_url:
-        run(args.database_url, "PostgreSQL", args.projects, args.runs)
-    else:
-        with tempfile.TemporaryDirectory() as tmp:
-            run(f"sqlite:///{tmp}/bench.db", "SQLite", args.projects, args.runs)
+    seeding.run_on(args.database_url, run, args.projects, args.runs)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from __future__ import annotations
 import random
 import re
 import statistics
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -232,3 +233,12 @@ def time_pages(client, engine, pages: list[tuple[str, str]], runs: int,  # noqa:
         times.sort()
         results[name] = (statistics.median(times), percentile(times, 0.95), statements)
     return results
+
+
+def run_on(database_url: str, run: Callable[..., None], *args: Any) -> None:
+    """Run a benchmark on the PostgreSQL URL given, or on a temporary SQLite file when it is empty."""
+    if database_url:
+        run(database_url, "PostgreSQL", *args)
+    else:
+        with tempfile.TemporaryDirectory() as folder:
+            run(f"sqlite:///{folder}/bench.db", "SQLite", *args)

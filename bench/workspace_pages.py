@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import random
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -201,11 +200,7 @@ def main() -> None:
     parser.add_argument("--projects", type=int, default=2_000)
     parser.add_argument("--runs", type=int, default=20)
     args = parser.parse_args()
-    if args.database_url:
-        run(args.database_url, "PostgreSQL", args.projects, args.runs)
-    else:
-        with tempfile.TemporaryDirectory() as folder:
-            run(f"sqlite:///{folder}/bench.db", "SQLite", args.projects, args.runs)
+    seeding.run_on(args.database_url, run, args.projects, args.runs)
 
 
 if __name__ == "__main__":
