@@ -15,6 +15,7 @@ import hashlib
 import io
 import json
 import re
+import sys
 import threading
 import zipfile
 from collections.abc import Callable, Iterable
@@ -770,6 +771,61 @@ def _qualify_called_forms(spec_dict: dict[str, Any], calls: dict[str, Resolved],
     return spec_dict, spec, subprocess_specs
 
 
+# The most flow elements, sequence flows and other elements (anything with an id) one process may
+# have: a larger one is refused with a clear problem (422) instead of exhausting the worker.
+MAX_PROCESS_ELEMENTS = 10_000
+# SpiffWorkflow's parser follows a chain of elements recursively (a few Python frames per element):
+# building a spec runs on a thread with room for the longest chain MAX_PROCESS_ELEMENTS allows.
+_DEEP_STACK_BYTES = 512 * 1024 * 1024
+_DEEP_RECURSION = 20 * MAX_PROCESS_ELEMENTS
+_deep_lock = threading.Lock()
+
+
+def _deep_call(fn: Callable[[], Any]) -> Any:
+    """``fn()`` on a thread with a deep stack and a high recursion limit; its result or its exception.
+    Only engine work on objects in memory runs there (no database session, no app context)."""
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["value"] = fn()
+        except BaseException as exc:  # noqa: BLE001 - handed back to the caller's thread
+            outcome["error"] = exc
+
+    with _deep_lock:  # the recursion limit is the interpreter's: one deep call at a time
+        old_limit, old_stack = sys.getrecursionlimit(), threading.stack_size()
+        threading.stack_size(_DEEP_STACK_BYTES)
+        try:
+            sys.setrecursionlimit(max(old_limit, _DEEP_RECURSION))
+            worker = threading.Thread(target=run, name="pmo-deep-parse")
+            worker.start()
+            worker.join()
+        finally:
+            threading.stack_size(old_stack)
+            sys.setrecursionlimit(old_limit)
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
+def _build_spec(parser: SpiffBpmnParser, key: str, resolved: dict[str, Resolved]) -> tuple[Any, dict, dict, dict]:
+    spec = parser.get_spec(key)
+    subprocess_specs, calls = _with_called(parser.get_subprocess_specs(key, require_call_activity_specs=False), resolved)
+    return spec, subprocess_specs, calls, spec_to_dict(spec, subprocess_specs)
+
+
+def _too_large(fname: str, tree: etree._ElementTree) -> list[Problem]:
+    problems = []
+    for proc in tree.getroot().iter(f"{{{BPMN_NS}}}process"):
+        count = sum(1 for el in proc.iter() if isinstance(el.tag, str) and el.get("id")
+                    and etree.QName(el).namespace == BPMN_NS) - 1
+        if count > MAX_PROCESS_ELEMENTS:
+            problems.append(Problem(fname, proc.sourceline, proc.get("id"),
+                                    f"process '{proc.get('id')}' has {count:,} elements; at most "
+                                    f"{MAX_PROCESS_ELEMENTS:,} are accepted (split it into called processes)"))
+    return problems
+
+
 def load_bundle(files: list[BundleFile], roles: Iterable[str], resolve: Resolver | None = None) -> Bundle:
     """Validate every file and build the process specs; raise BundleInvalid with all problems.
 
@@ -829,6 +885,10 @@ def load_bundle(files: list[BundleFile], roles: Iterable[str], resolve: Resolver
         if namespace != BPMN_NS:
             problems.append(Problem(fname, tree.getroot().sourceline, None, "not a BPMN 2.0 document"))
             continue
+        too_large = _too_large(fname, tree)
+        if too_large:
+            problems.extend(too_large)
+            continue
         xsd = _xsd_problems(fname, tree)
         problems.extend(xsd)
         if _check_bpmn(fname, tree, forms, role_set, process_ids | set(resolved), problems, protected,
@@ -847,10 +907,7 @@ def load_bundle(files: list[BundleFile], roles: Iterable[str], resolve: Resolver
         for proc in tree.getroot().findall(f"{{{BPMN_NS}}}process"):
             key = proc.get("id")
             try:
-                spec = parser.get_spec(key)
-                subprocess_specs, calls = _with_called(
-                    parser.get_subprocess_specs(key, require_call_activity_specs=False), resolved)
-                spec_dict = spec_to_dict(spec, subprocess_specs)
+                spec, subprocess_specs, calls, spec_dict = _deep_call(lambda key=key: _build_spec(parser, key, resolved))
                 if calls:
                     spec_dict, spec, subprocess_specs = _qualify_called_forms(spec_dict, calls, by_name)
             except (ValidationException, SpiffWorkflowException, KeyError, TypeError, ValueError) as exc:

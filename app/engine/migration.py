@@ -31,12 +31,14 @@ from SpiffWorkflow.bpmn.util.diff import diff_workflow, migrate_workflow
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 
+from .progress import pruned_record
 from .serializer import _make_registry, state_from_json, state_to_json
 from .waits import waiting_timers
 
 _REGISTRY = _make_registry()
 _DONE = TaskState.COMPLETED | TaskState.STARTED | TaskState.ERROR
 _LIVE = TaskState.READY | TaskState.WAITING
+_PASSED_REMOVED = "the instance has already passed this step, and the new version removes it"
 _AHEAD = TaskState.FUTURE | TaskState.LIKELY | TaskState.MAYBE
 
 # SpecDiff's attribute names in the words a process owner reads.
@@ -194,13 +196,34 @@ def blockers(workflow: BpmnWorkflow, new_spec: Any, new_subprocess_specs: dict,
                 add(task, "the instance waits here and the new version removes this step: moving it would "
                           "save a state that can no longer be loaded")
             elif task.has_state(_DONE):
-                add(task, "the instance has already passed this step, and the new version removes it")
+                add(task, _PASSED_REMOVED)
         for task in diff.changed:
             if task.has_state(_DONE) and task not in diff.removed:
                 what = _words(_changed_attributes(diff, task))
                 when = "is under way at" if task.has_state(TaskState.STARTED) else "has already passed"
                 add(task, f"the instance {when} this step, and the new version changes it ({what})")
+    _pruned_blockers(workflow, new_spec, new_subprocess_specs, found)
     return list(found.values())
+
+
+def _pruned_blockers(workflow: BpmnWorkflow, new_spec: Any, new_subprocess_specs: dict,
+                     found: dict[tuple[str, str], Blocker]) -> None:
+    """Steps passed in loop turns that compaction dropped from the tree (their record keeps the element
+    ids): a new version that removes one of them blocks, as it does for a step still in the tree."""
+    old_specs = {workflow.spec.name: workflow.spec} | {s.spec.name: s.spec for s in workflow.subprocesses.values()}
+    for process_id, entry in pruned_record(workflow).items():
+        target = new_spec if process_id == workflow.spec.name else new_subprocess_specs.get(process_id)
+        if target is None:
+            continue
+        present = {getattr(spec, "bpmn_id", None) for spec in target.task_specs.values()}
+        old = old_specs.get(process_id)
+        for element in entry["completed"]:
+            if element in present:
+                continue
+            spec = next((s for s in old.task_specs.values() if getattr(s, "bpmn_id", None) == element), None) \
+                if old is not None else None
+            name = _element(spec)[1] if spec is not None else element
+            found.setdefault((element, _PASSED_REMOVED), Blocker(element, name, _PASSED_REMOVED))
 
 
 def _form_files(task: Any) -> set[str]:

@@ -17,6 +17,18 @@ _REACHED = TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.C
 _CURRENT = TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.ERROR
 
 
+# Where compaction (``compaction.compact``) records what the tasks it dropped told, in the top
+# workflow's root task's internal data: {process id: {"completed": [element ids], "flows":
+# [[source, target], ...], "calls": {call activity id: called process id}}}.
+PRUNED_KEY = "pmo_pruned"
+
+
+def pruned_record(workflow: BpmnWorkflow) -> dict[str, dict]:
+    """What compaction dropped, per process (empty when it dropped nothing)."""
+    root = workflow.task_tree
+    return (root.internal_data.get(PRUNED_KEY) or {}) if root is not None else {}
+
+
 @dataclass
 class ProcessProgress:
     """One BPMN process of a workflow (the top one or a called one), all its runs together.
@@ -86,6 +98,22 @@ def workflow_progress(workflow: BpmnWorkflow) -> dict[str, ProcessProgress]:
     activity's process is its own entry. One walk over the tasks already in memory: no parsing,
     no copy of the state.
     """
+    found = progress_of(workflow)
+    for process_id, entry in pruned_record(workflow).items():
+        progress = found.setdefault(process_id, ProcessProgress(process_id))
+        progress.completed.update(entry["completed"])
+        progress.flows.update(tuple(f) for f in entry["flows"])
+        for call, called in entry["calls"].items():
+            progress.calls.setdefault(call, called)
+    for progress in found.values():
+        progress.completed -= progress.current
+    return found
+
+
+def progress_of(workflow: BpmnWorkflow, only: set | None = None) -> dict[str, ProcessProgress]:
+    """The walk behind ``workflow_progress``, without the record of compacted tasks. ``only``: count
+    just these task ids (an element completed by one of them, a flow into or out of one of them):
+    what compaction records before it drops them."""
     found: dict[str, ProcessProgress] = {}
     top = workflow.spec.name
     found[top] = ProcessProgress(top)
@@ -110,16 +138,17 @@ def workflow_progress(workflow: BpmnWorkflow) -> dict[str, ProcessProgress]:
             element = task.task_spec.bpmn_id
             if element is None:
                 continue
+            counted = only is None or task.id in only
             armed = task.state == TaskState.WAITING and isinstance(task.task_spec, BoundaryEvent)
             if _passed(task):
-                progress.completed.add(element)
-            elif task.state & _CURRENT and not armed:
+                if counted:
+                    progress.completed.add(element)
+            elif task.state & _CURRENT and not armed and counted:
                 progress.current.add(element)
             if _reached(task):
                 source = _bpmn_parent(task)
                 # A multi-instance step's instances are children of the step itself: no flow.
-                if source is not None and _passed(source) and source.task_spec.bpmn_id != element:
+                if (source is not None and _passed(source) and source.task_spec.bpmn_id != element
+                        and (counted or source.id in only)):
                     progress.flows.add((source.task_spec.bpmn_id, element))
-    for progress in found.values():
-        progress.completed -= progress.current
     return found

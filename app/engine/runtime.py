@@ -1,6 +1,7 @@
 """The engine's surface for the instance commands: one import for what they call, each part in
 the module named for its job.
 
+- ``compaction`` dropping the finished tasks of earlier loop turns before a save
 - ``errors``     EngineError: a failed step with its task, element and script line
 - ``operators``  the service-task operator registry and external calls
 - ``scripting``  the script engine (the sandbox behind SpiffWorkflow's environment)
@@ -16,6 +17,8 @@ load, step and save, inside one database transaction.
 
 from __future__ import annotations
 
+from . import prediction  # noqa: F401 - the prediction horizon, installed on import
+from .compaction import compact
 from .errors import EngineError
 from .operators import EXTERNAL_OPERATORS, OPERATORS, ExternalCall, Operator, OperatorCall, register_operator
 from .progress import ProcessProgress, workflow_progress
@@ -63,7 +66,7 @@ from .waits import (
 __all__ = [
     "EXTERNAL_OPERATORS", "OPERATORS", "SERIALIZER_VERSION", "EngineError", "ExternalCall", "HumanTaskInfo",
     "Operator", "OperatorCall", "PmoScriptEngine", "ProcessProgress", "SandboxEnvironment", "WaitingTimer",
-    "advance", "cancel",
+    "advance", "cancel", "compact",
     "complete_user_task", "correlations_match", "deliver_message", "external_call_params", "find_task",
     "is_completed", "json_default", "message_start_names", "new_workflow", "parse_duration",
     "pending_external_calls", "ready_human_tasks", "register_operator", "skip_task", "spec_from_dict",

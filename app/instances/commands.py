@@ -249,6 +249,7 @@ def _save(instance: ProcessInstance, workflow, command: InstanceCommand) -> None
     synced = events.sync(instance, workflow, command.delivery)
     command.external_calls.extend((instance.id, task_id) for task_id in synced.external_calls)
     command.threw_messages = command.threw_messages or synced.threw_messages
+    runtime.compact(workflow)  # a looping instance keeps a bounded state (the audit keeps every turn)
     instance.state_json = runtime.state_to_json(workflow)
     instance.serializer_version = runtime.SERIALIZER_VERSION
     if runtime.is_completed(workflow) and instance.status != InstanceStatus.TERMINATED:
