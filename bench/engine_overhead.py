@@ -44,6 +44,7 @@ GATEWAY_AFTER = {4, 8, 12, 16}  # an exclusive gateway after these task numbers
 BENCH_PASSWORD = "bench-password-42"
 TARGET_RATIO = 3.0
 TARGET_HTTP_MS = 10.0
+TARGET_CPU_RATIO = 5.0  # server CPU per completion (PG backends included) / raw engine with state saved
 
 
 # -- the generated process ------------------------------------------------------------------------
@@ -142,6 +143,7 @@ def bench_raw(bundle_dir: Path, n_instances: int, persist: bool = False) -> dict
     parsed = bundle_mod.load_bundle(bundle_mod.read_paths([bundle_dir]), ROLES).processes["bench_20"]
     engine = runtime.PmoScriptEngine(Sandbox(time_limit=2.0))
     steps: list[float] = []
+    cpu: list[float] = []
     for n in range(n_instances + 1):
         workflow = runtime.new_workflow(parsed.spec, parsed.subprocess_specs, engine, {"project": f"P{n}"})
         workflow.do_engine_steps()
@@ -152,7 +154,7 @@ def bench_raw(bundle_dir: Path, n_instances: int, persist: bool = False) -> dict
             if not ready:
                 break
             task = ready[0]
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             if persist:
                 workflow = runtime.state_from_json(stored, parsed.spec, parsed.subprocess_specs, engine)
                 task = workflow.get_task_from_id(task.id)
@@ -161,12 +163,13 @@ def bench_raw(bundle_dir: Path, n_instances: int, persist: bool = False) -> dict
             workflow.do_engine_steps()
             if persist:
                 stored = runtime.state_to_json(workflow)
-            elapsed = time.perf_counter() - t0
+            elapsed, used = time.perf_counter() - t0, time.process_time() - c0
             done += 1
             if n:  # instance 0 warms up
                 steps.append(elapsed)
+                cpu.append(used)
         assert workflow.is_completed() and done == N_TASKS, (done, workflow.is_completed())
-    return {"steps": steps}
+    return {"steps": steps, "cpu": cpu}
 
 
 # -- (b) the instance service ---------------------------------------------------------------------
@@ -197,8 +200,14 @@ def bench_service(url: str, bundle_dir: Path, n_instances: int, profile: bool = 
         _seed(bundle_dir)
         actor = instances.Actor("bench", frozenset(LANES))
         steps: list[float] = []
+        cpu: list[float] = []
         starts: list[float] = []
+        database = db.engine.url.database if db.engine.url.get_backend_name() == "postgresql" else None
+        statements = _count_statements(db.engine)
+        backend_cpu0 = _backends_cpu(database) if database else {}
         for n in range(n_instances + 1):
+            if n == 1:
+                statements.clear()
             t0 = time.perf_counter()
             instance = instances.start("bench_20", actor, {"project": f"P{n}"})
             if n:
@@ -209,18 +218,79 @@ def bench_service(url: str, bundle_dir: Path, n_instances: int, profile: bool = 
                 task_id = task.id
                 if profiler and n:
                     profiler.enable()
-                t0 = time.perf_counter()
+                statements.mark()
+                t0, c0 = time.perf_counter(), time.process_time()
                 instances.complete(task_id, actor, step_data(i))
-                elapsed = time.perf_counter() - t0
+                elapsed, used = time.perf_counter() - t0, time.process_time() - c0
+                statements.measure()
                 if profiler and n:
                     profiler.disable()
                 if n:
                     steps.append(elapsed)
+                    cpu.append(used)
             assert instances.get(instance_id).status == "completed"
+        # The database's own CPU over the counted instances (their starts and the bench's reads
+        # included, so it slightly overstates a completion's share), per completion.
+        backend_cpu = 0.0
+        if database:
+            after = _backends_cpu(database)
+            backend_cpu = sum(after[pid] - backend_cpu0.get(pid, 0.0) for pid in after) / max(1, len(steps))
         db.session.remove()
         db.drop_all()
         db.engine.dispose()
-    return {"steps": steps, "starts": starts, "profile": profiler}
+    return {"steps": steps, "starts": starts, "profile": profiler, "cpu": cpu, "backend_cpu": backend_cpu,
+            "statements": statements.per_completion()}
+
+
+class _count_statements:  # noqa: N801 - used like a function
+    """SQL statements and commits sent during the counted completions (a listener on the engine)."""
+
+    def __init__(self, engine) -> None:  # noqa: ANN001
+        from sqlalchemy import event
+
+        self.total = self.commits = self.completions = 0
+        self._on = False
+        event.listen(engine, "before_cursor_execute", self._statement)
+        event.listen(engine, "commit", self._commit)
+
+    def _statement(self, *args) -> None:  # noqa: ANN002
+        self.total += self._on
+
+    def _commit(self, *args) -> None:  # noqa: ANN002
+        self.commits += self._on
+
+    def clear(self) -> None:
+        self.total = self.commits = self.completions = 0
+
+    def mark(self) -> None:
+        self._on = True
+
+    def measure(self) -> None:
+        self._on = False
+        self.completions += 1
+
+    def per_completion(self) -> tuple[float, float]:
+        n = max(1, self.completions)
+        return self.total / n, self.commits / n
+
+
+def _backends_cpu(database: str) -> dict[int, float]:
+    """CPU seconds so far of each PostgreSQL backend serving ``database`` on this machine."""
+    found: dict[int, float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if not (entry / "cmdline").read_bytes().decode(errors="replace").startswith("postgres: "):
+                continue
+            cmdline = (entry / "cmdline").read_bytes().decode(errors="replace")
+            if f" {database} " not in cmdline:
+                continue
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        found[int(entry.name)] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return found
 
 
 # -- (c) the HTTP API -----------------------------------------------------------------------------------
@@ -333,6 +403,12 @@ def _pg_schema(base_url: str, schema: str, create: bool) -> None:
 def _line(label: str, result: dict) -> str:
     steps = result["steps"]
     extra = f"  start median {median_ms(result['starts']):7.2f} ms" if result.get("starts") else ""
+    if result.get("cpu"):
+        extra += f"  CPU mean {statistics.fmean(result['cpu']) * 1000:6.2f} ms"
+    if result.get("backend_cpu"):
+        extra += f" + PG backend {result['backend_cpu'] * 1000:5.2f} ms"
+    if result.get("statements"):
+        extra += "  SQL {:.1f} statements, {:.1f} commits".format(*result["statements"])
     return (f"{label:<38} median {median_ms(steps):7.2f} ms  p90 {pct_ms(steps, 0.9):7.2f} ms  "
             f"mean {statistics.fmean(steps) * 1000:7.2f} ms  (n={len(steps)}){extra}")
 
@@ -417,6 +493,12 @@ def main(argv: list[str] | None = None) -> int:
     if "b_pg" in results:
         ratio_pg = median_ms(results["b_pg"]["steps"]) / raw
         print(f"  b/a PostgreSQL  {ratio_pg:6.1f}x")
+        raw_cpu = statistics.fmean(results["a2"]["cpu"])
+        server_cpu = statistics.fmean(results["b_pg"]["cpu"]) + results["b_pg"]["backend_cpu"]
+        cpu_ratio = server_cpu / raw_cpu
+        print(f"\nServer CPU per completion on PostgreSQL (this process + its PG backends) {server_cpu * 1000:.2f} ms"
+              f" / raw engine with state restored+stored {raw_cpu * 1000:.2f} ms = {cpu_ratio:.1f}x   "
+              f"[<= {TARGET_CPU_RATIO:g}x: {'met' if cpu_ratio <= TARGET_CPU_RATIO else 'NOT met'}]")
     if "c" in results and "steps" in results["c"]:
         http_ms = median_ms(results["c"]["steps"])
         print(f"  c/a HTTP        {http_ms / raw:6.1f}x")
