@@ -56,6 +56,7 @@ def init_celery(app: Flask) -> Celery:
     # Each domain's background work registers its Celery tasks (and periodic runs) on import.
     from app.inbox import jobs as inbox_jobs  # noqa: F401
     from app.instances import jobs as instance_jobs  # noqa: F401
+    from app.portfolio import jobs as portfolio_jobs  # noqa: F401
 
     return celery
 

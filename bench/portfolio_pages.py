@@ -16,6 +16,7 @@ The PostgreSQL database's tables are dropped and recreated. Never asserts timing
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import sys
 import tempfile
@@ -34,10 +35,23 @@ PAGES = [
     ("dashboard", "/portfolio"),
     ("dashboard filtered", "/portfolio?phase=execution&priority=P1"),
     ("resources", "/portfolio/resources"),
-    ("processes 90 days", "/portfolio/processes?period=90&process=change_request"),
-    ("processes 12 months", "/portfolio/processes?period=365&process=change_request"),
+    *[(f"processes {p}", f"/portfolio/processes?period={p}&process=change_request")
+      for p in ("7", "30", "90", "365", "all")],
     ("report", "/portfolio/report"),
+    ("export health.csv (all rows)", "/portfolio/dashboard/export/health.csv"),
     ("export cost.xlsx (all rows)", "/portfolio/dashboard/export/cost.xlsx"),
+    ("export dashboard all.xlsx", "/portfolio/dashboard/export/all.xlsx"),
+    ("export resources all.xlsx", "/portfolio/resources/export/all.xlsx"),
+    ("export steps.csv 365", "/portfolio/processes/export/steps.csv?period=365"),
+    ("export processes all.xlsx 365", "/portfolio/processes/export/all.xlsx?period=365"),
+]
+API_PAGES = [
+    ("api dashboard", "/api/v1/portfolio/dashboard"),
+    ("api dashboard filtered", "/api/v1/portfolio/dashboard?phase=execution&priority=P1"),
+    ("api resources", "/api/v1/portfolio/resources"),
+    ("api processes 90", "/api/v1/portfolio/processes?period=90"),
+    ("api processes 365", "/api/v1/portfolio/processes?period=365"),
+    ("api heat map 365", "/api/v1/portfolio/processes/change_request/heat-map?period=365"),
 ]
 STEPS = [("change_request", "change_request", "assess"), ("change_request", "change_request", "pm_decision"),
          ("change_request", "change_request", "sponsor_decision"), ("project_lifecycle", "project_initiation", "write_charter"),
@@ -92,16 +106,29 @@ def seed(n_projects: int, n_tasks: int) -> float:
     return time.perf_counter() - started
 
 
+def _roll_up() -> str:
+    """Run the rollup job's catch-up over the seeded year (the first run after an upgrade)."""
+    try:
+        from app.portfolio import rollups
+    except ImportError:  # a checkout from before the rollup
+        return "no rollup"
+    started = time.perf_counter()
+    done = rollups.catch_up()
+    return f"rolled up {done['days']} days ({done['rows']:,} rows) in {time.perf_counter() - started:.1f} s"
+
+
 def measure(app, runs: int) -> dict[str, tuple[float, float]]:  # noqa: ANN001
     from app.core.extensions import db
 
     client = app.test_client()
     seeding.sign_in(client, "petra")
-    return {name: (median, p95) for name, (median, p95, _statements)
-            in seeding.time_pages(client, db.engine, PAGES, runs).items()}
+    found = seeding.time_pages(client, db.engine, PAGES, runs)
+    headers = {"Authorization": f"Bearer {seeding.api_token(app.test_client(), 'petra')}"}
+    found |= seeding.time_pages(app.test_client(), db.engine, API_PAGES, runs, headers=headers)
+    return found
 
 
-def run(url: str, label: str, n_projects: int, n_tasks: int, runs: int) -> None:
+def run(url: str, label: str, n_projects: int, n_tasks: int, runs: int, keep: bool = False) -> None:
     from app import create_app
     from app.core.extensions import db
     from app.instances.models import HumanTask
@@ -110,17 +137,21 @@ def run(url: str, label: str, n_projects: int, n_tasks: int, runs: int) -> None:
     app.config["PORTFOLIO"] = {**app.config.get("PORTFOLIO", {}), "person_capacity": {}}
     # The operator of the monthly report and the pages' blueprints are registered by create_app.
     with app.app_context():
-        db.drop_all()
-        db.create_all()
-        seconds = seed(n_projects, n_tasks)
+        seconds = 0.0
+        if not keep:
+            db.drop_all()
+            db.create_all()
+            seconds = seed(n_projects, n_tasks)
+        rolled = _roll_up()
         completed = db.session.query(HumanTask).filter(HumanTask.status == "completed").count()
         db.session.remove()
-    print(f"\n== {label}: {n_projects:,} projects, {completed:,} completed tasks; seeded in {seconds:.1f} s")
+    print(f"\n== {label}: {n_projects:,} projects, {completed:,} completed tasks; seeded in {seconds:.1f} s; {rolled}")
     with app.test_request_context():
         results = measure(app, runs)
-    print(f"   {'page':30} {'median ms':>10} {'p95 ms':>10}")
-    for name, (median, p95) in results.items():
-        print(f"   {name:30} {median:10.1f} {p95:10.1f}")
+    print(f"   {'page':32} {'median ms':>10} {'p95 ms':>10} {'SQL':>5}")
+    for name, (median, p95, statements) in results.items():
+        print(f"   {name:32} {median:10.1f} {p95:10.1f} {statements:5}")
+    print(f"   load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
@@ -132,9 +163,10 @@ def main() -> None:
     parser.add_argument("--projects", type=int, default=0, help="default 10,000 on PostgreSQL, 1,000 on SQLite")
     parser.add_argument("--tasks", type=int, default=0, help="default 1,000,000 on PostgreSQL, 100,000 on SQLite")
     parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--keep", action="store_true", help="PostgreSQL: time the database as seeded before")
     args = parser.parse_args()
     if args.pg_url:
-        run(args.pg_url, "PostgreSQL", args.projects or 10_000, args.tasks or 1_000_000, args.runs)
+        run(args.pg_url, "PostgreSQL", args.projects or 10_000, args.tasks or 1_000_000, args.runs, args.keep)
     else:
         with tempfile.TemporaryDirectory() as folder:
             run(f"sqlite:///{folder}/bench.db", "SQLite", args.projects or 1_000, args.tasks or 100_000, args.runs)

@@ -112,6 +112,8 @@ class HumanTask(db.Model):
         Index("ix_human_tasks_status_created", "status", "created_at"),
         Index("ix_human_tasks_assignee_status", "assignee", "status"),
         Index("ix_human_tasks_completed_by", "completed_by", "completed_at"),
+        # The portfolio rollup's catch-up and the analytics' live edges read completions by time.
+        Index("ix_human_tasks_completed_at", "completed_at"),
     )
 
     @property

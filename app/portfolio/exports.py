@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 
@@ -56,29 +57,43 @@ def to_csv(table: Table) -> str:
 
 
 def to_xlsx(tables: list[Table]) -> bytes:
-    """One sheet per table: a bold header, typed cells (money, dates, percentages), RAG cells filled."""
-    book = Workbook()
-    book.remove(book.active)
+    """One sheet per table: a bold header, typed cells (money, dates, percentages), RAG cells filled.
+
+    Written in openpyxl's write-only mode: rows stream to the file instead of a cell tree held in
+    memory, so a table of every project costs its rows, not ten times them."""
+    book = Workbook(write_only=True)
     money_format = f'"{formatting.currency_symbol()}"#,##0.00'
+    bold = Font(bold=True)
+    fills = {word: PatternFill("solid", fgColor=RAG_FILLS[colour]) for colour, word in RAG_WORDS.items()}
     for table in tables:
         sheet = book.create_sheet(re.sub(r"[\[\]:*?/\\]", " ", table.title)[:31])
-        sheet.append([c.label for c in table.columns])
-        for cell in sheet[1]:
-            cell.font = Font(bold=True)
-        for values in _rows(table):
-            sheet.append(values)
-            for column, cell in zip(table.columns, sheet[sheet.max_row], strict=True):
-                if column.kind == "money" and cell.value != "":
-                    cell.number_format = money_format
-                elif column.kind == "date" and cell.value != "":
-                    cell.number_format = "d mmm yyyy"
-                elif column.kind == "rag":
-                    colour = next((k for k, w in RAG_WORDS.items() if w == cell.value), None)
-                    if colour:
-                        cell.fill = PatternFill("solid", fgColor=RAG_FILLS[colour])
         for i, column in enumerate(table.columns, start=1):
             sheet.column_dimensions[get_column_letter(i)].width = max(12, min(48, len(column.label) + 4))
         sheet.freeze_panes = "A2"
+        sheet.append([_cell(sheet, c.label, font=bold) for c in table.columns])
+        kinds = [c.kind for c in table.columns]
+        for values in _rows(table):
+            sheet.append([_typed(sheet, kind, value, money_format, fills) for kind, value in zip(kinds, values, strict=True)])
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
+
+
+def _cell(sheet: Any, value: Any, **style: Any) -> WriteOnlyCell:
+    cell = WriteOnlyCell(sheet, value=value)
+    for name, setting in style.items():
+        setattr(cell, name, setting)
+    return cell
+
+
+def _typed(sheet: Any, kind: str, value: Any, money_format: str, fills: dict[str, PatternFill]) -> Any:
+    """A plain value, or a styled cell for money, dates and RAG colours."""
+    if value == "":
+        return value
+    if kind == "money":
+        return _cell(sheet, value, number_format=money_format)
+    if kind == "date":
+        return _cell(sheet, value, number_format="d mmm yyyy")
+    if kind == "rag" and value in fills:
+        return _cell(sheet, value, fill=fills[value])
+    return value

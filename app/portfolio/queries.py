@@ -16,14 +16,15 @@ from decimal import Decimal
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import ColumnElement, Select, and_, case, func, literal, literal_column, or_, select
+from sqlalchemy import ColumnElement, Select, case, func, literal, literal_column, or_, select
 from sqlalchemy.sql import Subquery
 
 from app.core.errors import Forbidden
 from app.core.extensions import db
 from app.engine import clock
-from app.instances.models import HumanTask, HumanTaskCandidate, TaskStatus
+from app.instances.models import HumanTask, TaskStatus
 from app.people.actor import Actor
+from app.portfolio import rollups
 from app.portfolio.tables import Column, Table
 from app.projects.models import (
     ChangeRequest,
@@ -703,6 +704,7 @@ def request_effect(requests: list[dict[str, Any]], project_id: int | None) -> li
 @dataclass
 class Period:
     days: int | None   # None: all time
+    until: datetime | None = None   # completions before it only (the job's snapshot of closed days)
 
     @classmethod
     def of(cls, value: str | None) -> Period:
@@ -727,23 +729,20 @@ def _completed_in(period: Period) -> list[ColumnElement[bool]]:
     conditions = [HumanTask.status == TaskStatus.COMPLETED, HumanTask.completed_at.is_not(None)]
     if period.since is not None:
         conditions.append(HumanTask.completed_at >= period.since)
+    if period.until is not None:
+        conditions.append(HumanTask.completed_at < period.until)
     return conditions
 
 
 _PROCESS = func.coalesce(HumanTask.bpmn_process_id, HumanTask.process_key)
 
 
-def step_waits(period: Period, process: str | None = None) -> Table:
+def step_waits(period: Period, process: str | None = None, found: rollups.Figures | None = None) -> Table:
     """Per process and step: waiting now, overdue, median and p90 wait of the steps completed in the
-    period, SLA breaches (completed after their due time)."""
+    period (from the rollup's wait buckets), SLA breaches (completed after their due time)."""
     where_process = [_PROCESS == process] if process else []
-    breached = case((and_(HumanTask.due_at.is_not(None), HumanTask.completed_at > HumanTask.due_at), 1), else_=0)
-    waits = (select(_PROCESS.label("process"), HumanTask.element_id.label("step"),
-                    _seconds_between(HumanTask.completed_at, HumanTask.created_at).label("seconds"),
-                    breached.label("breaches"), HumanTask.title.label("title"))
-             .where(*_completed_in(period), *where_process).subquery())
-    stats = {(r.process, r.step): r for r in db.session.execute(
-        _percentiles(waits, ["process", "step"], sums=("breaches",), mins=("title",)))}
+    stats = (found or rollups.figures(period.since, process)).steps
+    stats = {k: v for k, v in stats.items() if v.n and (not process or k[0] == process)}
     now = clock.now()
     waiting = {(p, s): (n, int(o or 0), t) for p, s, n, o, t in db.session.execute(
         select(_PROCESS, HumanTask.element_id, func.count(),
@@ -756,45 +755,39 @@ def step_waits(period: Period, process: str | None = None) -> Table:
         rows.append({"process_id": key[0], "step_id": key[1], "process": names.get(key[0], key[0]),
                      "step": names.get(key, None) or (stat.title if stat else None) or now_row[2] or "",
                      "waiting": now_row[0], "overdue": now_row[1], "overdue_share": _pct(now_row[1], now_row[0]),
-                     "completed": int(stat.n) if stat else 0,
-                     "median": _hours(stat.median) if stat else None, "p90": _hours(stat.p90) if stat else None,
-                     "breaches": int(stat.breaches or 0) if stat else 0})
+                     "completed": stat.n if stat else 0,
+                     "median": _hours(stat.median()) if stat else None, "p90": _hours(stat.p90()) if stat else None,
+                     "breaches": stat.breaches if stat else 0})
     rows.sort(key=lambda r: (r["process"], -(r["median"] or 0)))
     return Table("steps", f"Waiting time per step, {period.label}", [
         Column("process", "Process"), Column("step", "Step"), Column("waiting", "Waiting now", "count"),
         Column("overdue", "Overdue now", "count"), Column("overdue_share", "Overdue share", "percent"),
         Column("completed", "Completed", "count"), Column("median", "Median wait", "hours"),
         Column("p90", "90th percentile", "hours"), Column("breaches", "SLA breaches", "count")], rows,
-        caption="Waiting time: from when a step was ready to when it was completed.")
+        caption="Waiting time: from when a step was ready to when it was completed. " + rollups.RESOLUTION)
 
 
-def turnaround_by_person(period: Period) -> Table:
-    waits = (select(HumanTask.completed_by.label("person"),
-                    _seconds_between(HumanTask.completed_at, HumanTask.created_at).label("seconds"))
-             .where(*_completed_in(period), HumanTask.completed_by.is_not(None)).subquery())
-    rows_sql = list(db.session.execute(_percentiles(waits, ["person"])))
-    names = names_of({r.person for r in rows_sql})
-    rows = sorted(({"person": names.get(r.person, r.person), "completed": int(r.n), "median": _hours(r.median),
-                    "p90": _hours(r.p90)} for r in rows_sql), key=lambda r: (-(r["median"] or 0), r["person"]))
+def turnaround_by_person(period: Period, found: rollups.Figures | None = None) -> Table:
+    people = {p: h for p, h in (found or rollups.figures(period.since)).people.items() if h.n}
+    names = names_of(set(people))
+    rows = sorted(({"person": names.get(p, p), "completed": h.n, "median": _hours(h.median()),
+                    "p90": _hours(h.p90())} for p, h in people.items()),
+                  key=lambda r: (-(r["median"] or 0), r["person"]))
     return Table("people", f"Approval turnaround per person, {period.label}", [
         Column("person", "Person"), Column("completed", "Completed", "count"),
         Column("median", "Median", "hours"), Column("p90", "90th percentile", "hours")], rows[:row_limit()],
-        more=max(len(rows) - (row_limit() or len(rows)), 0))
+        more=max(len(rows) - (row_limit() or len(rows)), 0), caption=rollups.RESOLUTION)
 
 
-def turnaround_by_role(period: Period) -> Table:
-    waits = (select(HumanTaskCandidate.role.label("role"),
-                    _seconds_between(HumanTask.completed_at, HumanTask.created_at).label("seconds"))
-             .join(HumanTaskCandidate, HumanTaskCandidate.task_id == HumanTask.id)
-             .where(*_completed_in(period), HumanTaskCandidate.role.is_not(None)).subquery())
+def turnaround_by_role(period: Period, found: rollups.Figures | None = None) -> Table:
     titles = current_app.config.get("ROLES", {})
-    rows = [{"role": titles.get(r.role, r.role), "completed": int(r.n), "median": _hours(r.median),
-             "p90": _hours(r.p90)} for r in db.session.execute(_percentiles(waits, ["role"]))]
+    rows = [{"role": titles.get(r, r), "completed": h.n, "median": _hours(h.median()), "p90": _hours(h.p90())}
+            for r, h in (found or rollups.figures(period.since)).roles.items() if h.n]
     rows.sort(key=lambda r: (-(r["median"] or 0), r["role"]))
     return Table("roles", f"Approval turnaround per role, {period.label}", [
         Column("role", "Role"), Column("completed", "Completed", "count"),
         Column("median", "Median", "hours"), Column("p90", "90th percentile", "hours")], rows,
-        chart="bar", chart_label="role", chart_values=("median",))
+        chart="bar", chart_label="role", chart_values=("median",), caption=rollups.RESOLUTION)
 
 
 def rework(period: Period) -> Table:
@@ -839,8 +832,26 @@ def phase_durations(period: Period) -> Table:
 
 def analytics(actor: Actor, period: Period) -> dict[str, Table]:
     require(actor, PROCESS_ROLES)
-    return {"steps": step_waits(period), "roles": turnaround_by_role(period), "people": turnaround_by_person(period),
-            "rework": rework(period), "phases": phase_durations(period)}
+    found = rollups.figures(period.since, key=period.value)  # one read for the three tables of waits
+    tables = {"steps": step_waits(period, found=found), "roles": turnaround_by_role(period, found),
+              "people": turnaround_by_person(period, found)}
+    for key, live in (("rework", rework), ("phases", phase_durations)):
+        kept = rollups.snapshot_rows(period.value, period.since, key)
+        if kept is None:
+            tables[key] = live(period)
+        else:
+            rows, through = kept
+            table = live(Period(period.days, until=datetime(1, 1, 1, tzinfo=UTC)))  # the shape, no rows
+            table.rows = rows
+            table.caption = f"Completions up to the end of {through:%-d %b %Y} (rolled up nightly)."
+            tables[key] = table
+    return tables
+
+
+def snapshot_tables(period: Period) -> dict[str, list[dict[str, Any]]]:
+    """The rework and phase rows of ``period`` for the rollup job's snapshot (JSON values)."""
+    return {key: [{k: (v.isoformat() if isinstance(v, date) else v) for k, v in row.items()} for row in table.rows]
+            for key, table in (("rework", rework(period)), ("phases", phase_durations(period)))}
 
 
 def processes_with_tasks(steps: Table) -> list[tuple[str, str]]:
