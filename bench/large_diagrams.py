@@ -137,6 +137,7 @@ def run(url: str) -> list[str]:
         detail = (body.get("errors") or body.get("detail") or body.get("title") or "")
         lines.append(f"  {REFUSED:>6} elements ({len(content) / 1e6:.2f} MB): deploy answered {refused.status_code} "
                      f"in {time.perf_counter() - t0:.2f} s: {str(detail)[:220]}")
+        db.session.remove()  # end the last read: PostgreSQL's DROP would wait on its lock
         db.drop_all()
     return lines
 

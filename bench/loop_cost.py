@@ -93,6 +93,8 @@ def run(url: str, iterations: int, compaction: bool) -> list[str]:
             if turn in MARKS or turn == iterations:
                 db.session.expire_all()
                 sizes[turn] = len(db.session.get(ProcessInstance, instance_id).state_json)
+                db.session.rollback()  # end the read: PostgreSQL's DROP below would wait on its lock
+        db.session.remove()
         db.drop_all()
 
     def cost_at(mark: int) -> float:
@@ -123,13 +125,13 @@ def main() -> None:
           + " ".join(f"{v:.2f}" for v in os.getloadavg()))
     with tempfile.TemporaryDirectory() as tmp:
         print("SQLite:")
-        print("\n".join(run(f"sqlite:///{tmp}/loop.db", args.iterations, compaction)))
+        print("\n".join(run(f"sqlite:///{tmp}/loop.db", args.iterations, compaction)), flush=True)
     if not args.no_pg:
         schema, url = _pg_schema_url(args.pg_url)
         _pg_schema(args.pg_url, schema, create=True)
         try:
             print("PostgreSQL:")
-            print("\n".join(run(url, args.iterations, compaction)))
+            print("\n".join(run(url, args.iterations, compaction)), flush=True)
         finally:
             _pg_schema(args.pg_url, schema, create=False)
     print("load average after: " + " ".join(f"{v:.2f}" for v in os.getloadavg()))
