@@ -239,13 +239,22 @@ def view(username: str, roles: Iterable[str], query: InboxQuery, counts: dict[st
     """One page of one view, filtered and sorted as ``query`` says (``counts`` saves a count)."""
     roles = sorted(set(roles))
     where = [_view_condition(query.view, username, roles), *_filters(query)]
+    page = (select(HumanTask).where(*where).order_by(*_order(query))
+            .offset((query.page - 1) * query.per_page).limit(query.per_page))
     if counts is not None and not query.has_filters and query.view in counts:
         total = counts[query.view]
+        tasks = list(db.session.scalars(page))
     else:
-        total = db.session.scalar(select(func.count()).select_from(HumanTask).where(*where)) or 0
-    stmt = (select(HumanTask).where(*where).order_by(*_order(query))
-            .offset((query.page - 1) * query.per_page).limit(query.per_page))
-    tasks = list(db.session.scalars(stmt))
+        # The total rides on the page's rows (a window over the matching set, which the sort reads
+        # anyway) instead of a second pass over it; a page past the end has no row to carry it.
+        rows = db.session.execute(page.add_columns(func.count().over())).all()
+        tasks = [task for task, _ in rows]
+        if rows:
+            total = rows[0][1]
+        elif query.page > 1:
+            total = db.session.scalar(select(func.count()).select_from(HumanTask).where(*where)) or 0
+        else:
+            total = 0
     return Page(query=query, rows=decorate(tasks, delegated_by=username if query.view == "delegated" else None),
                 total=total)
 
