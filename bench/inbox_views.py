@@ -2,38 +2,39 @@
 
 Seeds fast with bulk inserts (executemany on SQLite, COPY on PostgreSQL) straight into
 ``process_instances``, ``human_tasks`` and ``human_task_candidates`` (instances share one tiny state
-of a real deployed process), then times each inbox page through Flask's test client (server time:
+of a real deployed process; their business keys name 300 projects, which hold ``--raid`` RAID
+entries, some the user's and overdue: the layout's Projects badge counts them), then times each inbox page through Flask's test client (server time:
 routing, queries, template) and prints median and p95 per view, on SQLite and PostgreSQL.
 
     /tmp/venv/bin/python bench/inbox_views.py [--tasks 500000] [--mine 5000] [--runs 30]
-        [--pg-url postgresql+psycopg://postgres@127.0.0.1:5432/pmo_inbox_bench] [--no-pg] [--no-indexes]
+        [--pg-url postgresql+psycopg://postgres@127.0.0.1:5432/pmo_inbox_bench] [--no-pg] [--no-sqlite]
 
-The PostgreSQL database is created when missing and its tables are dropped and recreated. The
-proposed extra indexes (see INDEXES) are created unless --no-indexes. Never asserts timings.
+Prints median and p95 ms per view, the SQL statements one request runs, and the load average. The
+tables and indexes are the app's own (``db.create_all`` from the models, which the migrations
+match). The PostgreSQL database is created when missing and its tables are dropped and recreated.
+Never asserts timings.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import statistics
 import sys
 import tempfile
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 ROOT = Path(__file__).resolve().parent.parent
 TASKS_PER_INSTANCE = 10
-INDEXES = [
-    "CREATE INDEX IF NOT EXISTS ix_human_tasks_completed_by ON human_tasks (completed_by, completed_at)",
-    "CREATE INDEX IF NOT EXISTS ix_human_tasks_assignee_status ON human_tasks (assignee, status)",
-    "CREATE INDEX IF NOT EXISTS ix_process_instances_started_by ON process_instances (started_by)",
-]
+PROJECTS = 300
 VIEWS = [
     ("mine", "/inbox?view=mine"),
     ("available", "/inbox?view=available"),
@@ -41,8 +42,12 @@ VIEWS = [
     ("available overdue", "/inbox?view=available&overdue=1"),
     ("available search", "/inbox?view=available&q=budget"),
     ("available sort title", "/inbox?view=available&sort=title"),
+    ("available filters", "/inbox?view=available&process=simple_approval&role=sponsor&due=week"),
+    ("delegated", "/inbox?view=delegated"),
     ("waiting", "/inbox?view=waiting"),
     ("completed", "/inbox?view=completed"),
+    ("home (my tasks)", "/"),
+    ("counts JSON", "/inbox/count"),
     ("live (unchanged)", None),
 ]
 
@@ -76,7 +81,7 @@ def _rows(n_tasks: int, mine: int, instance_ids: list[int], version_id: int):  #
     return tasks, candidates
 
 
-def seed(app, n_tasks: int, mine: int, indexes: bool) -> float:  # noqa: ANN001
+def seed(app, n_tasks: int, mine: int, n_raid: int) -> float:  # noqa: ANN001
     from sqlalchemy import text
 
     from app.core.extensions import db
@@ -97,7 +102,7 @@ def seed(app, n_tasks: int, mine: int, indexes: bool) -> float:  # noqa: ANN001
     n_instances = n_tasks // TASKS_PER_INSTANCE + 1
     now = datetime.now(UTC)
     instance_rows = [{"id": base_id + i, "process_version_id": version_id, "process_key": "simple_approval",
-                      "status": "running", "business_key": f"project:{i % 300}",
+                      "status": "running", "business_key": f"project:{1 + i % PROJECTS}",
                       "started_by": "bench_sponsor" if i % 1000 == 0 else f"user{i % 400}",
                       "created_at": now, "updated_at": now, "state": state, "serializer_version": "1",
                       "waiting": "{}", "lock_version": 1} for i in range(n_instances)]
@@ -125,13 +130,32 @@ def seed(app, n_tasks: int, mine: int, indexes: bool) -> float:  # noqa: ANN001
                 sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
                 for chunk in range(0, len(rows), 20000):
                     conn.exec_driver_sql(sql, [tuple(value(r[c]) for c in columns) for r in rows[chunk:chunk + 20000]])
+    _seed_projects(engine, n_raid)
     with engine.begin() as conn:
-        if indexes:
-            for ddl in INDEXES:
-                conn.execute(text(ddl))
         conn.execute(text("ANALYZE"))
     db.session.commit()
     return time.perf_counter() - started
+
+
+def _seed_projects(engine, n_raid: int) -> None:  # noqa: ANN001
+    """The projects behind the instances' business keys, and ``n_raid`` RAID entries over them (the
+    Projects badge counts the user's overdue open ones): one in 400 is the user's, half of those overdue."""
+    import seeding
+
+    from app.projects.models import RaidKind
+    today = datetime.now(UTC).date()
+    rows = seeding.project_rows(PROJECTS, today)
+    kinds = [(kind, statuses[0]) for kind, statuses in RaidKind.STATUSES.items()]
+    now = datetime.now(UTC)
+    raid = [(1 + k % PROJECTS, *kinds[k % len(kinds)], f"Entry {k}", "bench_sponsor" if k % 400 == 0 else f"user{k % 397}",
+             today + timedelta(days=(k // 400) % 60 - 30), "bench", now, now, "") for k in range(n_raid)]
+    with seeding.bulk_writer(engine) as insert:
+        seeding.insert_projects(insert, rows)
+        insert("project_raid_items", "project_id, kind, status, title, owner, due_date, created_by, created_at, "
+               "updated_at, description", raid)
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as conn:
+            conn.exec_driver_sql("SELECT setval('projects_id_seq', (SELECT max(id) FROM projects))")
 
 
 def _copy(cur, table: str, rows: list[dict]) -> None:  # noqa: ANN001
@@ -141,9 +165,22 @@ def _copy(cur, table: str, rows: list[dict]) -> None:  # noqa: ANN001
             copy.write_row([row[c] for c in columns])
 
 
-def measure(app, username: str, runs: int) -> dict[str, tuple[float, float]]:  # noqa: ANN001
+def measure(app, username: str, runs: int) -> dict[str, tuple[float, float, int]]:  # noqa: ANN001
+    """Per view: median ms, p95 ms and the SQL statements of its last request."""
     import re
 
+    from sqlalchemy import event
+
+    from app.core.extensions import db
+    from app.people import queries as user_queries
+    from app.people.actor import Actor
+    from app.projects.queries import needs_me_count
+    statements = [0]
+
+    def count(*_args) -> None:  # noqa: ANN002
+        statements[0] += 1
+
+    event.listen(db.engine, "before_cursor_execute", count)
     client = app.test_client()
     page = client.get("/login").get_data(as_text=True)
     token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
@@ -156,37 +193,56 @@ def measure(app, username: str, runs: int) -> dict[str, tuple[float, float]]:  #
             path = f"/inbox/live?view=available&sig={sig}"
         times = []
         for i in range(runs + 2):
+            statements[0] = 0
             t0 = time.perf_counter()
             response = client.get(path)
             elapsed = (time.perf_counter() - t0) * 1000
             assert response.status_code in (200, 204), (path, response.status_code)
             if i >= 2:  # two warm-up requests
                 times.append(elapsed)
-        times.sort()
-        results[name] = (statistics.median(times), times[max(0, int(len(times) * 0.95) - 1)])
+        results[name] = _summary(times, statements[0])
+    times = []
+    actor = Actor.of(user_queries.get(username))
+    for i in range(runs + 2):  # the layout's Projects badge alone (every page above includes it)
+        statements[0] = 0
+        t0 = time.perf_counter()
+        needs_me_count(actor, date.today())
+        if i >= 2:
+            times.append((time.perf_counter() - t0) * 1000)
+    results["Projects badge alone"] = _summary(times, statements[0])
+    event.remove(db.engine, "before_cursor_execute", count)
     return results
+
+
+def _summary(times: list[float], statements: int) -> tuple[float, float, int]:
+    times.sort()
+    return (statistics.median(times), times[max(0, int(len(times) * 0.95) - 1)], statements)
 
 
 def run(url: str, label: str, args) -> None:  # noqa: ANN001
     from app import create_app
     from app.core.extensions import db
     from app.inbox import queries as inbox
+    from app.people.actor import Actor
+    from app.projects.queries import needs_me_count
     app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench", "TESTING": False, "WTF_CSRF_ENABLED": True})
     with app.app_context():
         db.drop_all()
         db.create_all()
-        seconds = seed(app, args.tasks, args.mine, not args.no_indexes)
+        seconds = seed(app, args.tasks, args.mine, args.raid)
         username = "bench_sponsor"
         counts = inbox.counts(username, ["sponsor"])
+        badge = needs_me_count(Actor(username, frozenset({"sponsor"})), date.today())
         db.session.remove()
-    print(f"\n== {label}: {args.tasks:,} tasks, {args.mine:,} open for the user's role; seeded in {seconds:.1f} s;"
-          f" indexes {'off' if args.no_indexes else 'on'}")
-    print(f"   counts for {username}: {counts}")
+    print(f"\n== {label}: {args.tasks:,} tasks, {args.mine:,} open for the user's role, {args.raid:,} RAID entries;"
+          f" seeded in {seconds:.1f} s")
+    print(f"   counts for {username}: {counts}; Projects badge {badge}")
     with app.test_request_context():
         results = measure(app, username, args.runs)
-    print(f"   {'view':24} {'median ms':>10} {'p95 ms':>10}")
-    for name, (median, p95) in results.items():
-        print(f"   {name:24} {median:10.1f} {p95:10.1f}")
+    print(f"   {'view':24} {'median ms':>10} {'p95 ms':>10} {'statements':>11}")
+    for name, (median, p95, statements) in results.items():
+        print(f"   {name:24} {median:10.1f} {p95:10.1f} {statements:11d}")
+    print(f"   load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
@@ -209,10 +265,10 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=500_000)
     parser.add_argument("--mine", type=int, default=5_000)
     parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--raid", type=int, default=100_000, help="RAID entries over the 300 projects")
     parser.add_argument("--pg-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/pmo_inbox_bench")
     parser.add_argument("--no-pg", action="store_true")
     parser.add_argument("--no-sqlite", action="store_true")
-    parser.add_argument("--no-indexes", action="store_true")
     args = parser.parse_args()
     import app.projects  # noqa: F401 - the projects table, for project names and search
 

@@ -44,6 +44,12 @@ def _default_view(counts: dict[str, int]) -> str:
 
 
 def _query_and_counts() -> tuple[inbox.InboxQuery, dict[str, int]]:
+    """The query and the views' counts; an unfiltered view named in the URL counts itself when its
+    page is read (``inbox.view``), saving a pass over its tasks."""
+    if request.args.get("view") in inbox.VIEWS:
+        query = inbox.InboxQuery.from_args(request.args)
+        leave_out = () if query.has_filters else (query.view,)
+        return query, inbox.counts(current_user.username, current_user.roles, leave_out=leave_out)
     counts = inbox.counts(current_user.username, current_user.roles)
     return inbox.InboxQuery.from_args(request.args, default_view=_default_view(counts)), counts
 

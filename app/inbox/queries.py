@@ -236,25 +236,40 @@ def _order(query: InboxQuery) -> list[Any]:
 
 
 def view(username: str, roles: Iterable[str], query: InboxQuery, counts: dict[str, int] | None = None) -> Page:
-    """One page of one view, filtered and sorted as ``query`` says (``counts`` saves a count)."""
+    """One page of one view, filtered and sorted as ``query`` says. ``counts`` (of ``counts()``) saves a
+    count; when it leaves out this view's count, the unfiltered page fills it in from its own total."""
     roles = sorted(set(roles))
     where = [_view_condition(query.view, username, roles), *_filters(query)]
+    page = (select(HumanTask).where(*where).order_by(*_order(query))
+            .offset((query.page - 1) * query.per_page).limit(query.per_page))
     if counts is not None and not query.has_filters and query.view in counts:
         total = counts[query.view]
+        tasks = list(db.session.scalars(page))
     else:
-        total = db.session.scalar(select(func.count()).select_from(HumanTask).where(*where)) or 0
-    stmt = (select(HumanTask).where(*where).order_by(*_order(query))
-            .offset((query.page - 1) * query.per_page).limit(query.per_page))
-    tasks = list(db.session.scalars(stmt))
+        # The total rides on the page's rows (a window over the matching set, which the sort reads
+        # anyway) instead of a second pass over it; a page past the end has no row to carry it.
+        rows = db.session.execute(page.add_columns(func.count().over())).all()
+        tasks = [task for task, _ in rows]
+        if rows:
+            total = rows[0][1]
+        elif query.page > 1:
+            total = db.session.scalar(select(func.count()).select_from(HumanTask).where(*where)) or 0
+        else:
+            total = 0
+        if counts is not None and not query.has_filters:
+            counts[query.view] = total
     return Page(query=query, rows=decorate(tasks, delegated_by=username if query.view == "delegated" else None),
                 total=total)
 
 
-def counts(username: str, roles: Iterable[str]) -> dict[str, int]:
-    """How many tasks each view holds (without filters): one small query per view."""
+def counts(username: str, roles: Iterable[str], leave_out: Iterable[str] = ()) -> dict[str, int]:
+    """How many tasks each view holds (without filters): one small query per view. ``leave_out``:
+    views whose count the caller gets from the page it reads next (``view``), not from a pass of its own."""
     roles = sorted(set(roles))
     out = {}
     for name in VIEWS:
+        if name in leave_out:
+            continue
         out[name] = db.session.scalar(
             select(func.count()).select_from(HumanTask).where(_view_condition(name, username, roles))) or 0
     return out

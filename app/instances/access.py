@@ -43,8 +43,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, String, and_, cast, exists, not_, or_, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy import ColumnElement, Select, String, and_, cast, exists, not_, or_, select, union_all
+from sqlalchemy.orm import aliased, joinedload
 
 from app.core.errors import Conflict, Forbidden, NotFound, ServiceError
 from app.core.extensions import db
@@ -232,13 +232,19 @@ def offered_sql(actor: Actor) -> ColumnElement[bool]:
     (by role, by username, by group) instead of scanning every open task; the groups come from
     their membership rows in the same statement (no per-task rows to rewrite when a group changes).
     """
+    return HumanTask.id.in_(union_all(*_offered_ids(actor)))
+
+
+def _offered_ids(actor: Actor) -> list[Select]:
+    """The task ids offered to the actor, one indexed branch per kind of candidate row (a list, so
+    a caller can add a branch to one flat UNION ALL: SQLite refuses a nested one)."""
     by_name = select(HumanTaskCandidate.task_id).where(HumanTaskCandidate.username == actor.username)
     by_group = select(HumanTaskCandidate.task_id).where(
         HumanTaskCandidate.group_name.in_(people_queries.group_keys_sql(actor.username, actor.roles)))
     if not actor.roles:
-        return HumanTask.id.in_(by_name.union_all(by_group))
+        return [by_name, by_group]
     by_role = select(HumanTaskCandidate.task_id).where(HumanTaskCandidate.role.in_(sorted(actor.roles)))
-    return HumanTask.id.in_(by_name.union_all(by_role, by_group))
+    return [by_name, by_role, by_group]
 
 
 def candidate_sql(actor: Actor) -> ColumnElement[bool]:
@@ -258,14 +264,25 @@ def available_sql(actor: Actor) -> ColumnElement[bool]:
 
 
 def may_act_sql(actor: Actor) -> ColumnElement[bool]:
-    """READY tasks the actor may complete now: assigned to them or available to them, never excluded."""
+    """READY tasks the actor may complete now: assigned to them or available to them, never excluded.
+
+    Stated as ``id IN (their open assigned tasks, the tasks offered to them)`` and then assignee is
+    them or nobody, rather than ``assignee = me OR (unassigned AND offered)``: with the OR neither
+    planner could start from an index and both scanned every open task (the Projects badge took
+    335 ms on SQLite and 110 ms on PostgreSQL at 500,000 tasks); the id set comes from the assignee
+    and candidate indexes."""
+    assigned = aliased(HumanTask)
+    mine = select(assigned.id).where(assigned.assignee == actor.username, assigned.status == TaskStatus.READY)
     return and_(HumanTask.status == TaskStatus.READY, not_(excluded_sql(actor.username)),
-                or_(HumanTask.assignee == actor.username, and_(HumanTask.assignee.is_(None), offered_sql(actor))))
+                or_(HumanTask.assignee == actor.username, HumanTask.assignee.is_(None)),
+                HumanTask.id.in_(union_all(mine, *_offered_ids(actor))))
 
 
 def assigned_open_sql(actor: Actor) -> ColumnElement[bool]:
-    """The "Assigned to me" view: READY, assigned to the actor, who may act on it."""
-    return and_(may_act_sql(actor), HumanTask.assignee == actor.username)
+    """The "Assigned to me" view: READY, assigned to the actor, who may act on it (``may_act_sql``
+    narrowed to the assignee, stated without its id set so the assignee index drives it)."""
+    return and_(HumanTask.status == TaskStatus.READY, HumanTask.assignee == actor.username,
+                not_(excluded_sql(actor.username)))
 
 
 def completed_by_sql(actor: Actor) -> ColumnElement[bool]:

@@ -367,6 +367,8 @@ class RaidItem(db.Model):
         CheckConstraint("kind IN ('issue', 'action', 'decision', 'assumption', 'dependency')",
                         name="ck_raid_kind"),
         Index("ix_raid_items_project_kind", "project_id", "kind"),
+        # The layout's Projects badge counts the user's overdue entries on every page.
+        Index("ix_raid_items_owner_due", "owner", "due_date"),
     )
 
     @property
