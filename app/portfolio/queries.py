@@ -507,7 +507,10 @@ class Capacity:
 
 
 def _utilisation_table(key: str, title: str, label: str, months: list[date],
-                       cells: dict[str, dict[date, float]], capacity_of: Any) -> Table:
+                       cells: dict[str, dict[date, float]], capacity_of: Any, busiest_first: bool = False) -> Table:
+    """One row per name with each month's allocation and utilisation; ``busiest_first`` orders by
+    the highest utilisation of any month shown (the names over capacity lead), else by name. A page
+    shows the first ``row_limit()`` rows (the exports all of them)."""
     columns = [Column("name", label), Column("capacity", "Capacity", "fte")]
     rows = []
     for name in sorted(cells):
@@ -519,10 +522,15 @@ def _utilisation_table(key: str, title: str, label: str, months: list[date],
             if allocated > row["capacity"]:
                 row["over"].append(f"m{i}")
         rows.append(row)
+    if busiest_first:
+        peak = {row["name"]: max((row[f"u{i}"] or 0.0 for i in range(len(months))), default=0.0) for row in rows}
+        rows.sort(key=lambda row: -peak[row["name"]])  # stable: by name within the same peak
     for i, month in enumerate(months):
         columns += [Column(f"m{i}", f"{month_label(month)} allocated", "fte"),
                     Column(f"u{i}", f"{month_label(month)} utilisation", "percent")]
-    return Table(key, title, columns, rows, caption="FTE a month; over capacity highlighted.")
+    shown = rows[:row_limit()]
+    return Table(key, title, columns, shown, caption="FTE a month; over capacity highlighted.",
+                 more=len(rows) - len(shown))
 
 
 def capacity(first: date | None = None, extra: list[tuple[str, str, int, float]] | None = None,
@@ -530,7 +538,8 @@ def capacity(first: date | None = None, extra: list[tuple[str, str, int, float]]
     """Allocations from approved resource requests, by role and by named person, month by month.
 
     ``extra`` adds allocations not yet approved (what approving a request would change) to
-    ``extra_months`` only.
+    ``extra_months`` only. People are listed the busiest first; long tables hold their first
+    ``row_limit()`` rows, and project names are read for the rows shown only.
     """
     months = months_from(first or today())
     by_role: dict[str, dict[date, float]] = {}
@@ -546,22 +555,23 @@ def capacity(first: date | None = None, extra: list[tuple[str, str, int, float]]
     names = names_of(set(by_person))
     person_cells = {names.get(p, p): cells for p, cells in by_person.items()}
     people = {names.get(p, p): p for p in by_person}
-    competing_rows = []
-    project_names = _project_names({pid for ids in projects_of.values() for pid in ids})
-    for (person, month), ids in sorted(projects_of.items(), key=lambda kv: (kv[0][1], kv[0][0])):
-        if len(ids) > 1:
-            competing_rows.append({"month": month_label(month), "person": names.get(person, person),
-                                   "projects": ", ".join(sorted(project_names.get(i, "") for i in ids)),
-                                   "allocated": round(by_person[person][month], 2),
-                                   "capacity": person_capacity(person)})
+    contested = sorted(((person, month, ids) for (person, month), ids in projects_of.items() if len(ids) > 1),
+                       key=lambda c: (c[1], c[0]))
+    shown = contested[:row_limit()]
+    project_names = _project_names({pid for _, _, ids in shown for pid in ids})
+    competing_rows = [{"month": month_label(month), "person": names.get(person, person),
+                       "projects": ", ".join(sorted(project_names.get(i, "") for i in ids)),
+                       "allocated": round(by_person[person][month], 2), "capacity": person_capacity(person)}
+                      for person, month, ids in shown]
     return Capacity(
         months,
         _utilisation_table("by_role", "Allocation by role", "Role", months, by_role, role_capacity),
         _utilisation_table("by_person", "Allocation by person", "Person", months, person_cells,
-                           lambda shown: person_capacity(people.get(shown, shown))),
+                           lambda shown: person_capacity(people.get(shown, shown)), busiest_first=True),
         Table("competing", "People several projects compete for", [
             Column("month", "Month"), Column("person", "Person"), Column("projects", "Projects"),
-            Column("allocated", "Allocated", "fte"), Column("capacity", "Capacity", "fte")], competing_rows))
+            Column("allocated", "Allocated", "fte"), Column("capacity", "Capacity", "fte")], competing_rows,
+            more=len(contested) - len(shown)))
 
 
 def _project_names(ids: set[int]) -> dict[int, str]:
