@@ -13,9 +13,10 @@ from app.core.errors import Forbidden, NotFound
 from app.people.actor import Actor
 from app.portfolio import exports
 from app.portfolio import queries as portfolio
-from app.portfolio.tables import Table
+from app.portfolio.tables import Table, cell_html
 
 bp = Blueprint("portfolio", __name__, template_folder="templates")
+bp.add_app_template_filter(cell_html, "portfolio_cell")  # app-wide: the inbox's task panels draw cells too
 
 PAGES = ("dashboard", "resources", "processes")
 

@@ -177,6 +177,16 @@ def _percentiles(source: Subquery, keys: list[str], sums: tuple[str, ...] = (), 
             .group_by(*[ranked.c[k] for k in keys]))
 
 
+def _with_total(query: Select, **sums: ColumnElement[Any]) -> tuple[list[Any], int, dict[str, Any]]:
+    """The rows of ``query`` (a page's first ``row_limit()``), how many it holds in all and the sum
+    of each of ``sums`` over all of them, in one statement: ``OVER ()`` windows are taken before the
+    LIMIT, so no second pass over the tables counts and sums them (no rows: 0 and None)."""
+    windows = [func.count().over().label("total_rows"), *[func.sum(e).over().label(f"total_{k}") for k, e in sums.items()]]
+    rows = list(db.session.execute(query.add_columns(*windows).limit(row_limit())))
+    first = rows[0] if rows else None
+    return rows, (first.total_rows if first else 0), {k: getattr(first, f"total_{k}") if first else None for k in sums}
+
+
 def _money(value: Any) -> Decimal:
     return Decimal(str(value or 0)).quantize(Decimal("0.01"))
 
@@ -256,9 +266,9 @@ def health_matrix(scope: list[ColumnElement[bool]]) -> Table:
     query = (select(*_project_columns(), *dims, latest.c.overall_rag, latest.c.period_end)
              .select_from(Project).outerjoin(latest, latest.c.project_id == Project.id).where(*scope)
              .order_by(reds.desc(), ambers.desc(), Project.id))
-    total = db.session.scalar(select(func.count()).select_from(Project).where(*scope)) or 0
+    found, total, _ = _with_total(query)
     rows = []
-    for row in db.session.execute(query.limit(row_limit())):
+    for row in found:
         item = _project_row(row)
         for key, _ in DIMENSIONS:
             item[key] = getattr(row, f"{key}_rag") or "grey"
@@ -277,9 +287,9 @@ def slipping_milestones(scope: list[ColumnElement[bool]]) -> Table:
     query = (select(*_project_columns(), Milestone.name.label("milestone"), Milestone.baseline_due_date,
                     Milestone.due_date, slip.label("slip")).join(Project, Project.id == Milestone.project_id)
              .where(*scope, Milestone.status != "achieved", Milestone.due_date > Milestone.baseline_due_date))
-    total = db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    found, total, _ = _with_total(query.order_by(slip.desc(), Milestone.id))
     rows = [{**_project_row(r), "milestone": r.milestone, "baseline": r.baseline_due_date, "forecast": r.due_date,
-             "slip": int(r.slip)} for r in db.session.execute(query.order_by(slip.desc(), Milestone.id).limit(row_limit()))]
+             "slip": int(r.slip)} for r in found]
     return Table("slipping", "Milestones slipping", [Column("project", "Project"), Column("milestone", "Milestone"),
                                                      Column("baseline", "Baseline", "date"),
                                                      Column("forecast", "Forecast", "date"),
@@ -295,9 +305,9 @@ def late_projects(scope: list[ColumnElement[bool]]) -> Table:
     query = (select(*_project_columns(), Project.target_end_date, forecast.c.forecast_end, late.label("late"))
              .join(forecast, forecast.c.project_id == Project.id)
              .where(*scope, Project.target_end_date.is_not(None), forecast.c.forecast_end > Project.target_end_date))
-    total = db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    found, total, _ = _with_total(query.order_by(late.desc(), Project.id))
     rows = [{**_project_row(r), "baseline_end": r.target_end_date, "forecast_end": r.forecast_end, "late": int(r.late)}
-            for r in db.session.execute(query.order_by(late.desc(), Project.id).limit(row_limit()))]
+            for r in found]
     return Table("late", "Projects forecast to end late", [Column("project", "Project"),
                                                           Column("baseline_end", "Baseline end", "date"),
                                                           Column("forecast_end", "Forecast end", "date"),
@@ -353,15 +363,14 @@ def cost(scope: list[ColumnElement[bool]]) -> Table:
     base = (select(*_project_columns(), baseline.label("baseline"), actual.label("actual"),
                    forecast.label("forecast"), variance.label("variance"))
             .outerjoin(pending, pending.c.project_id == Project.id).where(*scope))
-    totals = db.session.execute(select(func.count(), func.sum(baseline), func.sum(actual), func.sum(forecast))
-                                .select_from(Project).outerjoin(pending, pending.c.project_id == Project.id)
-                                .where(*scope)).one()
+    found, count, totals = _with_total(base.order_by(variance.desc(), Project.id),
+                                       baseline=baseline, actual=actual, forecast=forecast)
     rows = []
-    for r in db.session.execute(base.order_by(variance.desc(), Project.id).limit(row_limit())):
+    for r in found:
         b, v = _money(r.baseline), _money(r.variance)
         rows.append({**_project_row(r), "baseline": b, "actual": _money(r.actual), "forecast": _money(r.forecast),
                      "variance": v, "variance_pct": _pct(v, b)})
-    tb, ta, tf = _money(totals[1]), _money(totals[2]), _money(totals[3])
+    tb, ta, tf = _money(totals["baseline"]), _money(totals["actual"]), _money(totals["forecast"])
     return Table("cost", "Budget: baseline, actuals and forecast", [
         Column("project", "Project"), Column("baseline", "Baseline", "money"), Column("actual", "Actuals", "money"),
         Column("forecast", "Forecast", "money"), Column("variance", "Variance", "money"),
@@ -370,7 +379,7 @@ def cost(scope: list[ColumnElement[bool]]) -> Table:
         total={"project": "Portfolio", "baseline": tb, "actual": ta, "forecast": tf, "variance": tf - tb,
                "variance_pct": _pct(tf - tb, tb)},
         caption="Forecast: the larger of baseline and actuals, plus the open change requests' cost.",
-        more=max((totals[0] or 0) - len(rows), 0))
+        more=max(count - len(rows), 0))
 
 
 def open_changes(scope: list[ColumnElement[bool]]) -> Table:
@@ -380,18 +389,15 @@ def open_changes(scope: list[ColumnElement[bool]]) -> Table:
                     days.label("days"), ChangeRequest.submitted_at)
              .join(Project, Project.id == ChangeRequest.project_id)
              .where(*scope, ChangeRequest.status.in_(OPEN_CHANGE)))
-    total = db.session.execute(select(func.count(), func.sum(cost_impact), func.sum(days))
-                               .join(Project, Project.id == ChangeRequest.project_id)
-                               .where(*scope, ChangeRequest.status.in_(OPEN_CHANGE))).one()
+    found, count, total = _with_total(query.order_by(cost_impact.desc(), ChangeRequest.id), cost=cost_impact, days=days)
     rows = [{**_project_row(r), "change": f"CR-{r.number:03d} {r.title}", "cost": _money(r.cost),
-             "days": int(r.days or 0), "submitted": r.submitted_at.date() if r.submitted_at else None}
-            for r in db.session.execute(query.order_by(cost_impact.desc(), ChangeRequest.id).limit(row_limit()))]
+             "days": int(r.days or 0), "submitted": r.submitted_at.date() if r.submitted_at else None} for r in found]
     return Table("open_changes", "Open change requests", [
         Column("project", "Project"), Column("change", "Change request"), Column("cost", "Cost impact", "money"),
         Column("days", "Schedule impact", "days"), Column("submitted", "Submitted", "date")], rows,
-        project_column="project", total={"project": f"{total[0] or 0} open", "cost": _money(total[1]),
-                                         "days": int(total[2] or 0)},
-        more=max((total[0] or 0) - len(rows), 0))
+        project_column="project", total={"project": f"{count} open", "cost": _money(total["cost"]),
+                                         "days": int(total["days"] or 0)},
+        more=max(count - len(rows), 0))
 
 
 ROUTE_TITLES = {"pm": "Project manager", "sponsor": "Sponsor", "ccb": "Change control board"}
@@ -437,9 +443,8 @@ def risky_projects(scope: list[ColumnElement[bool]]) -> Table:
              .join(Risk, Risk.project_id == Project.id)
              .where(*scope, Risk.status == "open", Risk.score > threshold)
              .group_by(Project.id, Project.code, Project.name))
-    total = db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = [{**_project_row(r), "top": r.top, "risks": r.risks}
-            for r in db.session.execute(query.order_by(top.desc(), Project.id).limit(row_limit()))]
+    found, total, _ = _with_total(query.order_by(top.desc(), Project.id))
+    rows = [{**_project_row(r), "top": r.top, "risks": r.risks} for r in found]
     return Table("risky", f"Projects with a risk above {threshold}", [
         Column("project", "Project"), Column("top", "Highest score", "count"),
         Column("risks", "Risks above the threshold", "count")], rows, project_column="project",
