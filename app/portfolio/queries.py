@@ -16,7 +16,19 @@ from decimal import Decimal
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import ColumnElement, Select, case, func, literal, literal_column, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    Select,
+    and_,
+    case,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.sql import Subquery
 
 from app.core.errors import Forbidden
@@ -491,16 +503,23 @@ def person_capacity(person: str) -> float:
     return float(setting("person_capacity", {}).get(person, setting("default_person_capacity", 1.0)))
 
 
-def _allocations_in(month: date, extra: list[tuple[str, str, int, float]] | None = None) -> list[tuple[str, str, int, float]]:
-    """(role, person, project, FTE) of the allocations running in ``month``, summed per project."""
-    end = _next_month(month) - timedelta(days=1)
+def _allocations_by_month(months: list[date]) -> dict[date, list[tuple[str, str, int, float]]]:
+    """Per month: (role, person, project, FTE) of the allocations running in it, summed per project.
+    One statement for all the months (a row of bounds per month joined to the allocations) rather
+    than one per month."""
+    bounds = union_all(*[select(literal(month, Date).label("first"),
+                                literal(_next_month(month) - timedelta(days=1), Date).label("last"))
+                         for month in months]).subquery()
+    ra = ResourceAllocation
     rows = db.session.execute(
-        select(ResourceAllocation.role, ResourceAllocation.named_resource, ResourceAllocation.project_id,
-               func.sum(ResourceAllocation.fte))
-        .where(ResourceAllocation.status.in_(ALLOCATED), ResourceAllocation.start_date <= end,
-               ResourceAllocation.end_date >= month)
-        .group_by(ResourceAllocation.role, ResourceAllocation.named_resource, ResourceAllocation.project_id)).all()
-    return [(r, p or "", pid, float(fte or 0)) for r, p, pid, fte in rows] + list(extra or [])
+        select(bounds.c.first, ra.role, ra.named_resource, ra.project_id, func.sum(ra.fte))
+        .select_from(ra).join(bounds, and_(ra.start_date <= bounds.c.last, ra.end_date >= bounds.c.first))
+        .where(ra.status.in_(ALLOCATED))
+        .group_by(bounds.c.first, ra.role, ra.named_resource, ra.project_id)).all()
+    found: dict[date, list[tuple[str, str, int, float]]] = {month: [] for month in months}
+    for month, role, person, project_id, fte in rows:
+        found[month].append((role, person or "", project_id, float(fte or 0)))
+    return found
 
 
 @dataclass
@@ -550,9 +569,10 @@ def capacity(first: date | None = None, extra: list[tuple[str, str, int, float]]
     by_role: dict[str, dict[date, float]] = {}
     by_person: dict[str, dict[date, float]] = {}
     projects_of: dict[tuple[str, date], set[int]] = {}
+    allocated = _allocations_by_month(months)
     for month in months:
         added = extra if extra and (extra_months is None or month in extra_months) else None
-        for role, person, project_id, fte in _allocations_in(month, added):
+        for role, person, project_id, fte in allocated[month] + list(added or []):
             by_role.setdefault(role, {})[month] = by_role.get(role, {}).get(month, 0.0) + fte
             if person:
                 by_person.setdefault(person, {})[month] = by_person.get(person, {}).get(month, 0.0) + fte
