@@ -503,23 +503,11 @@ def person_capacity(person: str) -> float:
     return float(setting("person_capacity", {}).get(person, setting("default_person_capacity", 1.0)))
 
 
-def _allocations_by_month(months: list[date]) -> dict[date, list[tuple[str, str, int, float]]]:
-    """Per month: (role, person, project, FTE) of the allocations running in it, summed per project.
-    One statement for all the months (a row of bounds per month joined to the allocations) rather
-    than one per month."""
-    bounds = union_all(*[select(literal(month, Date).label("first"),
-                                literal(_next_month(month) - timedelta(days=1), Date).label("last"))
-                         for month in months]).subquery()
-    ra = ResourceAllocation
-    rows = db.session.execute(
-        select(bounds.c.first, ra.role, ra.named_resource, ra.project_id, func.sum(ra.fte))
-        .select_from(ra).join(bounds, and_(ra.start_date <= bounds.c.last, ra.end_date >= bounds.c.first))
-        .where(ra.status.in_(ALLOCATED))
-        .group_by(bounds.c.first, ra.role, ra.named_resource, ra.project_id)).all()
-    found: dict[date, list[tuple[str, str, int, float]]] = {month: [] for month in months}
-    for month, role, person, project_id, fte in rows:
-        found[month].append((role, person or "", project_id, float(fte or 0)))
-    return found
+def _month_bounds(months: list[date]) -> Subquery:
+    """One row per month: its first and last day (``first``, ``last``), to join allocations to."""
+    return union_all(*[select(literal(month, Date).label("first"),
+                              literal(_next_month(month) - timedelta(days=1), Date).label("last"))
+                       for month in months]).subquery()
 
 
 @dataclass
@@ -557,37 +545,49 @@ def _utilisation_table(key: str, title: str, label: str, months: list[date],
                  more=len(rows) - len(shown))
 
 
-def capacity(first: date | None = None, extra: list[tuple[str, str, int, float]] | None = None,
-             extra_months: set[date] | None = None) -> Capacity:
+def capacity(first: date | None = None) -> Capacity:
     """Allocations from approved resource requests, by role and by named person, month by month.
 
-    ``extra`` adds allocations not yet approved (what approving a request would change) to
-    ``extra_months`` only. People are listed the busiest first; long tables hold their first
-    ``row_limit()`` rows, and project names are read for the rows shown only.
+    Summed in SQL per month and role, and per month and person with the count of their projects (a
+    few thousand rows, not one per allocation and month); people are listed the busiest first; long
+    tables hold their first ``row_limit()`` rows, and the projects of the competing rows shown are
+    read for those rows only.
     """
     months = months_from(first or today())
+    bounds = _month_bounds(months)
+    ra = ResourceAllocation
+    running = and_(ra.status.in_(ALLOCATED), ra.start_date <= bounds.c.last, ra.end_date >= bounds.c.first)
     by_role: dict[str, dict[date, float]] = {}
+    for month, role, fte in db.session.execute(
+            select(bounds.c.first, ra.role, func.sum(ra.fte)).select_from(ra).join(bounds, running)
+            .group_by(bounds.c.first, ra.role)):
+        by_role.setdefault(role, {})[month] = float(fte or 0)
     by_person: dict[str, dict[date, float]] = {}
-    projects_of: dict[tuple[str, date], set[int]] = {}
-    allocated = _allocations_by_month(months)
-    for month in months:
-        added = extra if extra and (extra_months is None or month in extra_months) else None
-        for role, person, project_id, fte in allocated[month] + list(added or []):
-            by_role.setdefault(role, {})[month] = by_role.get(role, {}).get(month, 0.0) + fte
-            if person:
-                by_person.setdefault(person, {})[month] = by_person.get(person, {}).get(month, 0.0) + fte
-                projects_of.setdefault((person, month), set()).add(project_id)
+    contested: list[tuple[str, date]] = []
+    named = and_(ra.named_resource.is_not(None), ra.named_resource != "")
+    for month, person, fte, projects in db.session.execute(
+            select(bounds.c.first, ra.named_resource, func.sum(ra.fte), func.count(ra.project_id.distinct()))
+            .select_from(ra).join(bounds, running).where(named).group_by(bounds.c.first, ra.named_resource)):
+        by_person.setdefault(person, {})[month] = float(fte or 0)
+        if projects > 1:
+            contested.append((person, month))
     names = names_of(set(by_person))
     person_cells = {names.get(p, p): cells for p, cells in by_person.items()}
     people = {names.get(p, p): p for p in by_person}
-    contested = sorted(((person, month, ids) for (person, month), ids in projects_of.items() if len(ids) > 1),
-                       key=lambda c: (c[1], c[0]))
+    contested.sort(key=lambda c: (c[1], c[0]))
     shown = contested[:row_limit()]
-    project_names = _project_names({pid for _, _, ids in shown for pid in ids})
+    projects_of: dict[tuple[str, date], set[int]] = {key: set() for key in shown}
+    if shown:
+        for month, person, project_id in db.session.execute(
+                select(bounds.c.first, ra.named_resource, ra.project_id).distinct().select_from(ra)
+                .join(bounds, running).where(ra.named_resource.in_({person for person, _ in shown}))):
+            if (person, month) in projects_of:
+                projects_of[(person, month)].add(project_id)
+    project_names = _project_names({pid for ids in projects_of.values() for pid in ids})
     competing_rows = [{"month": month_label(month), "person": names.get(person, person),
-                       "projects": ", ".join(sorted(project_names.get(i, "") for i in ids)),
+                       "projects": ", ".join(sorted(project_names.get(i, "") for i in projects_of[(person, month)])),
                        "allocated": round(by_person[person][month], 2), "capacity": person_capacity(person)}
-                      for person, month, ids in shown]
+                      for person, month in shown]
     return Capacity(
         months,
         _utilisation_table("by_role", "Allocation by role", "Role", months, by_role, role_capacity),
