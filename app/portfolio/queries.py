@@ -867,11 +867,12 @@ def phase_durations(period: Period) -> Table:
 
 def analytics(actor: Actor, period: Period) -> dict[str, Table]:
     require(actor, PROCESS_ROLES)
-    found = rollups.figures(period.since, key=period.value)  # one read for the three tables of waits
+    kept_snapshot = rollups.snapshot(period.value, period.since)  # read once: large JSON
+    found = rollups.figures(period.since, snapshot=kept_snapshot)  # one read for the three tables of waits
     tables = {"steps": step_waits(period, found=found), "roles": turnaround_by_role(period, found),
               "people": turnaround_by_person(period, found)}
     for key, live in (("rework", rework), ("phases", phase_durations)):
-        kept = rollups.snapshot_rows(period.value, period.since, key)
+        kept = rollups.snapshot_rows(kept_snapshot, key)
         if kept is None:
             tables[key] = live(period)
         else:
