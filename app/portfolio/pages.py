@@ -134,6 +134,7 @@ def _every_row(page: str, key: str, whole_page: bool) -> list[Table]:
     with portfolio.unlimited():
         if page == "dashboard" and not whole_page:
             if key not in portfolio.DASHBOARD_TABLES:
+                portfolio.require(_actor(), portfolio.DASHBOARD_ROLES)  # 403 before 404, as for any page
                 return []
             return [portfolio.dashboard_table(_actor(), portfolio.Filters.of(request.args), key)]
         tables = _tables(page)
