@@ -10,7 +10,12 @@ days over the last year), one candidate row per task, and a few thousand tasks w
     /work/main/.venv/bin/python bench/portfolio_pages.py                       # SQLite, a tenth
     /work/main/.venv/bin/python bench/portfolio_pages.py --pg-url postgresql+psycopg://postgres@127.0.0.1:5432/pmo_b
 
-The PostgreSQL database's tables are dropped and recreated. Never asserts timings.
+The database's tables are dropped and recreated, unless ``--keep`` finds this seed there already
+(the same count of projects): then it only adds the tables and indexes the models declare and it lacks,
+and the rollup job catches up. Never asserts timings.
+
+    /work/main/.venv/bin/python bench/portfolio_pages.py --keep --pg-url ...          # seed once, reuse after
+    /work/main/.venv/bin/python bench/portfolio_pages.py --keep --sqlite-file /tmp/portfolio.db
 """
 
 from __future__ import annotations
@@ -128,24 +133,56 @@ def measure(app, runs: int) -> dict[str, tuple[float, float]]:  # noqa: ANN001
     return found
 
 
-def run(url: str, label: str, n_projects: int, n_tasks: int, runs: int, keep: bool = False) -> None:
+def _seeded(n_projects: int) -> bool:
+    """Whether the database holds this bench's seed already (its projects and completed tasks)."""
+    from sqlalchemy import func, inspect, select
+
+    from app.core.extensions import db
+    from app.projects.models import Project
+
+    if not inspect(db.engine).has_table("projects"):
+        return False
+    return db.session.scalar(select(func.count()).select_from(Project)) == n_projects
+
+
+def _schema_up_to_date() -> None:
+    """Add what the models declare and a kept database lacks: new tables, and new indexes on old ones."""
+    from app.core.extensions import db
+
+    db.create_all()
+    for table in db.metadata.sorted_tables:
+        for index in table.indexes:
+            index.create(db.engine, checkfirst=True)
+
+
+def run(url: str, label: str, n_projects: int, n_tasks: int, runs: int, keep: bool = False,
+        seed_only: bool = False) -> None:
     from app import create_app
     from app.core.extensions import db
     from app.instances.models import HumanTask
+    from app.projects.models import Project
 
     app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench", "TESTING": False})
     app.config["PORTFOLIO"] = {**app.config.get("PORTFOLIO", {}), "person_capacity": {}}
     # The operator of the monthly report and the pages' blueprints are registered by create_app.
     with app.app_context():
         seconds = 0.0
-        if not keep:
+        kept = keep and _seeded(n_projects)
+        if kept:
+            _schema_up_to_date()
+            seeding.analyze(db.engine)
+        else:
             db.drop_all()
             db.create_all()
             seconds = seed(n_projects, n_tasks)
         rolled = _roll_up()
         completed = db.session.query(HumanTask).filter(HumanTask.status == "completed").count()
+        projects = db.session.query(Project).count()
         db.session.remove()
-    print(f"\n== {label}: {n_projects:,} projects, {completed:,} completed tasks; seeded in {seconds:.1f} s; {rolled}")
+    how = "kept from an earlier run" if kept else f"seeded in {seconds:.1f} s"
+    print(f"\n== {label}: {projects:,} projects, {completed:,} completed tasks; {how}; {rolled}")
+    if seed_only:
+        return
     with app.test_request_context():
         results = measure(app, runs)
     print(f"   {'page':32} {'median ms':>10} {'p95 ms':>10} {'SQL':>5}")
@@ -163,14 +200,22 @@ def main() -> None:
     parser.add_argument("--projects", type=int, default=0, help="default 10,000 on PostgreSQL, 1,000 on SQLite")
     parser.add_argument("--tasks", type=int, default=0, help="default 1,000,000 on PostgreSQL, 100,000 on SQLite")
     parser.add_argument("--runs", type=int, default=20)
-    parser.add_argument("--keep", action="store_true", help="PostgreSQL: time the database as seeded before")
+    parser.add_argument("--keep", action="store_true",
+                        help="reuse the database when it holds this seed already (else seed it); with "
+                             "--sqlite-file on SQLite")
+    parser.add_argument("--seed-only", action="store_true",
+                        help="seed (or keep) and roll up, time nothing: seed outside the bench lock, time under it")
+    parser.add_argument("--sqlite-file", default="", help="SQLite: this file instead of a temporary one")
     args = parser.parse_args()
     if args.pg_url:
-        run(args.pg_url, "PostgreSQL", args.projects or 10_000, args.tasks or 1_000_000, args.runs, args.keep)
+        run(args.pg_url, "PostgreSQL", args.projects or 10_000, args.tasks or 1_000_000, args.runs, args.keep,
+            args.seed_only)
+    elif args.sqlite_file:
+        run(f"sqlite:///{Path(args.sqlite_file).resolve()}", "SQLite", args.projects or 1_000,
+            args.tasks or 100_000, args.runs, args.keep, args.seed_only)
     else:
         with tempfile.TemporaryDirectory() as folder:
             run(f"sqlite:///{folder}/bench.db", "SQLite", args.projects or 1_000, args.tasks or 100_000, args.runs)
-
 
 if __name__ == "__main__":
     main()

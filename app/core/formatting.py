@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any
 
 from babel.core import Locale, UnknownLocaleError
@@ -43,8 +44,14 @@ def currency_symbol() -> str:
 
 
 def locale() -> Locale:
+    return _parsed_locale(_setting("LOCALE", DEFAULT_LOCALE))
+
+
+@lru_cache(maxsize=16)
+def _parsed_locale(name: str) -> Locale:
+    """Parsed once per name: a page of a few thousand numbers asks for it on every one."""
     try:
-        return Locale.parse(_setting("LOCALE", DEFAULT_LOCALE))
+        return Locale.parse(name)
     except (ValueError, UnknownLocaleError):
         return Locale.parse(DEFAULT_LOCALE)
 

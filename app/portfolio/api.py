@@ -41,7 +41,8 @@ def dashboard():  # noqa: ANN201
 @bp.get("/portfolio/resources")
 @doc(summary="Allocation, capacity and utilisation by role and person, month by month", tags=TAGS,
      query=ResourcesQuery, responses={200: TablesOut}, errors=(403,),
-     description="For resource managers, the PMO and admins. Six months from ``from``.")
+     description="For resource managers, the PMO and admins. Six months from ``from``. People come "
+                 "the busiest first; long tables hold their first 100 rows (``more`` says how many are left off).")
 def resources():  # noqa: ANN201
     portfolio.require(current_actor(), portfolio.RESOURCE_ROLES)
     args = query(ResourcesQuery)

@@ -13,9 +13,10 @@ from app.core.errors import Forbidden, NotFound
 from app.people.actor import Actor
 from app.portfolio import exports
 from app.portfolio import queries as portfolio
-from app.portfolio.tables import Table
+from app.portfolio.tables import Table, cell_html
 
 bp = Blueprint("portfolio", __name__, template_folder="templates")
+bp.add_app_template_filter(cell_html, "portfolio_cell")  # app-wide: the inbox's task panels draw cells too
 
 PAGES = ("dashboard", "resources", "processes")
 
@@ -111,13 +112,11 @@ def export(page: str, table: str, extension: str):  # noqa: ANN201
     if page not in PAGES or extension not in ("csv", "xlsx"):
         abort(404)
     try:
-        tables = _tables(page)
+        full = _every_row(page, table, whole_page=table == "all" and extension == "xlsx")
     except Forbidden:
         abort(403)
-    chosen = list(tables.values()) if table == "all" and extension == "xlsx" else [tables.get(table)]
-    if chosen[0] is None:
+    if not full:
         abort(404)
-    full = [_whole(page, t) for t in chosen]
     if extension == "csv":
         body, mimetype = exports.to_csv(full[0]), "text/csv; charset=utf-8"
         name = exports.filename(full[0], "csv")
@@ -128,11 +127,17 @@ def export(page: str, table: str, extension: str):  # noqa: ANN201
     return Response(body, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
-def _whole(page: str, table: Table) -> Table:
-    """The table with every row (pages show the first hundred of a long one)."""
-    if not table.more:
-        return table
+def _every_row(page: str, key: str, whole_page: bool) -> list[Table]:
+    """The table ``key`` (or every table of the page) with all its rows (a page shows the first
+    hundred of a long one), computed once without the limit: one dashboard table alone, since each is
+    its own query; the capacity and analytics pages whole, since their tables come from one pass."""
     with portfolio.unlimited():
-        if page == "dashboard":
-            return portfolio.dashboard_table(_actor(), portfolio.Filters.of(request.args), table.key)
-        return _tables(page)[table.key]
+        if page == "dashboard" and not whole_page:
+            if key not in portfolio.DASHBOARD_TABLES:
+                portfolio.require(_actor(), portfolio.DASHBOARD_ROLES)  # 403 before 404, as for any page
+                return []
+            return [portfolio.dashboard_table(_actor(), portfolio.Filters.of(request.args), key)]
+        tables = _tables(page)
+    if whole_page:
+        return list(tables.values())
+    return [tables[key]] if key in tables else []

@@ -16,7 +16,19 @@ from decimal import Decimal
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import ColumnElement, Select, case, func, literal, literal_column, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    Select,
+    and_,
+    case,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.sql import Subquery
 
 from app.core.errors import Forbidden
@@ -177,6 +189,16 @@ def _percentiles(source: Subquery, keys: list[str], sums: tuple[str, ...] = (), 
             .group_by(*[ranked.c[k] for k in keys]))
 
 
+def _with_total(query: Select, **sums: ColumnElement[Any]) -> tuple[list[Any], int, dict[str, Any]]:
+    """The rows of ``query`` (a page's first ``row_limit()``), how many it holds in all and the sum
+    of each of ``sums`` over all of them, in one statement: ``OVER ()`` windows are taken before the
+    LIMIT, so no second pass over the tables counts and sums them (no rows: 0 and None)."""
+    windows = [func.count().over().label("total_rows"), *[func.sum(e).over().label(f"total_{k}") for k, e in sums.items()]]
+    rows = list(db.session.execute(query.add_columns(*windows).limit(row_limit())))
+    first = rows[0] if rows else None
+    return rows, (first.total_rows if first else 0), {k: getattr(first, f"total_{k}") if first else None for k in sums}
+
+
 def _money(value: Any) -> Decimal:
     return Decimal(str(value or 0)).quantize(Decimal("0.01"))
 
@@ -256,9 +278,9 @@ def health_matrix(scope: list[ColumnElement[bool]]) -> Table:
     query = (select(*_project_columns(), *dims, latest.c.overall_rag, latest.c.period_end)
              .select_from(Project).outerjoin(latest, latest.c.project_id == Project.id).where(*scope)
              .order_by(reds.desc(), ambers.desc(), Project.id))
-    total = db.session.scalar(select(func.count()).select_from(Project).where(*scope)) or 0
+    found, total, _ = _with_total(query)
     rows = []
-    for row in db.session.execute(query.limit(row_limit())):
+    for row in found:
         item = _project_row(row)
         for key, _ in DIMENSIONS:
             item[key] = getattr(row, f"{key}_rag") or "grey"
@@ -277,9 +299,9 @@ def slipping_milestones(scope: list[ColumnElement[bool]]) -> Table:
     query = (select(*_project_columns(), Milestone.name.label("milestone"), Milestone.baseline_due_date,
                     Milestone.due_date, slip.label("slip")).join(Project, Project.id == Milestone.project_id)
              .where(*scope, Milestone.status != "achieved", Milestone.due_date > Milestone.baseline_due_date))
-    total = db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    found, total, _ = _with_total(query.order_by(slip.desc(), Milestone.id))
     rows = [{**_project_row(r), "milestone": r.milestone, "baseline": r.baseline_due_date, "forecast": r.due_date,
-             "slip": int(r.slip)} for r in db.session.execute(query.order_by(slip.desc(), Milestone.id).limit(row_limit()))]
+             "slip": int(r.slip)} for r in found]
     return Table("slipping", "Milestones slipping", [Column("project", "Project"), Column("milestone", "Milestone"),
                                                      Column("baseline", "Baseline", "date"),
                                                      Column("forecast", "Forecast", "date"),
@@ -295,9 +317,9 @@ def late_projects(scope: list[ColumnElement[bool]]) -> Table:
     query = (select(*_project_columns(), Project.target_end_date, forecast.c.forecast_end, late.label("late"))
              .join(forecast, forecast.c.project_id == Project.id)
              .where(*scope, Project.target_end_date.is_not(None), forecast.c.forecast_end > Project.target_end_date))
-    total = db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    found, total, _ = _with_total(query.order_by(late.desc(), Project.id))
     rows = [{**_project_row(r), "baseline_end": r.target_end_date, "forecast_end": r.forecast_end, "late": int(r.late)}
-            for r in db.session.execute(query.order_by(late.desc(), Project.id).limit(row_limit()))]
+            for r in found]
     return Table("late", "Projects forecast to end late", [Column("project", "Project"),
                                                           Column("baseline_end", "Baseline end", "date"),
                                                           Column("forecast_end", "Forecast end", "date"),
@@ -353,15 +375,14 @@ def cost(scope: list[ColumnElement[bool]]) -> Table:
     base = (select(*_project_columns(), baseline.label("baseline"), actual.label("actual"),
                    forecast.label("forecast"), variance.label("variance"))
             .outerjoin(pending, pending.c.project_id == Project.id).where(*scope))
-    totals = db.session.execute(select(func.count(), func.sum(baseline), func.sum(actual), func.sum(forecast))
-                                .select_from(Project).outerjoin(pending, pending.c.project_id == Project.id)
-                                .where(*scope)).one()
+    found, count, totals = _with_total(base.order_by(variance.desc(), Project.id),
+                                       baseline=baseline, actual=actual, forecast=forecast)
     rows = []
-    for r in db.session.execute(base.order_by(variance.desc(), Project.id).limit(row_limit())):
+    for r in found:
         b, v = _money(r.baseline), _money(r.variance)
         rows.append({**_project_row(r), "baseline": b, "actual": _money(r.actual), "forecast": _money(r.forecast),
                      "variance": v, "variance_pct": _pct(v, b)})
-    tb, ta, tf = _money(totals[1]), _money(totals[2]), _money(totals[3])
+    tb, ta, tf = _money(totals["baseline"]), _money(totals["actual"]), _money(totals["forecast"])
     return Table("cost", "Budget: baseline, actuals and forecast", [
         Column("project", "Project"), Column("baseline", "Baseline", "money"), Column("actual", "Actuals", "money"),
         Column("forecast", "Forecast", "money"), Column("variance", "Variance", "money"),
@@ -370,7 +391,7 @@ def cost(scope: list[ColumnElement[bool]]) -> Table:
         total={"project": "Portfolio", "baseline": tb, "actual": ta, "forecast": tf, "variance": tf - tb,
                "variance_pct": _pct(tf - tb, tb)},
         caption="Forecast: the larger of baseline and actuals, plus the open change requests' cost.",
-        more=max((totals[0] or 0) - len(rows), 0))
+        more=max(count - len(rows), 0))
 
 
 def open_changes(scope: list[ColumnElement[bool]]) -> Table:
@@ -380,18 +401,15 @@ def open_changes(scope: list[ColumnElement[bool]]) -> Table:
                     days.label("days"), ChangeRequest.submitted_at)
              .join(Project, Project.id == ChangeRequest.project_id)
              .where(*scope, ChangeRequest.status.in_(OPEN_CHANGE)))
-    total = db.session.execute(select(func.count(), func.sum(cost_impact), func.sum(days))
-                               .join(Project, Project.id == ChangeRequest.project_id)
-                               .where(*scope, ChangeRequest.status.in_(OPEN_CHANGE))).one()
+    found, count, total = _with_total(query.order_by(cost_impact.desc(), ChangeRequest.id), cost=cost_impact, days=days)
     rows = [{**_project_row(r), "change": f"CR-{r.number:03d} {r.title}", "cost": _money(r.cost),
-             "days": int(r.days or 0), "submitted": r.submitted_at.date() if r.submitted_at else None}
-            for r in db.session.execute(query.order_by(cost_impact.desc(), ChangeRequest.id).limit(row_limit()))]
+             "days": int(r.days or 0), "submitted": r.submitted_at.date() if r.submitted_at else None} for r in found]
     return Table("open_changes", "Open change requests", [
         Column("project", "Project"), Column("change", "Change request"), Column("cost", "Cost impact", "money"),
         Column("days", "Schedule impact", "days"), Column("submitted", "Submitted", "date")], rows,
-        project_column="project", total={"project": f"{total[0] or 0} open", "cost": _money(total[1]),
-                                         "days": int(total[2] or 0)},
-        more=max((total[0] or 0) - len(rows), 0))
+        project_column="project", total={"project": f"{count} open", "cost": _money(total["cost"]),
+                                         "days": int(total["days"] or 0)},
+        more=max(count - len(rows), 0))
 
 
 ROUTE_TITLES = {"pm": "Project manager", "sponsor": "Sponsor", "ccb": "Change control board"}
@@ -437,9 +455,8 @@ def risky_projects(scope: list[ColumnElement[bool]]) -> Table:
              .join(Risk, Risk.project_id == Project.id)
              .where(*scope, Risk.status == "open", Risk.score > threshold)
              .group_by(Project.id, Project.code, Project.name))
-    total = db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = [{**_project_row(r), "top": r.top, "risks": r.risks}
-            for r in db.session.execute(query.order_by(top.desc(), Project.id).limit(row_limit()))]
+    found, total, _ = _with_total(query.order_by(top.desc(), Project.id))
+    rows = [{**_project_row(r), "top": r.top, "risks": r.risks} for r in found]
     return Table("risky", f"Projects with a risk above {threshold}", [
         Column("project", "Project"), Column("top", "Highest score", "count"),
         Column("risks", "Risks above the threshold", "count")], rows, project_column="project",
@@ -486,16 +503,11 @@ def person_capacity(person: str) -> float:
     return float(setting("person_capacity", {}).get(person, setting("default_person_capacity", 1.0)))
 
 
-def _allocations_in(month: date, extra: list[tuple[str, str, int, float]] | None = None) -> list[tuple[str, str, int, float]]:
-    """(role, person, project, FTE) of the allocations running in ``month``, summed per project."""
-    end = _next_month(month) - timedelta(days=1)
-    rows = db.session.execute(
-        select(ResourceAllocation.role, ResourceAllocation.named_resource, ResourceAllocation.project_id,
-               func.sum(ResourceAllocation.fte))
-        .where(ResourceAllocation.status.in_(ALLOCATED), ResourceAllocation.start_date <= end,
-               ResourceAllocation.end_date >= month)
-        .group_by(ResourceAllocation.role, ResourceAllocation.named_resource, ResourceAllocation.project_id)).all()
-    return [(r, p or "", pid, float(fte or 0)) for r, p, pid, fte in rows] + list(extra or [])
+def _month_bounds(months: list[date]) -> Subquery:
+    """One row per month: its first and last day (``first``, ``last``), to join allocations to."""
+    return union_all(*[select(literal(month, Date).label("first"),
+                              literal(_next_month(month) - timedelta(days=1), Date).label("last"))
+                       for month in months]).subquery()
 
 
 @dataclass
@@ -507,7 +519,10 @@ class Capacity:
 
 
 def _utilisation_table(key: str, title: str, label: str, months: list[date],
-                       cells: dict[str, dict[date, float]], capacity_of: Any) -> Table:
+                       cells: dict[str, dict[date, float]], capacity_of: Any, busiest_first: bool = False) -> Table:
+    """One row per name with each month's allocation and utilisation; ``busiest_first`` orders by
+    the highest utilisation of any month shown (the names over capacity lead), else by name. A page
+    shows the first ``row_limit()`` rows (the exports all of them)."""
     columns = [Column("name", label), Column("capacity", "Capacity", "fte")]
     rows = []
     for name in sorted(cells):
@@ -519,49 +534,69 @@ def _utilisation_table(key: str, title: str, label: str, months: list[date],
             if allocated > row["capacity"]:
                 row["over"].append(f"m{i}")
         rows.append(row)
+    if busiest_first:
+        peak = {row["name"]: max((row[f"u{i}"] or 0.0 for i in range(len(months))), default=0.0) for row in rows}
+        rows.sort(key=lambda row: -peak[row["name"]])  # stable: by name within the same peak
     for i, month in enumerate(months):
         columns += [Column(f"m{i}", f"{month_label(month)} allocated", "fte"),
                     Column(f"u{i}", f"{month_label(month)} utilisation", "percent")]
-    return Table(key, title, columns, rows, caption="FTE a month; over capacity highlighted.")
+    shown = rows[:row_limit()]
+    return Table(key, title, columns, shown, caption="FTE a month; over capacity highlighted.",
+                 more=len(rows) - len(shown))
 
 
-def capacity(first: date | None = None, extra: list[tuple[str, str, int, float]] | None = None,
-             extra_months: set[date] | None = None) -> Capacity:
+def capacity(first: date | None = None) -> Capacity:
     """Allocations from approved resource requests, by role and by named person, month by month.
 
-    ``extra`` adds allocations not yet approved (what approving a request would change) to
-    ``extra_months`` only.
+    Summed in SQL per month and role, and per month and person with the count of their projects (a
+    few thousand rows, not one per allocation and month); people are listed the busiest first; long
+    tables hold their first ``row_limit()`` rows, and the projects of the competing rows shown are
+    read for those rows only.
     """
     months = months_from(first or today())
+    bounds = _month_bounds(months)
+    ra = ResourceAllocation
+    running = and_(ra.status.in_(ALLOCATED), ra.start_date <= bounds.c.last, ra.end_date >= bounds.c.first)
     by_role: dict[str, dict[date, float]] = {}
+    for month, role, fte in db.session.execute(
+            select(bounds.c.first, ra.role, func.sum(ra.fte)).select_from(ra).join(bounds, running)
+            .group_by(bounds.c.first, ra.role)):
+        by_role.setdefault(role, {})[month] = float(fte or 0)
     by_person: dict[str, dict[date, float]] = {}
-    projects_of: dict[tuple[str, date], set[int]] = {}
-    for month in months:
-        added = extra if extra and (extra_months is None or month in extra_months) else None
-        for role, person, project_id, fte in _allocations_in(month, added):
-            by_role.setdefault(role, {})[month] = by_role.get(role, {}).get(month, 0.0) + fte
-            if person:
-                by_person.setdefault(person, {})[month] = by_person.get(person, {}).get(month, 0.0) + fte
-                projects_of.setdefault((person, month), set()).add(project_id)
+    contested: list[tuple[str, date]] = []
+    named = and_(ra.named_resource.is_not(None), ra.named_resource != "")
+    for month, person, fte, projects in db.session.execute(
+            select(bounds.c.first, ra.named_resource, func.sum(ra.fte), func.count(ra.project_id.distinct()))
+            .select_from(ra).join(bounds, running).where(named).group_by(bounds.c.first, ra.named_resource)):
+        by_person.setdefault(person, {})[month] = float(fte or 0)
+        if projects > 1:
+            contested.append((person, month))
     names = names_of(set(by_person))
     person_cells = {names.get(p, p): cells for p, cells in by_person.items()}
     people = {names.get(p, p): p for p in by_person}
-    competing_rows = []
+    contested.sort(key=lambda c: (c[1], c[0]))
+    shown = contested[:row_limit()]
+    projects_of: dict[tuple[str, date], set[int]] = {key: set() for key in shown}
+    if shown:
+        for month, person, project_id in db.session.execute(
+                select(bounds.c.first, ra.named_resource, ra.project_id).distinct().select_from(ra)
+                .join(bounds, running).where(ra.named_resource.in_({person for person, _ in shown}))):
+            if (person, month) in projects_of:
+                projects_of[(person, month)].add(project_id)
     project_names = _project_names({pid for ids in projects_of.values() for pid in ids})
-    for (person, month), ids in sorted(projects_of.items(), key=lambda kv: (kv[0][1], kv[0][0])):
-        if len(ids) > 1:
-            competing_rows.append({"month": month_label(month), "person": names.get(person, person),
-                                   "projects": ", ".join(sorted(project_names.get(i, "") for i in ids)),
-                                   "allocated": round(by_person[person][month], 2),
-                                   "capacity": person_capacity(person)})
+    competing_rows = [{"month": month_label(month), "person": names.get(person, person),
+                       "projects": ", ".join(sorted(project_names.get(i, "") for i in projects_of[(person, month)])),
+                       "allocated": round(by_person[person][month], 2), "capacity": person_capacity(person)}
+                      for person, month in shown]
     return Capacity(
         months,
         _utilisation_table("by_role", "Allocation by role", "Role", months, by_role, role_capacity),
         _utilisation_table("by_person", "Allocation by person", "Person", months, person_cells,
-                           lambda shown: person_capacity(people.get(shown, shown))),
+                           lambda shown: person_capacity(people.get(shown, shown)), busiest_first=True),
         Table("competing", "People several projects compete for", [
             Column("month", "Month"), Column("person", "Person"), Column("projects", "Projects"),
-            Column("allocated", "Allocated", "fte"), Column("capacity", "Capacity", "fte")], competing_rows))
+            Column("allocated", "Allocated", "fte"), Column("capacity", "Capacity", "fte")], competing_rows,
+            more=len(contested) - len(shown)))
 
 
 def _project_names(ids: set[int]) -> dict[int, str]:
@@ -832,11 +867,12 @@ def phase_durations(period: Period) -> Table:
 
 def analytics(actor: Actor, period: Period) -> dict[str, Table]:
     require(actor, PROCESS_ROLES)
-    found = rollups.figures(period.since, key=period.value)  # one read for the three tables of waits
+    kept_snapshot = rollups.snapshot(period.value, period.since)  # read once: large JSON
+    found = rollups.figures(period.since, snapshot=kept_snapshot)  # one read for the three tables of waits
     tables = {"steps": step_waits(period, found=found), "roles": turnaround_by_role(period, found),
               "people": turnaround_by_person(period, found)}
     for key, live in (("rework", rework), ("phases", phase_durations)):
-        kept = rollups.snapshot_rows(period.value, period.since, key)
+        kept = rollups.snapshot_rows(kept_snapshot, key)
         if kept is None:
             tables[key] = live(period)
         else:

@@ -161,6 +161,10 @@ class Risk(db.Model):
     )
 
 
+# The portfolio's "Top risks": the open risks the highest score first, read from this index alone.
+Index("ix_project_risks_status_score", Risk.status, Risk.score.desc(), Risk.id)
+
+
 class ChangeRequest(db.Model):
     __tablename__ = "change_requests"
 

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import date
+from decimal import Decimal
+
 import pytest
 
 from app.core.errors import Forbidden
+from app.core.extensions import db
 from app.portfolio import queries as portfolio
 from app.portfolio.queries import Period
 
@@ -84,6 +88,34 @@ def test_capacity_by_role_and_person_with_over_allocation(seeded_portfolio):
     assert (people["erin"]["capacity"], people["erin"]["m0"], people["erin"]["over"]) == (1.5, 1.0, [])
     assert [(r["month"], r["person"], r["projects"]) for r in cap.competing.rows] == [
         ("December 2026", "dana", "ALP-001 Alpha, BET-002 Beta"), ("January 2027", "dana", "ALP-001 Alpha, BET-002 Beta")]
+
+
+def test_capacity_lists_the_busiest_people_first_and_a_page_the_first_rows(seeded_portfolio):
+    from app.projects.models import ResourceAllocation
+
+    # abe (0.5 of 1 FTE, 50 %) comes after dana (400 % in December) and erin (1 of 1.5, 66.7 %).
+    db.session.add(ResourceAllocation(project=seeded_portfolio["gamma"], role="DBA", requested_fte=Decimal("0.5"),
+                                      fte=Decimal("0.5"), named_resource="abe", start_date=date(2026, 12, 1),
+                                      end_date=date(2027, 1, 31), status="approved", decided_by="rita"))
+    db.session.commit()
+    cap = portfolio.capacity()
+    assert [r["name"] for r in cap.by_person.rows] == ["dana", "erin", "abe"] and cap.by_person.more == 0
+    token = portfolio._row_limit.set(2)
+    try:
+        cap = portfolio.capacity()
+    finally:
+        portfolio._row_limit.reset(token)
+    assert [r["name"] for r in cap.by_person.rows] == ["dana", "erin"] and cap.by_person.more == 1
+    assert [r["name"] for r in cap.by_role.rows] == ["DBA", "Frontend developer"] and cap.by_role.more == 0
+    token = portfolio._row_limit.set(1)
+    try:
+        competing = portfolio.capacity().competing
+    finally:
+        portfolio._row_limit.reset(token)
+    assert [(r["month"], r["projects"]) for r in competing.rows] == [("December 2026", "ALP-001 Alpha, BET-002 Beta")]
+    assert competing.more == 1
+    with portfolio.unlimited():
+        assert [r["name"] for r in portfolio.capacity().by_person.rows] == ["dana", "erin", "abe"]
 
 
 def test_the_effect_of_approving_a_resource_request(seeded_portfolio):

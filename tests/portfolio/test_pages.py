@@ -85,6 +85,22 @@ def test_unknown_exports_are_not_found(as_user):
     assert browser.get("/portfolio/dashboard/export/cost.pdf").status_code == 404
 
 
+def test_a_page_shows_the_first_rows_and_its_exports_hold_them_all(as_user, monkeypatch):
+    from contextvars import ContextVar
+
+    from app.portfolio import queries
+
+    monkeypatch.setattr(queries, "_row_limit", ContextVar("portfolio_row_limit", default=1))
+    html = as_user("rita").html("/portfolio/resources?from=2026-12")
+    assert html.count("1 more in the exports.") == 2  # people: dana shown, erin left off; competing: January
+    people = as_user("rita").get("/portfolio/resources/export/by_person.csv?from=2026-12").get_data(as_text=True)
+    assert [r[0] for r in csv.reader(io.StringIO(people))][1:] == ["dana", "erin"]
+    book = load_workbook(io.BytesIO(as_user("rita").get("/portfolio/resources/export/all.xlsx?from=2026-12").get_data()))
+    assert [sheet.max_row for sheet in book.worksheets] == [2, 3, 3]  # a heading and every row of each table
+    cost = as_user("petra").get("/portfolio/dashboard/export/cost.csv").get_data(as_text=True)
+    assert len(list(csv.reader(io.StringIO(cost)))) == 5  # heading, three projects, the total
+
+
 def test_resources_page_highlights_over_allocation(as_user):
     html = as_user("rita").html("/portfolio/resources?from=2026-12")
     assert "December 2026 allocated" in html and "Frontend developer" in html

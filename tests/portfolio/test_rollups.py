@@ -54,6 +54,24 @@ def test_the_rolled_up_figures_are_the_hand_worked_ones(rolled):
     assert (initiation["instances"], initiation["median"], initiation["p90"]) == (2, 3.5, 5.0)
 
 
+def test_a_page_reads_its_period_s_snapshot_once(rolled):
+    from sqlalchemy import event
+
+    read: list[str] = []
+
+    def seen(_conn, _cursor, statement, *_args) -> None:  # noqa: ANN001
+        if "FROM portfolio_analytics_snapshots" in statement:
+            read.append(statement)
+
+    db.session.expunge_all()  # nothing held from the job's run: the page reads what it needs
+    event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        tables = portfolio.analytics(rolled["owen"], Period.of("90"))
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)
+    assert len(read) == 1 and "rolled up nightly" in tables["phases"].caption
+
+
 def test_today_s_completions_count_before_the_job_runs(rolled):
     from app.definitions.models import ProcessVersion
     from tests.portfolio.conftest import _at, _instance, _task  # the fixtures' own task maker
