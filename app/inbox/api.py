@@ -91,14 +91,14 @@ def complete_task(task_id: str):  # noqa: ANN201
         instance = instance_service.complete(task_id, actor, data, idempotency_key=key)
     except instance_service.AlreadyCompleted as exc:
         return _already_completed(exc, actor)
-    return dump(CompleteOut, {"instance": instance, "next_tasks": queries.actionable_tasks(instance.id, actor)})
+    return dump(CompleteOut, {"instance": instance, "next_tasks": queries.next_tasks(instance, actor)})
 
 
 def _already_completed(exc: instance_service.AlreadyCompleted, actor: instance_service.Actor):  # noqa: ANN202
     """409 that still tells a client whose first answer was lost what its completion led to."""
     instance = instance_service.get(exc.instance_id)
     result = _schema(CompleteOut).dump({"instance": instance,
-                                        "next_tasks": queries.actionable_tasks(instance.id, actor)})
+                                        "next_tasks": queries.next_tasks(instance, actor)})
     payload = {"type": problem_type("already-completed"), "title": "Conflict", "status": 409,
                "detail": exc.detail, "task_id": exc.task_id, **result}
     return current_app.response_class(json.dumps(payload), status=409, mimetype=PROBLEM_MIMETYPE)

@@ -21,7 +21,7 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from flask import current_app, has_request_context, request, url_for
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import undefer
 from sqlalchemy.orm.exc import StaleDataError
@@ -124,6 +124,9 @@ class InstanceCommand:
     # A task this command completes besides ``task_id`` (a start that completes its first step): its
     # row, created and completed in this same transaction, is marked completed by the actor.
     completes: str | None = None
+    # The instance's open task ids, when ``change`` read them under the lock anyway (a completion's
+    # re-check): the projection then does not read them again.
+    open_task_ids: set[str] | None = None
 
     def record(self, action: str, **data: Any) -> None:
         """Inside ``change``: audit a part of a composite command (written before the command's own entry)."""
@@ -167,7 +170,8 @@ def execute(command: InstanceCommand) -> ProcessInstance:
             instance.error = None
         _save(instance, workflow, command)
         _sync_human_tasks(instance, workflow, actor, completed_task_id=command.task_id or command.completes,
-                          new_instance=command.new is not None and command.completes is None)
+                          new_instance=command.new is not None and command.completes is None,
+                          open_rows=command.open_task_ids)
         if command.on_saved is not None:
             db.session.flush()
             command.on_saved(instance)
@@ -370,17 +374,19 @@ def _excluded_users(info: runtime.HumanTaskInfo) -> list[str]:
 
 def _sync_human_tasks(instance: ProcessInstance, workflow, actor: Actor,  # noqa: ANN001
                       completed_task_id: str | None = None, new_instance: bool = False,
-                      announce: bool = True) -> list[HumanTask]:
+                      announce: bool = True, open_rows: set[str] | None = None) -> list[HumanTask]:
     """Bring the task table in step with the workflow's ready user tasks; the rows it created.
-    ``announce``: tell the listeners (notices, out-of-office routing) of the new rows."""
+    ``announce``: tell the listeners (notices, out-of-office routing) of the new rows; ``open_rows``:
+    the ids of the instance's open rows when the command already read them under its lock."""
     ready = {info.id: info for info in runtime.ready_human_tasks(workflow)}
     if instance.status in (InstanceStatus.TERMINATED, InstanceStatus.COMPLETED):
         ready = {}
     # Ids only, and set-based updates: loading task rows (and their candidates) costs more.
-    open_rows: set[str] = set() if new_instance else set(db.session.scalars(
-        select(HumanTask.id).where(HumanTask.instance_id == instance.id, HumanTask.status == TaskStatus.READY)))
+    if open_rows is None:
+        open_rows = set() if new_instance else set(db.session.scalars(
+            select(HumanTask.id).where(HumanTask.instance_id == instance.id, HumanTask.status == TaskStatus.READY)))
     now = utcnow()
-    gone = open_rows - ready.keys()
+    gone = set(open_rows) - ready.keys()
     if completed_task_id in gone:
         db.session.execute(update(HumanTask).where(HumanTask.id == completed_task_id).values(
             status=TaskStatus.COMPLETED, completed_by=actor.username, completed_at=now))
@@ -770,9 +776,13 @@ def complete(task_id: str, actor: Actor, data: dict[str, Any] | None,
 
     def change(inst: ProcessInstance, workflow) -> dict[str, Any]:  # noqa: ANN001
         # Re-checked under the lock: someone may have completed or claimed it since the checks above.
-        status, assignee, completed_by, key = db.session.execute(
-            select(HumanTask.status, HumanTask.assignee, HumanTask.completed_by, HumanTask.completion_key)
-            .where(HumanTask.id == task_id)).one()
+        # The same statement reads the instance's other open tasks, for the projection after the step.
+        rows = db.session.execute(
+            select(HumanTask.id, HumanTask.status, HumanTask.assignee, HumanTask.completed_by,
+                   HumanTask.completion_key)
+            .where(HumanTask.instance_id == inst.id,
+                   or_(HumanTask.id == task_id, HumanTask.status == TaskStatus.READY))).all()
+        _, status, assignee, completed_by, key = next(r for r in rows if r.id == task_id)
         if status == TaskStatus.COMPLETED and completed_by == actor.username:
             raise _Replay if idempotency_key and key == idempotency_key else AlreadyCompleted(
                 db.session.get(HumanTask, task_id, populate_existing=True))
@@ -780,15 +790,17 @@ def complete(task_id: str, actor: Actor, data: dict[str, Any] | None,
             raise Conflict(f"task {task_id} is already {status}")
         if assignee and assignee != actor.username:
             raise Conflict(f"task was claimed by {assignee} in the meantime")
+        command.open_task_ids = {r.id for r in rows if r.status == TaskStatus.READY}
         audit_data["data"] = _complete_in(inst, workflow, task, actor, data)
         if idempotency_key:
             db.session.execute(update(HumanTask).where(HumanTask.id == task_id).values(
                 completion_key=idempotency_key))
         return {}
 
+    command = InstanceCommand("complete_task", actor, change, task.instance_id, task_id=task_id,
+                              audit_data=audit_data)
     try:
-        return execute(InstanceCommand("complete_task", actor, change, task.instance_id, task_id=task_id,
-                                       audit_data=audit_data))
+        return execute(command)
     except _Replay:
         return get(task.instance_id)
 

@@ -18,7 +18,7 @@ from app.core.errors import BadRequest, NotFound
 from app.core.extensions import db
 from app.core.models import utcnow
 from app.instances import access
-from app.instances.models import HumanTask, ProcessInstance, TaskStatus
+from app.instances.models import HumanTask, InstanceStatus, ProcessInstance, TaskStatus
 from app.people.actor import Actor
 
 T = TypeVar("T")
@@ -128,3 +128,11 @@ def actionable_tasks(instance_id: int, actor: Actor) -> list[HumanTask]:
     stmt = (select(HumanTask).where(HumanTask.instance_id == instance_id, access.may_act_sql(actor))
             .order_by(HumanTask.created_at, HumanTask.id))
     return list(db.session.scalars(stmt))
+
+
+def next_tasks(instance: ProcessInstance, actor: Actor) -> list[HumanTask]:
+    """What a completion answers: the instance's tasks ``actor`` may act on now. An instance that
+    ended has none (its command closed every row), so that answer needs no statement."""
+    if instance.status in (InstanceStatus.COMPLETED, InstanceStatus.TERMINATED):
+        return []
+    return actionable_tasks(instance.id, actor)

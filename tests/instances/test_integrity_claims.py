@@ -158,9 +158,10 @@ def test_overdue_pass_crashing_mid_way_leaves_its_tasks_to_the_next_pass(app, ac
 
 def _pending_emails(demo_users, count: int) -> list[int]:  # noqa: ANN001
     users = [u for u in sorted(demo_users) if "@" in (demo_users[u].email or "")][:count]
-    notes = notifications.notify(db.session, users, NotificationKind.NEW_TASK, None, "Hello")
+    assert notifications.notify(db.session, users, NotificationKind.NEW_TASK, None, "Hello") == len(users)
     db.session.commit()
-    return [n.id for n in notes]
+    return list(db.session.scalars(select(Notification.id).where(Notification.title == "Hello",
+                                                                 Notification.username.in_(users))))
 
 
 @pytest.fixture
