@@ -131,7 +131,10 @@ def seed(app, n_tasks: int, mine: int, n_raid: int) -> float:  # noqa: ANN001
                 for chunk in range(0, len(rows), 20000):
                     conn.exec_driver_sql(sql, [tuple(value(r[c]) for c in columns) for r in rows[chunk:chunk + 20000]])
     _seed_projects(engine, n_raid)
+    import seeding
+
     with engine.begin() as conn:
+        conn.execute(text(seeding.CLOSE_FINISHED_CANDIDATES))
         conn.execute(text("ANALYZE"))
     db.session.commit()
     return time.perf_counter() - started

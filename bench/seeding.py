@@ -167,11 +167,18 @@ def deploy_shipped(version_of: str = "project_lifecycle") -> int:
     return version.id
 
 
+# The app marks a task's candidate rows closed when the task completes or is cancelled; bulk seeds do it here.
+CLOSE_FINISHED_CANDIDATES = ("UPDATE human_task_candidates SET is_open = false WHERE is_open AND task_id IN "
+                             "(SELECT id FROM human_tasks WHERE status <> 'ready')")
+
+
 def analyze(engine) -> None:  # noqa: ANN001
-    """Fix the id sequences after explicit ids (PostgreSQL) and refresh the planner's statistics."""
+    """Close the candidate rows of finished tasks (as the app keeps them), fix the id sequences after
+    explicit ids (PostgreSQL) and refresh the planner's statistics."""
     from sqlalchemy import text
 
     with engine.begin() as conn:
+        conn.execute(text(CLOSE_FINISHED_CANDIDATES))
         if engine.dialect.name == "postgresql":
             for table in ("projects", "process_instances"):
                 conn.execute(text(f"SELECT setval('{table}_id_seq', (SELECT max(id) FROM {table}))"))

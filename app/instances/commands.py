@@ -394,6 +394,10 @@ def _sync_human_tasks(instance: ProcessInstance, workflow, actor: Actor,  # noqa
     if gone:
         db.session.execute(update(HumanTask).where(HumanTask.id.in_(gone)).values(
             status=TaskStatus.CANCELLED, completed_at=now))
+    closed = set(open_rows) - ready.keys()
+    if closed:  # the inbox's candidate indexes hold open tasks only (HumanTaskCandidate.is_open)
+        db.session.execute(update(HumanTaskCandidate).where(HumanTaskCandidate.task_id.in_(closed))
+                           .values(is_open=False))
     created: list[HumanTask] = []
     for task_id, info in ready.items():
         if task_id in open_rows:

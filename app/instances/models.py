@@ -4,7 +4,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, text, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.extensions import db
@@ -140,13 +140,20 @@ class HumanTaskCandidate(db.Model):
     role: Mapped[str | None] = mapped_column(String(80), nullable=True)
     username: Mapped[str | None] = mapped_column(String(80), nullable=True)
     group_name: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    # True while the task is READY (set false when it completes or is cancelled, in the same statement
+    # batch): the candidate rows stay for the analytics, and the inbox's indexes hold only the open ones,
+    # so "offered to me" costs what is open, not the history.
+    is_open: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true(), nullable=False)
 
     task: Mapped[HumanTask] = relationship(back_populates="candidates")
 
     __table_args__ = (
-        Index("ix_candidates_role", "role", "task_id"),
-        Index("ix_candidates_username", "username", "task_id"),
-        Index("ix_candidates_group", "group_name", "task_id"),
+        Index("ix_candidates_open_role", "role", "task_id", postgresql_where=text("is_open"),
+              sqlite_where=text("is_open = 1")),
+        Index("ix_candidates_open_username", "username", "task_id", postgresql_where=text("is_open"),
+              sqlite_where=text("is_open = 1")),
+        Index("ix_candidates_open_group", "group_name", "task_id", postgresql_where=text("is_open"),
+              sqlite_where=text("is_open = 1")),
     )
 
 
