@@ -238,13 +238,15 @@ def offered_sql(actor: Actor) -> ColumnElement[bool]:
 def _offered_ids(actor: Actor) -> list[Select]:
     """The task ids offered to the actor, one indexed branch per kind of candidate row (a list, so
     a caller can add a branch to one flat UNION ALL: SQLite refuses a nested one)."""
-    is_open = HumanTaskCandidate.is_open  # as the partial indexes state it (PostgreSQL "is_open", SQLite "is_open = 1")
-    by_name = select(HumanTaskCandidate.task_id).where(HumanTaskCandidate.username == actor.username, is_open)
-    by_group = select(HumanTaskCandidate.task_id).where(
-        HumanTaskCandidate.group_name.in_(people_queries.group_keys_sql(actor.username, actor.roles)), is_open)
+    def open_rows(column):  # noqa: ANN001, ANN202 - the partial indexes' terms, as they state them
+        return select(HumanTaskCandidate.task_id).where(HumanTaskCandidate.is_open, column.is_not(None))
+
+    by_name = open_rows(HumanTaskCandidate.username).where(HumanTaskCandidate.username == actor.username)
+    by_group = open_rows(HumanTaskCandidate.group_name).where(
+        HumanTaskCandidate.group_name.in_(people_queries.group_keys_sql(actor.username, actor.roles)))
     if not actor.roles:
         return [by_name, by_group]
-    by_role = select(HumanTaskCandidate.task_id).where(HumanTaskCandidate.role.in_(sorted(actor.roles)), is_open)
+    by_role = open_rows(HumanTaskCandidate.role).where(HumanTaskCandidate.role.in_(sorted(actor.roles)))
     return [by_name, by_role, by_group]
 
 

@@ -148,12 +148,10 @@ class HumanTaskCandidate(db.Model):
     task: Mapped[HumanTask] = relationship(back_populates="candidates")
 
     __table_args__ = (
-        Index("ix_candidates_open_role", "role", "task_id", postgresql_where=text("is_open"),
-              sqlite_where=text("is_open = 1")),
-        Index("ix_candidates_open_username", "username", "task_id", postgresql_where=text("is_open"),
-              sqlite_where=text("is_open = 1")),
-        Index("ix_candidates_open_group", "group_name", "task_id", postgresql_where=text("is_open"),
-              sqlite_where=text("is_open = 1")),
+        *(Index(f"ix_candidates_open_{name}", column, "task_id",
+                postgresql_where=text(f"is_open AND {column} IS NOT NULL"),
+                sqlite_where=text(f"is_open = 1 AND {column} IS NOT NULL"))
+          for name, column in (("role", "role"), ("username", "username"), ("group", "group_name"))),
     )
 
 

@@ -33,7 +33,8 @@ def upgrade() -> None:
     for old, new, column in _INDEXES:
         op.drop_index(old, table_name="human_task_candidates")
         op.create_index(new, "human_task_candidates", [column, "task_id"],
-                        postgresql_where=sa.text("is_open"), sqlite_where=sa.text("is_open = 1"))
+                        postgresql_where=sa.text(f"is_open AND {column} IS NOT NULL"),
+                        sqlite_where=sa.text(f"is_open = 1 AND {column} IS NOT NULL"))
 
 
 def downgrade() -> None:
