@@ -32,6 +32,10 @@ def _reset_postgres() -> None:
     global _pg_schema_ready
     if not _pg_schema_ready:
         db.drop_all()
+        # An Alembic version left by an earlier run's `pmo init` would have the scale-out tests' `pmo init`
+        # migrate from it onto the tables create_all makes here ("already exists"); without it, init stamps.
+        db.session.execute(text("DROP TABLE IF EXISTS alembic_version"))
+        db.session.commit()
         db.create_all()
         _pg_schema_ready = True
         return
