@@ -386,7 +386,8 @@ def _sync_human_tasks(instance: ProcessInstance, workflow, actor: Actor,  # noqa
         open_rows = set() if new_instance else set(db.session.scalars(
             select(HumanTask.id).where(HumanTask.instance_id == instance.id, HumanTask.status == TaskStatus.READY)))
     now = utcnow()
-    gone = set(open_rows) - ready.keys()
+    closed = set(open_rows) - ready.keys()
+    gone = set(closed)
     if completed_task_id in gone:
         db.session.execute(update(HumanTask).where(HumanTask.id == completed_task_id).values(
             status=TaskStatus.COMPLETED, completed_by=actor.username, completed_at=now))
@@ -394,7 +395,6 @@ def _sync_human_tasks(instance: ProcessInstance, workflow, actor: Actor,  # noqa
     if gone:
         db.session.execute(update(HumanTask).where(HumanTask.id.in_(gone)).values(
             status=TaskStatus.CANCELLED, completed_at=now))
-    closed = set(open_rows) - ready.keys()
     if closed:  # the inbox's candidate indexes hold open tasks only (HumanTaskCandidate.is_open)
         db.session.execute(update(HumanTaskCandidate).where(HumanTaskCandidate.task_id.in_(closed))
                            .values(is_open=False))
