@@ -9,7 +9,7 @@ from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from app.core import converters, security, throttle
+from app.core import converters, gc_tuning, security, throttle
 from app.core.extensions import csrf, db, login_manager
 from app.core.settings import load_settings
 
@@ -46,6 +46,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     login_manager.init_app(app)
     csrf.init_app(app)
     throttle.init_app(app)
+    gc_tuning.init_app(app)  # once warm, full collections stop walking the app's long-lived objects
     with app.app_context():
         _configure_engine(db.engine)
 
