@@ -564,7 +564,7 @@ def main(argv: list[str] | None = None) -> int:
             sandboxed = (used["web (gunicorn)"] + used["script sandboxes (web's)"]) / completions_in_window * 1000
             print(f"  web CPU per completion {per:.1f} ms, {sandboxed:.1f} ms with its script sandboxes "
                   f"(with {share})")
-    print(f"  errors                {sum(stats.errors.values())} {dict(stats.errors) if stats.errors else ''}")
+    print(f"  errors                {sum(stats.errors.values())}" + (f" {dict(stats.errors)}" if stats.errors else ""))
     if loop:
         print(f"  consistency           {check['finished_checked']} load_loop instances checked; "
               f"{check['completions_audited']} completions audited, {stats.completions} answered 200")
