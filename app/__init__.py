@@ -59,6 +59,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
     isolation.configure(enabled=settings.get("SANDBOX_ISOLATION"), workers=settings.get("SANDBOX_WORKERS"),
                         memory_limit_mb=settings.get("SANDBOX_MEMORY_LIMIT_MB"))
+    if security.under_gunicorn():  # a web worker, forked and about to serve (pmo serve warms up itself)
+        isolation.warm_up()
 
     from app.worker import init_celery
 

@@ -160,6 +160,9 @@ def serve(host: str, port: int, scheduler: bool) -> None:
     app = _make_app()
     _require_secret_key_beyond_loopback(app, host)
     _require_migrated(app)
+    from app.engine import isolation
+
+    isolation.warm_up()
     thread = None
     if scheduler:
         from app.instances.scheduler import SchedulerThread

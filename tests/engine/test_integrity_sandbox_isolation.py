@@ -312,3 +312,34 @@ def test_a_daemonic_process_runs_scripts_too():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
                          cwd=Path(__file__).resolve().parents[2])
     assert out.stdout.strip() == "42", out.stderr[-2000:]
+
+
+def test_prestart_readies_a_worker_before_the_first_script():
+    pool = isolation.ScriptPool(2)
+    try:
+        assert pool.stats() == {"idle": 0, "busy": 0, "size": 2}
+        pool.prestart()
+        deadline = time.monotonic() + 30
+        while pool.stats()["idle"] == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert pool.stats() == {"idle": 1, "busy": 0, "size": 2}
+        with pool._cond:
+            ready = pool._idle[0]
+        assert pool.call("evaluate", (1.0, {}, None, "6 * 7", {}, None), 1.0, isolation.default_memory_limit()) == 42
+        with pool._cond:
+            assert pool._idle == [ready]  # the call used the worker started beforehand
+    finally:
+        pool.close()
+
+
+def test_a_gunicorn_worker_warms_its_pool_up(monkeypatch):
+    calls = []
+    monkeypatch.setattr(isolation, "warm_up", lambda: calls.append(os.getpid()))
+    monkeypatch.setenv("SERVER_SOFTWARE", "gunicorn/23.0.0")
+    from app import create_app
+
+    create_app({"DATABASE_URL": "sqlite://", "SECRET_KEY": "a-long-enough-secret-for-the-gunicorn-check-0123456789"})
+    assert calls == [os.getpid()]
+    monkeypatch.delenv("SERVER_SOFTWARE")
+    create_app({"DATABASE_URL": "sqlite://", "SECRET_KEY": "a-long-enough-secret-for-the-gunicorn-check-0123456789"})
+    assert calls == [os.getpid()]  # the CLI and the tests do not start workers they may not need
