@@ -9,7 +9,9 @@ routing, queries, template) and prints median and p95 per view, on SQLite and Po
     /tmp/venv/bin/python bench/inbox_views.py [--tasks 500000] [--mine 5000] [--runs 30]
         [--pg-url postgresql+psycopg://postgres@127.0.0.1:5432/pmo_inbox_bench] [--no-pg] [--no-sqlite]
 
-Prints median and p95 ms per view, the SQL statements one request runs, and the load average. The
+Prints median and p95 ms per view, the SQL statements one request runs, and the load average, for
+three passes in one process: the garbage collector as is, after ``gc_tuning.freeze_now()`` (what a
+warm server does after ``GC_FREEZE_AFTER_REQUESTS``), and unfrozen again (the order's own effect). The
 tables and indexes are the app's own (``db.create_all`` from the models, which the migrations
 match). The PostgreSQL database is created when missing and its tables are dropped and recreated.
 Never asserts timings.
@@ -223,12 +225,17 @@ def _summary(times: list[float], statements: int) -> tuple[float, float, int]:
 
 
 def run(url: str, label: str, args) -> None:  # noqa: ANN001
+    import gc
+
     from app import create_app
+    from app.core import gc_tuning
     from app.core.extensions import db
     from app.inbox import queries as inbox
     from app.people.actor import Actor
     from app.projects.queries import needs_me_count
-    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench", "TESTING": False, "WTF_CSRF_ENABLED": True})
+    # The bench freezes the collector itself (below), so each pass knows which state it ran in.
+    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench", "TESTING": False, "WTF_CSRF_ENABLED": True,
+                      "GC_FREEZE_AFTER_REQUESTS": 0})
     with app.app_context():
         db.drop_all()
         db.create_all()
@@ -240,11 +247,24 @@ def run(url: str, label: str, args) -> None:  # noqa: ANN001
     print(f"\n== {label}: {args.tasks:,} tasks, {args.mine:,} open for the user's role, {args.raid:,} RAID entries;"
           f" seeded in {seconds:.1f} s")
     print(f"   counts for {username}: {counts}; Projects badge {badge}")
-    with app.test_request_context():
-        results = measure(app, username, args.runs)
-    print(f"   {'view':24} {'median ms':>10} {'p95 ms':>10} {'statements':>11}")
-    for name, (median, p95, statements) in results.items():
-        print(f"   {name:24} {median:10.1f} {p95:10.1f} {statements:11d}")
+    passes = {}
+    def one_pass() -> dict:
+        with app.test_request_context():  # its own: the signed-in user is remembered in g
+            return measure(app, username, args.runs)
+
+    passes["collector as is"] = one_pass()
+    if not args.no_gc_compare:
+        frozen = gc_tuning.freeze_now()  # what a warm server does after GC_FREEZE_AFTER_REQUESTS
+        passes[f"frozen ({frozen:,} objects)"] = one_pass()
+        gc.unfreeze()
+        passes["unfrozen again"] = one_pass()
+    names = list(passes)
+    print("   median / p95 ms per pass: " + "; ".join(names))
+    print(f"   {'view':24} " + " ".join(f"{'pass ' + str(i + 1):>15}" for i in range(len(names)))
+          + f" {'statements':>11}")
+    for view in passes[names[0]]:
+        cells = " ".join(f"{passes[n][view][0]:7.1f}/{passes[n][view][1]:7.1f}" for n in names)
+        print(f"   {view:24} {cells} {passes[names[0]][view][2]:11d}")
     print(f"   load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     with app.app_context():
         db.session.remove()
@@ -272,6 +292,8 @@ def main() -> None:
     parser.add_argument("--pg-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/pmo_inbox_bench")
     parser.add_argument("--no-pg", action="store_true")
     parser.add_argument("--no-sqlite", action="store_true")
+    parser.add_argument("--no-gc-compare", action="store_true",
+                        help="one pass only, without the frozen and unfrozen-again passes")
     args = parser.parse_args()
     import app.projects  # noqa: F401 - the projects table, for project names and search
 
