@@ -59,8 +59,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
     isolation.configure(enabled=settings.get("SANDBOX_ISOLATION"), workers=settings.get("SANDBOX_WORKERS"),
                         memory_limit_mb=settings.get("SANDBOX_MEMORY_LIMIT_MB"))
-    if security.under_gunicorn():  # a web worker, forked and about to serve (pmo serve warms up itself)
-        isolation.warm_up()
+    if security.under_gunicorn():  # pmo serve warms up itself
+        _warm_up_sandbox_per_process(app)
 
     from app.worker import init_celery
 
@@ -70,6 +70,22 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     # The inbox listens to what instance commands announce (new tasks, decisions).
     from app.inbox import notifications  # noqa: F401
     return app
+
+
+def _warm_up_sandbox_per_process(app: Flask) -> None:
+    """Each gunicorn worker starts its first script worker at its first request, in the background, so
+    a script soon after does not wait for the fork server. Not when the app is built: with
+    ``--preload`` that is the master, which forks the workers afterwards and serves nothing."""
+    import os
+
+    from app.engine import isolation
+    warmed = {"pid": 0}
+
+    @app.before_request
+    def _warm_up() -> None:
+        if warmed["pid"] != os.getpid():
+            warmed["pid"] = os.getpid()
+            isolation.warm_up()
 
 
 _NESTED_APIS: set[str] = set()

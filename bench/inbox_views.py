@@ -249,6 +249,7 @@ def run(url: str, label: str, args) -> None:  # noqa: ANN001
     print(f"   counts for {username}: {counts}; Projects badge {badge}")
     passes = {}
     def one_pass() -> dict:
+        gc.collect()  # each pass starts from a full collection, as the frozen one does
         with app.test_request_context():  # its own: the signed-in user is remembered in g
             return measure(app, username, args.runs)
 

@@ -19,6 +19,9 @@ from app.people.actor import Actor
 pytest_plugins = ["tests.support.api", "tests.support.web"]
 
 FIXTURES = Path(__file__).parent / "fixtures"
+# The suite builds many apps in one process and frees them: no freeze of the collector (the browser
+# tests' apps are not in testing mode, and their servers answer hundreds of requests).
+os.environ["GC_FREEZE_AFTER_REQUESTS"] = "0"
 TEST_DATABASE_URL = os.environ.get("PMO_TEST_DATABASE_URL", "")
 ON_POSTGRES = TEST_DATABASE_URL.startswith("postgresql")
 _pg_schema_ready = False

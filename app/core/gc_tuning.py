@@ -8,8 +8,10 @@ permanent generation, which collections skip; objects made later are collected a
 frozen objects still die by reference counting. Only cycles among frozen objects are never
 reclaimed, which is why the freeze waits until the caches are warm and follows a full collection.
 
-It happens once per process (each gunicorn worker, each ``pmo serve``), after
-``GC_FREEZE_AFTER_REQUESTS`` requests; 0 turns it off (the test suite builds an app per test).
+It happens once per process (each gunicorn worker, each ``pmo serve``), at the start of the request
+after ``GC_FREEZE_AFTER_REQUESTS`` counted ones (the earlier requests' sessions and objects are gone by
+then; health probes and static files do not count, they warm nothing); 0 turns it off (the test suite
+builds an app per test).
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ from __future__ import annotations
 import gc
 import threading
 
-from flask import Flask
+from flask import Flask, request
+
+NOT_COUNTED = frozenset({"static", "web.vendor", "api.ops.health"})
 
 _lock = threading.Lock()
 _state = {"served": 0, "frozen": False}
@@ -28,13 +32,15 @@ def init_app(app: Flask) -> None:
     if after <= 0 or app.testing:  # a test process builds many apps and frees them
         return
 
-    @app.teardown_request
-    def _count_and_freeze(_error: BaseException | None) -> None:
-        if _state["frozen"]:
+    @app.before_request
+    def _count_and_freeze() -> None:
+        if _state["frozen"] or request.endpoint in NOT_COUNTED:
             return
         with _lock:
+            if _state["frozen"]:
+                return
             _state["served"] += 1
-            if _state["frozen"] or _state["served"] < after:
+            if _state["served"] <= after:
                 return
             _state["frozen"] = True
         freeze_now()

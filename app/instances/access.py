@@ -222,7 +222,7 @@ def _built_once_per_actor(build: Callable[[Actor], ColumnElement[bool]]) -> Call
     building ``may_act_sql`` (a union of four indexed branches) cost about a millisecond of Python, more
     than the statement it filters; every inbox list and every completion's answer asks for one. What
     changes between requests (group membership, the tasks) is read by the SQL, never built into it."""
-    @functools.lru_cache(maxsize=1024)
+    @functools.lru_cache(maxsize=256)  # about 100-200 KB per actor across the builders
     def cached(username: str, roles: frozenset[str]) -> ColumnElement[bool]:
         return build(Actor(username, roles))
 
@@ -234,7 +234,7 @@ def _built_once_per_actor(build: Callable[[Actor], ColumnElement[bool]]) -> Call
     return for_actor
 
 
-@functools.lru_cache(maxsize=1024)
+@functools.lru_cache(maxsize=256)
 def excluded_sql(username: str) -> ColumnElement[bool]:
     """``username`` is in the task's ``excluded_users`` JSON list (a text match on the JSON document:
     the name as a JSON string, written with or without escapes for letters beyond ASCII)."""

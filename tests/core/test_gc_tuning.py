@@ -13,6 +13,7 @@ from app.core import gc_tuning
 @pytest.fixture
 def fresh_state():
     saved = dict(gc_tuning._state)
+    gc.unfreeze()
     gc_tuning._state.update(served=0, frozen=False)
     yield
     gc.unfreeze()
@@ -30,16 +31,18 @@ def test_the_process_freezes_after_the_set_number_of_requests(tmp_path, fresh_st
     real_freeze = gc.freeze
     monkeypatch.setattr(gc, "freeze", lambda: (calls.append(1), real_freeze()))
     client = _app(tmp_path, after=3).test_client()
-    for _ in range(2):
-        client.get("/api/v1/health")
+    for _ in range(5):
+        client.get("/api/v1/health")  # probes warm nothing: not counted
+    for _ in range(3):
+        client.get("/login")
     assert not gc_tuning.frozen()
     assert gc.get_freeze_count() == 0
-    client.get("/api/v1/health")
+    client.get("/login")  # the next one after three counted requests
     assert gc_tuning.frozen()
     frozen = gc.get_freeze_count()
     assert frozen > 10_000  # the app's modules, mappers and routes
     for _ in range(3):
-        client.get("/api/v1/health")
+        client.get("/login")
     assert len(calls) == 1  # once per process, not per request
     assert gc.get_freeze_count() <= frozen  # frozen objects still die by reference counting
 
@@ -48,6 +51,6 @@ def test_the_process_freezes_after_the_set_number_of_requests(tmp_path, fresh_st
 def test_no_freeze_when_turned_off_or_testing(tmp_path, fresh_state, after, testing):
     client = _app(tmp_path, after=after, testing=testing).test_client()
     for _ in range(4):
-        client.get("/api/v1/health")
+        client.get("/login")
     assert not gc_tuning.frozen()
     assert gc.get_freeze_count() == 0

@@ -332,14 +332,29 @@ def test_prestart_readies_a_worker_before_the_first_script():
         pool.close()
 
 
-def test_a_gunicorn_worker_warms_its_pool_up(monkeypatch):
+def test_a_gunicorn_worker_warms_its_pool_up_at_its_first_request(monkeypatch):
     calls = []
     monkeypatch.setattr(isolation, "warm_up", lambda: calls.append(os.getpid()))
     monkeypatch.setenv("SERVER_SOFTWARE", "gunicorn/23.0.0")
     from app import create_app
 
-    create_app({"DATABASE_URL": "sqlite://", "SECRET_KEY": "a-long-enough-secret-for-the-gunicorn-check-0123456789"})
-    assert calls == [os.getpid()]
+    key = "a-long-enough-secret-for-the-gunicorn-check-0123456789"
+    client = create_app({"DATABASE_URL": "sqlite://", "SECRET_KEY": key}).test_client()
+    assert calls == []  # not when the app is built: with --preload that is the master, before it forks
+    client.get("/api/v1/health")
+    client.get("/api/v1/health")
+    assert calls == [os.getpid()]  # once per process
     monkeypatch.delenv("SERVER_SOFTWARE")
-    create_app({"DATABASE_URL": "sqlite://", "SECRET_KEY": "a-long-enough-secret-for-the-gunicorn-check-0123456789"})
+    create_app({"DATABASE_URL": "sqlite://", "SECRET_KEY": key}).test_client().get("/api/v1/health")
     assert calls == [os.getpid()]  # the CLI and the tests do not start workers they may not need
+
+
+def test_warm_up_starts_nothing_when_isolation_is_off(monkeypatch):
+    started = []
+    monkeypatch.setattr(isolation, "_settings", {**isolation._settings, "enabled": False})
+    monkeypatch.setattr(isolation.ScriptPool, "prestart", lambda self: started.append(self))
+    isolation.warm_up()
+    assert started == []
+    monkeypatch.setattr(isolation, "_settings", {**isolation._settings, "enabled": True})
+    isolation.warm_up()
+    assert len(started) == 1
