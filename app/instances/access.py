@@ -219,8 +219,8 @@ def check_assign(task: HumanTask, actor: Actor, to: Actor | None = None) -> None
 
 def _built_once_per_actor(build: Callable[[Actor], ColumnElement[bool]]) -> Callable[[Actor], ColumnElement[bool]]:
     """Build each condition once per (username, roles) and reuse it: SQL expressions are immutable, and
-    building ``may_act_sql`` (a union of four indexed branches) cost about a millisecond of Python, more
-    than the statement it filters; every inbox list and every completion's answer asks for one. What
+    building ``may_act_sql`` (a union of four indexed branches) into a statement cost 2.2 ms of Python,
+    0.3 ms reused; every inbox list and every completion's answer asks for one. What
     changes between requests (group membership, the tasks) is read by the SQL, never built into it."""
     @functools.lru_cache(maxsize=256)  # about 100-200 KB per actor across the builders
     def cached(username: str, roles: frozenset[str]) -> ColumnElement[bool]:
