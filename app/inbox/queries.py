@@ -263,16 +263,18 @@ def view(username: str, roles: Iterable[str], query: InboxQuery, counts: dict[st
 
 
 def counts(username: str, roles: Iterable[str], leave_out: Iterable[str] = ()) -> dict[str, int]:
-    """How many tasks each view holds (without filters): one small query per view. ``leave_out``:
+    """How many tasks each view holds (without filters), in one statement. ``leave_out``:
     views whose count the caller gets from the page it reads next (``view``), not from a pass of its own."""
     roles = sorted(set(roles))
-    out = {}
-    for name in VIEWS:
-        if name in leave_out:
-            continue
-        out[name] = db.session.scalar(
-            select(func.count()).select_from(HumanTask).where(_view_condition(name, username, roles))) or 0
-    return out
+    names = [name for name in VIEWS if name not in leave_out]
+    if not names:
+        return {}
+    # One statement of one scalar subquery per view: each keeps its own plan (its own index), and the
+    # page pays one round trip and one compile instead of five.
+    row = db.session.execute(select(*(
+        select(func.count()).select_from(HumanTask).where(_view_condition(name, username, roles))
+        .scalar_subquery().label(name) for name in names))).one()
+    return {name: int(value or 0) for name, value in zip(names, row, strict=True)}
 
 
 def signature(username: str, roles: Iterable[str], query: InboxQuery) -> str:
