@@ -137,6 +137,7 @@ def seed(app, n_tasks: int, mine: int, n_raid: int) -> float:  # noqa: ANN001
 
     with engine.begin() as conn:
         conn.execute(text(seeding.CLOSE_FINISHED_CANDIDATES))
+        conn.execute(text(seeding.COPY_TASK_BUSINESS_KEYS))
         conn.execute(text("ANALYZE"))
     db.session.commit()
     return time.perf_counter() - started

@@ -172,13 +172,20 @@ CLOSE_FINISHED_CANDIDATES = ("UPDATE human_task_candidates SET is_open = false W
                              "(SELECT id FROM human_tasks WHERE status <> 'ready')")
 
 
+# A task carries its instance's business key (the app copies it when it creates the task).
+COPY_TASK_BUSINESS_KEYS = ("UPDATE human_tasks SET business_key = (SELECT business_key FROM process_instances "
+                           "WHERE process_instances.id = human_tasks.instance_id) WHERE business_key IS NULL")
+
+
 def analyze(engine) -> None:  # noqa: ANN001
-    """Close the candidate rows of finished tasks (as the app keeps them), fix the id sequences after
-    explicit ids (PostgreSQL) and refresh the planner's statistics."""
+    """Close the candidate rows of finished tasks and copy the business keys onto the tasks (as the
+    app keeps them), fix the id sequences after explicit ids (PostgreSQL) and refresh the planner's
+    statistics."""
     from sqlalchemy import text
 
     with engine.begin() as conn:
         conn.execute(text(CLOSE_FINISHED_CANDIDATES))
+        conn.execute(text(COPY_TASK_BUSINESS_KEYS))
         if engine.dialect.name == "postgresql":
             for table in ("projects", "process_instances"):
                 conn.execute(text(f"SELECT setval('{table}_id_seq', (SELECT max(id) FROM {table}))"))

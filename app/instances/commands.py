@@ -415,7 +415,7 @@ def _sync_human_tasks(instance: ProcessInstance, workflow, actor: Actor,  # noqa
         except ValueError:
             priority = 50
         row = HumanTask(
-            id=task_id, instance_id=instance.id, process_key=instance.process_key,
+            id=task_id, instance_id=instance.id, process_key=instance.process_key, business_key=instance.business_key,
             process_name=info.process_name if info.process_id != instance.process_key else instance.process_version.name,
             element_id=info.element_id, bpmn_process_id=info.process_id,
             title=_render_title(info.name_template, info.data), lane=info.lane,

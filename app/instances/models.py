@@ -76,6 +76,9 @@ class HumanTask(db.Model):
     id: Mapped[str] = mapped_column(String(36), primary_key=True)  # SpiffWorkflow's task id
     instance_id: Mapped[int] = mapped_column(ForeignKey("process_instances.id", ondelete="CASCADE"))
     process_key: Mapped[str] = mapped_column(String(200))
+    # The instance's business key (fixed at its start), copied so that a count over the tasks someone
+    # may act on can tell a project's without a lookup of each task's instance (the Projects badge).
+    business_key: Mapped[str | None] = mapped_column(String(200), nullable=True)
     process_name: Mapped[str] = mapped_column(String(300), default="")
     element_id: Mapped[str] = mapped_column(String(200))
     # The BPMN process the element belongs to (a called subprocess for phase tasks).

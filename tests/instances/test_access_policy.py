@@ -48,6 +48,7 @@ def tasks(app, actors, deployed) -> dict[str, HumanTask]:
     rows = {}
     for name, (status, assignee, completed_by, roles, users, excluded) in STATES.items():
         row = HumanTask(id=str(uuid.uuid4()), instance_id=instance.id, process_key="simple_approval",
+                        business_key=instance.business_key,
                         element_id=name, title=name, status=status, assignee=assignee,
                         completed_by=completed_by, excluded_users=excluded)
         row.candidates = [HumanTaskCandidate(role=r) for r in roles] + [HumanTaskCandidate(username=u) for u in users]

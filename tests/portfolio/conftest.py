@@ -144,7 +144,7 @@ def _task(instance: ProcessInstance, element: str, created: datetime, hours: flo
           role: str | None, bpmn_process: str | None = None, due: datetime | None = None) -> HumanTask:
     done = hours is not None
     task = HumanTask(id=f"t{instance.id}-{element[:16]}-{created:%m%d%H}", instance_id=instance.id,
-                     process_key=instance.process_key, process_name="", element_id=element,
+                     process_key=instance.process_key, business_key=instance.business_key, process_name="", element_id=element,
                      bpmn_process_id=bpmn_process, title=element, created_at=created, due_at=due,
                      status=TaskStatus.COMPLETED if done else TaskStatus.READY,
                      completed_at=created + timedelta(hours=hours) if done else None, completed_by=by)
