@@ -48,8 +48,8 @@ def _query_and_counts() -> tuple[inbox.InboxQuery, dict[str, int]]:
     page is read (``inbox.view``), saving a pass over its tasks."""
     if request.args.get("view") in inbox.VIEWS:
         query = inbox.InboxQuery.from_args(request.args)
-        leave_out = () if query.has_filters else (query.view,)
-        return query, inbox.counts(current_user.username, current_user.roles, leave_out=leave_out)
+        # The view's own tab is counted by the pass that reads its page (``inbox.view``).
+        return query, inbox.counts(current_user.username, current_user.roles, leave_out=(query.view,))
     counts = inbox.counts(current_user.username, current_user.roles)
     return inbox.InboxQuery.from_args(request.args, default_view=_default_view(counts)), counts
 

@@ -3,7 +3,8 @@
 Views: ``mine`` (assigned to me), ``available`` (offered to my roles or to me by name, unclaimed,
 minus tasks I am excluded from: both as ``app.instances.access`` rules them), ``delegated`` (tasks I handed to someone and still own),
 ``waiting`` (open tasks of instances I started, waiting on others) and ``completed`` (done by me).
-Every view is one SQL query with its filters, sort and page; the counts are one query per view.
+Every view is one SQL query with its filters, sort and page, which also counts the view's own tab; the
+other tabs' counts are one statement.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from sqlalchemy import and_, exists, false, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from app.core.extensions import db
 from app.core.models import utcnow
@@ -29,6 +30,8 @@ from app.people.actor import Actor
 DEFAULT_LIMIT = 200
 PER_PAGE = 25
 VIEWS = ("mine", "available", "delegated", "waiting", "completed")
+# The views of open tasks only, whose candidate rows are all open (``HumanTaskCandidate.is_open``).
+OPEN_VIEWS = ("mine", "available", "waiting")
 VIEW_LABELS = {
     "mine": "Assigned to me",
     "available": "Available to claim",
@@ -193,7 +196,12 @@ def _filters(query: InboxQuery) -> list[Any]:
     now = utcnow()
     if query.process:
         conditions.append(HumanTask.process_key == query.process)
-    if query.role:
+    if query.role and query.view in OPEN_VIEWS:
+        # An uncorrelated set from the open-candidate index of the role, hashed once: ``view`` reads
+        # the filters as a column of every task of the view, where a correlated EXISTS ran per task.
+        conditions.append(HumanTask.id.in_(select(HumanTaskCandidate.task_id).where(
+            HumanTaskCandidate.is_open, HumanTaskCandidate.role.is_not(None), HumanTaskCandidate.role == query.role)))
+    elif query.role:  # delegated and completed show finished tasks, whose candidate rows are closed
         conditions.append(exists().where(HumanTaskCandidate.task_id == HumanTask.id,
                                          HumanTaskCandidate.role == query.role))
     if query.project:
@@ -220,46 +228,65 @@ def _filters(query: InboxQuery) -> list[Any]:
     return conditions
 
 
-def _order(query: InboxQuery) -> list[Any]:
+def _order(query: InboxQuery, task: Any = HumanTask) -> list[Any]:
+    """The sort of ``query`` over ``task`` (``HumanTask``, or an alias of it over a subquery)."""
     desc = query.direction == "desc"
     if query.sort == "created":
         # "created" sorts by age: ascending = oldest first
-        return [HumanTask.created_at.desc() if desc else HumanTask.created_at, HumanTask.id]
+        return [task.created_at.desc() if desc else task.created_at, task.id]
     if query.sort == "priority":
-        return [HumanTask.priority if desc else HumanTask.priority.desc(), HumanTask.created_at, HumanTask.id]
+        return [task.priority if desc else task.priority.desc(), task.created_at, task.id]
     if query.sort == "title":
-        return [HumanTask.title.desc() if desc else HumanTask.title, HumanTask.id]
+        return [task.title.desc() if desc else task.title, task.id]
     if query.sort == "completed":
-        return [HumanTask.completed_at if desc else HumanTask.completed_at.desc(), HumanTask.id]
-    due = HumanTask.due_at.desc() if desc else HumanTask.due_at
-    return [HumanTask.due_at.is_(None), due, HumanTask.priority.desc(), HumanTask.created_at, HumanTask.id]
+        return [task.completed_at if desc else task.completed_at.desc(), task.id]
+    due = task.due_at.desc() if desc else task.due_at
+    return [task.due_at.is_(None), due, task.priority.desc(), task.created_at, task.id]
 
 
 def view(username: str, roles: Iterable[str], query: InboxQuery, counts: dict[str, int] | None = None) -> Page:
     """One page of one view, filtered and sorted as ``query`` says. ``counts`` (of ``counts()``) saves a
-    count; when it leaves out this view's count, the unfiltered page fills it in from its own total."""
+    count; when it leaves out this view's count, the page's own pass fills it in, filtered or not."""
     roles = sorted(set(roles))
-    where = [_view_condition(query.view, username, roles), *_filters(query)]
-    page = (select(HumanTask).where(*where).order_by(*_order(query))
-            .offset((query.page - 1) * query.per_page).limit(query.per_page))
-    if counts is not None and not query.has_filters and query.view in counts:
+    in_view = _view_condition(query.view, username, roles)
+    filters = _filters(query)
+    offset, limit = (query.page - 1) * query.per_page, query.per_page
+    if counts is not None and not filters and query.view in counts:
         total = counts[query.view]
-        tasks = list(db.session.scalars(page))
-    else:
+        tasks = list(db.session.scalars(
+            select(HumanTask).where(in_view).order_by(*_order(query)).offset(offset).limit(limit)))
+    elif not filters:
         # The total rides on the page's rows (a window over the matching set, which the sort reads
         # anyway) instead of a second pass over it; a page past the end has no row to carry it.
-        rows = db.session.execute(page.add_columns(func.count().over())).all()
+        rows = db.session.execute(select(HumanTask, func.count().over()).where(in_view)
+                                  .order_by(*_order(query)).offset(offset).limit(limit)).all()
         tasks = [task for task, _ in rows]
-        if rows:
-            total = rows[0][1]
-        elif query.page > 1:
-            total = db.session.scalar(select(func.count()).select_from(HumanTask).where(*where)) or 0
-        else:
-            total = 0
-        if counts is not None and not query.has_filters:
+        total = rows[0][1] if rows else _count(in_view) if query.page > 1 else 0
+        if counts is not None:
             counts[query.view] = total
+    else:
+        # Filtered: one pass over the view's tasks counts both the view (its tab) and the matches
+        # (windows, the second over the matches only), then keeps the matches' page. The tab's count
+        # was a pass of its own over the same tasks (22-25 of 100-180 ms on PostgreSQL at 5,000).
+        matches = and_(*filters)
+        scanned = select(HumanTask, matches.label("matches"), func.count().over().label("in_view"),
+                         func.count().filter(matches).over().label("matching")).where(in_view).subquery()
+        task = aliased(HumanTask, scanned)
+        rows = db.session.execute(select(task, scanned.c.in_view, scanned.c.matching).where(scanned.c.matches)
+                                  .order_by(*_order(query, task)).offset(offset).limit(limit)).all()
+        tasks = [row[0] for row in rows]
+        if rows:
+            total, view_total = rows[0][2], rows[0][1]
+        else:
+            total, view_total = (_count(in_view, *filters) if query.page > 1 else 0), None
+        if counts is not None and query.view not in counts:
+            counts[query.view] = view_total if view_total is not None else _count(in_view)
     return Page(query=query, rows=decorate(tasks, delegated_by=username if query.view == "delegated" else None),
                 total=total)
+
+
+def _count(*where: Any) -> int:
+    return db.session.scalar(select(func.count()).select_from(HumanTask).where(*where)) or 0
 
 
 def counts(username: str, roles: Iterable[str], leave_out: Iterable[str] = ()) -> dict[str, int]:

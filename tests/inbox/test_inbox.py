@@ -76,6 +76,32 @@ def test_filters_sort_search_and_pagination_are_in_the_url(login, actors):
     assert 'value="number 3"' in sam.html("/inbox?view=available&q=number+3")
 
 
+def test_a_filtered_view_counts_its_own_tab_and_its_matches(login, actors):
+    for i in range(3):
+        _to_review(login, actors, title=f"Request number {i}")
+    sam = login("sam")
+    html = sam.html("/inbox?view=available&q=number+1")
+    # the tab counts the whole view, the result line the matches, from the page's one pass
+    assert 'data-count="available">3<' in html and "1 task " in html and "(filtered)" in html
+    html = sam.html("/inbox?view=available&q=number&per_page=5&page=4")  # past the end: no row carries them
+    assert 'data-count="available">3<' in html and "3 tasks " in html
+    html = sam.html("/inbox?view=available&q=nothing-like-this")
+    assert 'data-count="available">3<' in html and "No tasks match" in html
+    html = sam.html("/inbox?view=available&role=sponsor")
+    assert "3 tasks " in html and 'data-count="available">3<' in html
+    assert "No tasks match" in sam.html("/inbox?view=available&role=ccb_member")
+    page = inbox.view("sam", ["sponsor"], inbox.InboxQuery.from_args({"view": "available", "q": "number 2"}),
+                      counts={})
+    assert page.total == 1 and [r.task.title for r in page.rows] == ["Approve purchase Request number 2"]
+    maria = login("maria")  # finished tasks' candidate rows are closed: the role filter still finds them
+    from app.instances.models import HumanTaskCandidate, TaskStatus
+    for task in db.session.query(HumanTask).filter(HumanTask.status == TaskStatus.COMPLETED):
+        task.candidates.append(HumanTaskCandidate(role="project_manager", is_open=False))  # as a lane role leaves it
+    db.session.commit()
+    assert "3 tasks " in maria.html("/inbox?view=completed&role=project_manager")
+    assert "No tasks match" in maria.html("/inbox?view=completed&role=sponsor")
+
+
 def test_query_round_trip():
     query = inbox.InboxQuery.from_args({"view": "available", "q": "x", "overdue": "1", "page": "3", "sort": "bogus"})
     assert query.sort == "due" and query.page == 3
