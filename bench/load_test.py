@@ -1,7 +1,7 @@
 """Load test of the scaled-out deployment: gunicorn + PostgreSQL + Redis + `pmo worker` + `pmo
 scheduler`, driven by simulated users through the HTTP API (loopback only, bounded).
 
-Two scenarios (`--scenario`):
+Three scenarios (`--scenario`):
 
 inbox (the default): each simulated user starts instances of a generated process (three user
 tasks with a one-second timer between the first and the second) and completes its tasks through
@@ -21,12 +21,20 @@ status, and the consistency check extended to these instances (every instance co
 task, one completed task per instance, the script's variable agrees with the branch the form
 chose, as many completions audited as answered 200); timer lag is n/a.
 
-Both print the CPU each part used after the first second (web, the web's script sandbox
-processes, PostgreSQL backends, worker, scheduler, this client, idle) and per completion.
+floor: each of N clients (default 16) loops the cheapest authenticated API request there is,
+`GET /api/v1/tasks/<an id that does not exist>` (the bearer token's identity, one indexed read,
+a 404 answer), and nothing else. It prints requests per second, their latency, and the CPU each
+part used per request: what the deployment costs before a request does any work, so the ceiling
+it puts on the other two scenarios (a start-complete pair is two requests) is measured, not guessed.
 
-    .venv/bin/python bench/load_test.py                        # inbox: 50 users, 30 s, 4 web workers
-    .venv/bin/python bench/load_test.py --users 20 --seconds 10 --web-workers 2
+All three print the CPU each part used after the first second (web, the web's script sandbox
+processes, PostgreSQL backends, worker, scheduler, this client, idle) and per completion (per
+request for floor).
+
+    .venv/bin/python bench/load_test.py                        # inbox: 50 users, 30 s, a web worker per CPU
+    .venv/bin/python bench/load_test.py --users 20 --seconds 10 --web-workers 4
     .venv/bin/python bench/load_test.py --scenario start-complete --seconds 20   # 16 clients
+    .venv/bin/python bench/load_test.py --scenario floor --seconds 20            # 16 clients
 
 Targets on a 2-core machine: >= 200 task completions/s, p95 < 100 ms, zero errors, zero
 inconsistent instances. It prints figures; it asserts nothing.
@@ -137,7 +145,7 @@ LOOP_FORM = {"type": "object", "required": ["decision", "amount"], "properties":
     "amount": {"type": "integer", "minimum": 0, "maximum": 1000000},
     "note": {"type": "string", "maxLength": 200}}}
 OUTCOMES = {"approve": "approved", "reject": "rejected"}
-SCENARIOS = {"inbox": 50, "start-complete": 16}  # scenario -> default users / clients
+SCENARIOS = {"inbox": 50, "start-complete": 16, "floor": 16}  # scenario -> default users / clients
 
 
 def free_port() -> int:
@@ -187,10 +195,11 @@ class Stats:
         self.complete_latency: list[float] = []
         self.other_latency: list[float] = []
         # (when the call began, its latency) by call, "pair" being a start and its completion end to end
-        self.timed: dict[str, list[tuple[float, float]]] = {"start": [], "complete": [], "pair": []}
+        self.timed: dict[str, list[tuple[float, float]]] = {"start": [], "complete": [], "pair": [], "probe": []}
         self.errors: Counter[str] = Counter()
         self.completions = 0
         self.starts = 0
+        self.probes = 0
 
     def record(self, kind: str, status: int, elapsed: float, expected: int) -> bool:
         with self.lock:
@@ -204,6 +213,8 @@ class Stats:
                 self.completions += 1
             elif kind == "start":
                 self.starts += 1
+            elif kind == "probe":
+                self.probes += 1
             return True
 
     def error(self, kind: str) -> None:
@@ -263,6 +274,18 @@ def start_and_complete(port: int, token: str, stats: Stats, stop: threading.Even
         stats.pair(began)
         if answer.get("instance", {}).get("status") != "completed" or answer.get("next_tasks"):
             stats.error("complete answer: instance not completed")
+
+
+FLOOR_PATH = "/api/v1/tasks/no-such-task"
+
+
+def floor_probe(port: int, token: str, stats: Stats, stop: threading.Event) -> None:
+    """The cheapest authenticated request, again and again: identity, one indexed read, a 404."""
+    client = Client(port, token)
+    while not stop.is_set():
+        status, _body, elapsed = client.call("GET", FLOOR_PATH)
+        if not stats.record("probe", status, elapsed, 404):
+            stop.wait(0.05)
 
 
 def _proc_cpu(pid: int) -> float:
@@ -413,11 +436,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scenario", choices=SCENARIOS, default="inbox",
                         help="inbox: users work their inboxes (default); start-complete: clients loop start "
-                             "an instance, complete its task")
+                             "an instance, complete its task; floor: clients loop the cheapest authenticated "
+                             "request")
     parser.add_argument("--users", type=int, default=None,
                         help="simulated users / clients (default: 50 for inbox, 16 for start-complete)")
     parser.add_argument("--seconds", type=float, default=30.0)
-    parser.add_argument("--web-workers", type=int, default=4)
+    parser.add_argument("--web-workers", type=int, default=os.cpu_count() or 2,
+                        help="gunicorn worker processes (default: one per CPU, the README's setting)")
     parser.add_argument("--web-threads", type=int, default=4)
     parser.add_argument("--worker-concurrency", type=int, default=None,
                         help="processes of the worker's prefork pool (default: pmo worker's, two per CPU)")
@@ -461,6 +486,7 @@ def main(argv: list[str] | None = None) -> int:
                          stdout=(logs / "scheduler.log").open("w"), stderr=subprocess.STDOUT),
     ]
     loop = args.scenario == "start-complete"
+    floor = args.scenario == "floor"
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -477,7 +503,7 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         stats = Stats()
         stop = threading.Event()
-        target = start_and_complete if loop else simulated_user
+        target = start_and_complete if loop else floor_probe if floor else simulated_user
         threads = [threading.Thread(target=target, args=(port, tokens[i], stats, stop), daemon=True)
                    for i in range(args.users)]
         began = time.perf_counter()
@@ -486,18 +512,19 @@ def main(argv: list[str] | None = None) -> int:
         time.sleep(1.0)
         pids = (procs[0].pid, procs[1].pid, procs[2].pid, args.database)
         cpu_before = cpu_snapshot(part_pids(*pids))
-        done_before, starts_before = stats.completions, stats.starts
+        done_before, starts_before, probes_before = stats.completions, stats.starts, stats.probes
         window_began = time.perf_counter()
         time.sleep(max(0.0, args.seconds - 1.0))
         cpu_after = cpu_snapshot(part_pids(*pids))
         window = max(time.perf_counter() - window_began, 1e-6)
         completions_in_window = stats.completions - done_before
         starts_in_window = stats.starts - starts_before
+        probes_in_window = stats.probes - probes_before
         stop.set()
         for t in threads:
             t.join(30)
         elapsed = time.perf_counter() - began
-        if not loop:
+        if args.scenario == "inbox":
             time.sleep(2.0)  # let due timers fire before the consistency check
         check = consistency_and_timer_lag(env, ("load_loop",) if loop else ())
     finally:
@@ -509,11 +536,22 @@ def main(argv: list[str] | None = None) -> int:
             except subprocess.TimeoutExpired:
                 proc.kill()
 
-    who = f"{args.users} clients looping start + complete" if loop else f"{args.users} users"
+    who = (f"{args.users} clients looping start + complete" if loop
+           else f"{args.users} clients looping GET {FLOOR_PATH} (404)" if floor else f"{args.users} users")
     print(f"PMO Flow load test, scenario {args.scenario}: {who} for {args.seconds:g} s against gunicorn "
           f"({args.web_workers} workers x {args.web_threads} threads) + PostgreSQL + Redis + `pmo worker` "
           f"+ `pmo scheduler`; {os.cpu_count()} CPUs")
-    if loop:
+    if floor:
+        samples = [elapsed for _, elapsed in stats.timed["probe"]]
+        rate = probes_in_window / window
+        print(f"  requests              {stats.probes}  ({stats.probes / elapsed:.1f}/s over {elapsed:.1f} s; "
+              f"{rate:.1f}/s after the first second)")
+        if samples:
+            print(f"  request latency       p50 {pct(samples, .5) * 1000:.1f}  p95 {pct(samples, .95) * 1000:.1f}"
+                  f"  p99 {pct(samples, .99) * 1000:.1f}  max {max(samples) * 1000:.1f} ms")
+        print(f"  ceiling it sets       {rate / 2:.1f} start-complete pairs/s (two requests each) if a request "
+              f"cost no more than this one   [target >= 200/s]")
+    elif loop:
         print(f"  task completions      {stats.completions}  ({stats.completions / elapsed:.1f}/s over "
               f"{elapsed:.1f} s; {completions_in_window / window:.1f}/s after the first second)   "
               f"[target >= 200/s]")
@@ -551,12 +589,16 @@ def main(argv: list[str] | None = None) -> int:
     if window > 0:
         used = cpu_used(cpu_before, cpu_after)
         cpus = os.cpu_count() or 1
+        units, unit = (probes_in_window, "request") if floor else (completions_in_window, "completion")
         print(f"  CPU over the last {window:.1f} s ({cpus} CPUs = {window * cpus:.1f} CPU-s), "
-              f"and per completion ({completions_in_window} in that time):")
+              f"and per {unit} ({units} in that time):")
         for name, seconds in sorted(used.items(), key=lambda item: -item[1]):
-            per = f"{seconds / completions_in_window * 1000:7.2f} ms" if completions_in_window else ""
+            per = f"{seconds / units * 1000:7.2f} ms" if units else ""
             print(f"    {name:26s}{seconds:7.1f} s  {per}")
-        if completions_in_window:
+        if floor and units:
+            busy = sum(seconds for name, seconds in used.items() if name != "idle")
+            print(f"    {'all listed but idle':26s}{busy:7.1f} s  {busy / units * 1000:7.2f} ms")
+        elif completions_in_window:
             busy = sum(seconds for name, seconds in used.items() if name != "idle")
             print(f"    {'all listed but idle':26s}{busy:7.1f} s  {busy / completions_in_window * 1000:7.2f} ms")
             share = "its start" if loop else "its share of inbox reads and starts"
@@ -571,6 +613,8 @@ def main(argv: list[str] | None = None) -> int:
         if check["completions_audited"] != stats.completions:
             check["inconsistent"].append(f"{check['completions_audited']} complete_task audit entries but "
                                          f"{stats.completions} completions answered 200")
+    if floor:
+        print(f"  instances             {check['instances']} (the scenario starts none)")
     print(f"  inconsistent          {len(check['inconsistent'])}")
     for line in check["inconsistent"][:10]:
         print(f"    {line}")
