@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import event
+from sqlalchemy import event, exc
 from sqlalchemy.engine import Engine
 
 from app.core import converters, gc_tuning, security, throttle
@@ -119,17 +120,48 @@ def _engine_options(url: str, connect_timeout: int) -> dict[str, Any]:
     """SQLite waits for the write lock; PostgreSQL gives up on a silent server instead of hanging."""
     if url.startswith("sqlite"):
         return {"connect_args": {"timeout": 30, "check_same_thread": False}}
-    return {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 20,
-            "connect_args": {"connect_timeout": connect_timeout}}
+    return {"pool_size": 10, "max_overflow": 20, "connect_args": {"connect_timeout": connect_timeout}}
+
+
+# A pooled connection that came back less than this long ago is handed out without a ping.
+POOL_PING_AFTER_IDLE_SECONDS = 5.0
+
+
+def _ping_idle_connections(engine: Engine, idle_seconds: float = POOL_PING_AFTER_IDLE_SECONDS) -> None:
+    """Ping a pooled connection at checkout only when it sat in the pool for ``idle_seconds``.
+
+    Why not ``pool_pre_ping``: it pings at every checkout, and a request checks out two or three
+    times (its read, a command's write transaction, the answer after the commit): five round trips
+    per start-and-complete pair, each to test a connection returned milliseconds before. What dies
+    in the pool (a server restart, an idle timeout, a network drop) dies while it waits there; a
+    connection that fails the ping is replaced (``DisconnectionError``: the pool retries with a new
+    one). A server that goes away inside the window fails that one statement, which SQLAlchemy
+    reads as a disconnect and answers by discarding the whole pool.
+    """
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(dbapi_connection, record) -> None:  # noqa: ANN001
+        record.info["pmo_checked_in"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection, record, proxy) -> None:  # noqa: ANN001
+        returned = record.info.get("pmo_checked_in")  # none: connected just now
+        if returned is None or time.monotonic() - returned < idle_seconds:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as err:
+            raise exc.DisconnectionError(f"a pooled connection failed its ping: {err}") from err
 
 
 def _configure_engine(engine: Engine) -> None:
-    """SQLite: WAL, foreign keys, and BEGIN IMMEDIATE for every write transaction.
+    """SQLite: WAL, foreign keys, and BEGIN IMMEDIATE for every write transaction; other databases:
+    a ping for connections that sat idle in the pool.
 
     Writers that start as readers and upgrade fail at once with "database is locked" when another
     writer committed meanwhile; ``BEGIN IMMEDIATE`` (see services/transactions.py) makes them wait.
     """
     if engine.dialect.name != "sqlite":
+        _ping_idle_connections(engine)
         return
     from app.core.transactions import WRITE_TRANSACTION
 

@@ -39,9 +39,9 @@ INSTANCE_MANAGERS = frozenset({"admin", "pmo"})
 
 def _answer(instance: ProcessInstance, status: int = 200):  # noqa: ANN202
     data = instance_service.instance_data(instance)
-    hidden = ballots.sealed_variables(instance.id)  # an open vote's ballots stay sealed
-    view = View(instance, ready_tasks=instance_service.ready_tasks(instance.id),
-                data={k: v for k, v in data.items() if k not in hidden} if hidden else data)
+    ready = instance_service.ready_tasks(instance.id)
+    hidden = ballots.sealed_variables(instance.id, ready)  # an open vote's ballots stay sealed
+    view = View(instance, ready_tasks=ready, data={k: v for k, v in data.items() if k not in hidden} if hidden else data)
     return dump(InstanceOut, view, status)
 
 

@@ -44,37 +44,56 @@ def _open_by_process(instance_id: int, element_id: str) -> bool:
     return False
 
 
-def sealed_tasks(instance_id: int) -> set[str]:
-    """Ids of completed tasks of ``instance_id`` whose vote is still open (another ballot is open)."""
-    rows = list(db.session.scalars(select(HumanTask).where(HumanTask.instance_id == instance_id)))
+def _sealed(instance_id: int, ready: list[HumanTask] | None = None) -> dict[str, str]:
+    """Completed tasks of ``instance_id`` whose vote is still open (another ballot of their step is
+    open), by id, with their step's element id. ``ready``: the instance's open tasks, when the
+    caller has read them already.
+
+    It starts from the open tasks: with none open no vote is, and nothing else is read; otherwise
+    it reads the completed rows of the open steps only (a few columns, not every task the instance
+    ever had), so the answer of a long-running instance does not grow with its history.
+    """
+    if ready is None:
+        ready = list(db.session.scalars(select(HumanTask).where(
+            HumanTask.instance_id == instance_id, HumanTask.status == TaskStatus.READY)))
     open_since: dict[tuple[str, str | None], list[HumanTask]] = {}
-    for row in rows:
+    for row in ready:
         if row.status == TaskStatus.READY:
             open_since.setdefault(_step(row), []).append(row)
-    sealed: set[str] = set()
+    if not open_since:
+        return {}
+    completed = db.session.execute(
+        select(HumanTask.id, HumanTask.element_id, HumanTask.bpmn_process_id, HumanTask.completed_at)
+        .where(HumanTask.instance_id == instance_id, HumanTask.status == TaskStatus.COMPLETED,
+               HumanTask.element_id.in_(sorted({element for element, _ in open_since}))))
+    sealed: dict[str, str] = {}
     open_steps: dict[str, bool] = {}
-    for row in rows:
-        if row.status != TaskStatus.COMPLETED or _step(row) not in open_since:
-            continue
+    for task_id, element_id, process_id, completed_at in completed:
+        ballots = open_since.get((element_id, process_id))
         # the same vote: an open ballot that already existed when this one was completed (not a later round)
-        if not any(r.created_at is None or row.completed_at is None or r.created_at <= row.completed_at
-                   for r in open_since[_step(row)]):
+        if not ballots or not any(r.created_at is None or completed_at is None or r.created_at <= completed_at
+                                  for r in ballots):
             continue
-        if row.element_id not in open_steps:
-            open_steps[row.element_id] = _open_by_process(instance_id, row.element_id)
-        if not open_steps[row.element_id]:
-            sealed.add(row.id)
+        if element_id not in open_steps:
+            open_steps[element_id] = _open_by_process(instance_id, element_id)
+        if not open_steps[element_id]:
+            sealed[task_id] = element_id
     return sealed
 
 
-def sealed_variables(instance_id: int) -> set[str]:
+def sealed_tasks(instance_id: int) -> set[str]:
+    """Ids of completed tasks of ``instance_id`` whose vote is still open (another ballot is open)."""
+    return set(_sealed(instance_id))
+
+
+def sealed_variables(instance_id: int, ready: list[HumanTask] | None = None) -> set[str]:
     """The process variables that collect the ballots of an open vote (a multi-instance step's
-    output collection, e.g. ``ccb_votes``): hidden from the instance's data while the vote is open."""
-    sealed = sealed_tasks(instance_id)
-    if not sealed:
+    output collection, e.g. ``ccb_votes``): hidden from the instance's data while the vote is open.
+    ``ready``: the instance's open tasks, when the caller has read them already."""
+    elements = set(_sealed(instance_id, ready).values())
+    if not elements:
         return set()
     from app.instances import commands as instances
-    elements = set(db.session.scalars(select(HumanTask.element_id).where(HumanTask.id.in_(sealed))))
     try:
         spec, subprocess_specs = definition_queries.spec_for(instances.get(instance_id).process_version)
     except Exception:  # noqa: BLE001
