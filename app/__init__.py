@@ -49,7 +49,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     throttle.init_app(app)
     gc_tuning.init_app(app)  # once warm, full collections stop walking the app's long-lived objects
     with app.app_context():
-        _configure_engine(db.engine)
+        _configure_engine(db.engine, float(settings.get("DATABASE_PING_AFTER_IDLE_SECONDS") or 0.0))
 
     from app.core import caches
     from app.engine import clock
@@ -123,20 +123,22 @@ def _engine_options(url: str, connect_timeout: int) -> dict[str, Any]:
     return {"pool_size": 10, "max_overflow": 20, "connect_args": {"connect_timeout": connect_timeout}}
 
 
-# A pooled connection that came back less than this long ago is handed out without a ping.
-POOL_PING_AFTER_IDLE_SECONDS = 5.0
+# Background processes (``pmo worker``, ``pmo scheduler``) ping at every checkout: they take their next
+# job moments after the last one, and a job that meets a dead connection is not retried by a client.
+ALWAYS_PING = {"DATABASE_PING_AFTER_IDLE_SECONDS": 0.0}
 
 
-def _ping_idle_connections(engine: Engine, idle_seconds: float = POOL_PING_AFTER_IDLE_SECONDS) -> None:
+def _ping_idle_connections(engine: Engine, idle_seconds: float) -> None:
     """Ping a pooled connection at checkout only when it sat in the pool for ``idle_seconds``.
 
     Why not ``pool_pre_ping``: it pings at every checkout, and a request checks out two or three
     times (its read, a command's write transaction, the answer after the commit): five round trips
     per start-and-complete pair, each to test a connection returned milliseconds before. What dies
-    in the pool (a server restart, an idle timeout, a network drop) dies while it waits there; a
-    connection that fails the ping is replaced (``DisconnectionError``: the pool retries with a new
-    one). A server that goes away inside the window fails that one statement, which SQLAlchemy
-    reads as a disconnect and answers by discarding the whole pool.
+    in the pool (a server restart, an idle timeout, a network drop) dies while it waits there. A
+    failed ping discards the whole pool (``InvalidatePoolError``: its other connections died with
+    it, and the pool retries with a new one). A server that goes away inside the window fails the
+    statement that meets it, which SQLAlchemy reads as a disconnect and also answers by discarding
+    the pool. ``idle_seconds`` 0 pings at every checkout but a connection's first.
     """
     @event.listens_for(engine, "checkin")
     def _on_checkin(dbapi_connection, record) -> None:  # noqa: ANN001
@@ -150,10 +152,10 @@ def _ping_idle_connections(engine: Engine, idle_seconds: float = POOL_PING_AFTER
         try:
             engine.dialect.do_ping(dbapi_connection)
         except engine.dialect.loaded_dbapi.Error as err:
-            raise exc.DisconnectionError(f"a pooled connection failed its ping: {err}") from err
+            raise exc.InvalidatePoolError(f"a pooled connection failed its ping: {err}") from err
 
 
-def _configure_engine(engine: Engine) -> None:
+def _configure_engine(engine: Engine, ping_after_idle_seconds: float = 0.0) -> None:
     """SQLite: WAL, foreign keys, and BEGIN IMMEDIATE for every write transaction; other databases:
     a ping for connections that sat idle in the pool.
 
@@ -161,7 +163,7 @@ def _configure_engine(engine: Engine) -> None:
     writer committed meanwhile; ``BEGIN IMMEDIATE`` (see services/transactions.py) makes them wait.
     """
     if engine.dialect.name != "sqlite":
-        _ping_idle_connections(engine)
+        _ping_idle_connections(engine, ping_after_idle_seconds)
         return
     from app.core.transactions import WRITE_TRANSACTION
 

@@ -26,11 +26,11 @@ def _fail(message: str) -> None:
     sys.exit(1)
 
 
-def _make_app() -> Flask:
+def _make_app(overrides: dict[str, Any] | None = None) -> Flask:
     from app import create_app
 
     try:
-        return create_app()
+        return create_app(overrides)
     except (ValueError, OSError) as exc:  # a bad environment variable or config file
         _fail(str(exc))
         raise  # unreachable
@@ -186,9 +186,10 @@ def scheduler(interval: float | None) -> None:
 
     Run it (once or more) when the web runs under gunicorn, or with 'pmo serve --no-scheduler'.
     """
+    from app import ALWAYS_PING
     from app.instances.scheduler import run_forever
 
-    app = _make_app()
+    app = _make_app(ALWAYS_PING)
     _require_migrated(app)
     interval = interval or float(app.config.get("SCHEDULER_INTERVAL_SECONDS", 0.25))
     click.echo(f"PMO Flow timer scheduler: looking for due timers every {interval:g} s (Ctrl+C to stop)")
@@ -204,7 +205,9 @@ def worker(celery_args: tuple[str, ...]) -> None:
     Extra arguments go to 'celery worker', for example: pmo worker --concurrency 8
     (the default is two pool processes per CPU this process may use, at most 8).
     """
-    app = _make_app()
+    from app import ALWAYS_PING
+
+    app = _make_app(ALWAYS_PING)
     _require_migrated(app)
     celery = app.extensions["celery"]
     if celery.conf.task_always_eager:

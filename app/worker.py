@@ -66,9 +66,9 @@ def is_eager(app: Flask) -> bool:
 
 
 def _worker_app() -> Celery:
-    from app import create_app
+    from app import ALWAYS_PING, create_app
 
-    return create_app().extensions["celery"]
+    return create_app(ALWAYS_PING).extensions["celery"]
 
 
 class _LazyCelery:

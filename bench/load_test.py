@@ -439,7 +439,7 @@ def main(argv: list[str] | None = None) -> int:
                              "an instance, complete its task; floor: clients loop the cheapest authenticated "
                              "request")
     parser.add_argument("--users", type=int, default=None,
-                        help="simulated users / clients (default: 50 for inbox, 16 for start-complete)")
+                        help="simulated users / clients (default: 50 for inbox, 16 for start-complete and floor)")
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--web-workers", type=int, default=os.cpu_count() or 2,
                         help="gunicorn worker processes (default: one per CPU, the README's setting)")
