@@ -46,11 +46,18 @@ def release_of(key: str) -> ProcessRelease | None:
 
 
 def current_version(key: str) -> ProcessVersion:
-    """The version new instances of ``key`` start on: the one a process owner released, else the newest."""
-    release = release_of(key)
-    if release is not None:
-        return release.process_version
-    return latest_version(key)
+    """The version new instances of ``key`` start on: the one a process owner released, else the newest.
+
+    One statement (every start asks): the released version's id, else the newest's, then its row.
+    """
+    released = select(ProcessRelease.process_version_id).where(ProcessRelease.process_key == key).scalar_subquery()
+    newest = (select(ProcessVersion.id).where(ProcessVersion.process_key == key)
+              .order_by(ProcessVersion.version.desc()).limit(1).scalar_subquery())
+    version = db.session.scalars(select(ProcessVersion).where(ProcessVersion.id == func.coalesce(released, newest))
+                                 ).first()
+    if version is None:
+        raise NotFound(f"no process definition with key '{key}'")
+    return version
 
 
 def list_latest() -> list[ProcessVersion]:
