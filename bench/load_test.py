@@ -595,12 +595,10 @@ def main(argv: list[str] | None = None) -> int:
         for name, seconds in sorted(used.items(), key=lambda item: -item[1]):
             per = f"{seconds / units * 1000:7.2f} ms" if units else ""
             print(f"    {name:26s}{seconds:7.1f} s  {per}")
-        if floor and units:
+        if units:
             busy = sum(seconds for name, seconds in used.items() if name != "idle")
             print(f"    {'all listed but idle':26s}{busy:7.1f} s  {busy / units * 1000:7.2f} ms")
-        elif completions_in_window:
-            busy = sum(seconds for name, seconds in used.items() if name != "idle")
-            print(f"    {'all listed but idle':26s}{busy:7.1f} s  {busy / completions_in_window * 1000:7.2f} ms")
+        if completions_in_window and not floor:
             share = "its start" if loop else "its share of inbox reads and starts"
             per = used["web (gunicorn)"] / completions_in_window * 1000
             sandboxed = (used["web (gunicorn)"] + used["script sandboxes (web's)"]) / completions_in_window * 1000

@@ -9,7 +9,7 @@ from collections import OrderedDict
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, ScalarSelect, func, select
 
 from app.core import caches
 from app.core.errors import NotFound
@@ -32,12 +32,20 @@ def _latest_versions(keys: list[str]) -> dict[str, ProcessVersion]:
     return {v.process_key: v for v in rows}
 
 
-def latest_version(key: str) -> ProcessVersion:
-    version = db.session.scalars(select(ProcessVersion).where(ProcessVersion.process_key == key)
-                                 .order_by(ProcessVersion.version.desc()).limit(1)).first()
+def _newest_id(key: str) -> ScalarSelect[int]:
+    return (select(ProcessVersion.id).where(ProcessVersion.process_key == key)
+            .order_by(ProcessVersion.version.desc()).limit(1).scalar_subquery())
+
+
+def _version_of(key: str, version_id: ColumnElement[int]) -> ProcessVersion:
+    version = db.session.scalars(select(ProcessVersion).where(ProcessVersion.id == version_id)).first()
     if version is None:
         raise NotFound(f"no process definition with key '{key}'")
     return version
+
+
+def latest_version(key: str) -> ProcessVersion:
+    return _version_of(key, _newest_id(key))
 
 
 def release_of(key: str) -> ProcessRelease | None:
@@ -51,13 +59,7 @@ def current_version(key: str) -> ProcessVersion:
     One statement (every start asks): the released version's id, else the newest's, then its row.
     """
     released = select(ProcessRelease.process_version_id).where(ProcessRelease.process_key == key).scalar_subquery()
-    newest = (select(ProcessVersion.id).where(ProcessVersion.process_key == key)
-              .order_by(ProcessVersion.version.desc()).limit(1).scalar_subquery())
-    version = db.session.scalars(select(ProcessVersion).where(ProcessVersion.id == func.coalesce(released, newest))
-                                 ).first()
-    if version is None:
-        raise NotFound(f"no process definition with key '{key}'")
-    return version
+    return _version_of(key, func.coalesce(released, _newest_id(key)))
 
 
 def list_latest() -> list[ProcessVersion]:
